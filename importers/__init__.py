@@ -1,0 +1,78 @@
+"""Importers: pure, streaming parsers of chat exports, and the registry that finds the right one.
+
+`formats()` lists every Format; `detect(path)` picks the one that recognises a file or folder;
+`get(name)` looks one up by its `--format` name. Importer modules are imported lazily so that the
+CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+from importers.base import Format, ParseOptions
+from vault.errors import UnknownFormatError, UsageError
+
+# Order matters only where two detectors could both say yes: more specific first.
+_MODULES = (
+    "importers.jsonl",
+    "importers.telegram",
+    "importers.signal",
+    "importers.wechat",
+    "importers.imessage",
+    "importers.discord",
+    "importers.slack",
+    "importers.meta",
+    "importers.whatsapp",
+    "importers.line",
+    "importers.kakaotalk",
+)
+
+__all__ = ["Format", "ParseOptions", "detect", "formats", "get"]
+
+
+@cache
+def _module_formats(name: str) -> tuple[Format, ...]:
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:  # a module listed but not (yet) shipped
+            return ()
+        raise
+    return tuple(module.FORMATS)
+
+
+def _iter_formats() -> Iterator[Format]:
+    for name in _MODULES:
+        yield from _module_formats(name)
+
+
+def formats() -> tuple[Format, ...]:
+    return tuple(_iter_formats())
+
+
+def get(name: str) -> Format:
+    for fmt in _iter_formats():
+        if fmt.name == name:
+            return fmt
+    for fmt in _iter_formats():
+        if fmt.source == name:
+            return fmt
+    names = ", ".join(f.name for f in formats())
+    raise UsageError(f"unknown format {name!r}; 'talkvault formats' lists them: {names}")
+
+
+def detect(path: Path) -> Format:
+    for fmt in _iter_formats():
+        try:
+            if fmt.detect(path):
+                return fmt
+        except OSError:
+            continue
+    raise UnknownFormatError(
+        "no importer recognises this file; 'talkvault formats' lists what can be read, "
+        "and --format NAME chooses one",
+        path=str(path),
+    )

@@ -1,0 +1,142 @@
+"""What every importer shares: the Format descriptor, parse options and safe readers for files and zips.
+
+An importer module defines one or more `Format`s. `detect(path)` must be cheap (read a header, a
+file name, a few JSON keys) and certain (no false positives on other apps' exports). `parse(path,
+options)` is a generator of records (vault/records.py); it reports a bad record as a `Problem` and
+goes on, and raises `ExportError` only when the file as a whole cannot be read. Parsers never import
+the vault's storage or crypto, never extract archives to disk and never write files.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from vault.errors import ExportError
+from vault.records import Record
+
+# How much of a file detect() may look at.
+SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """Per-import settings a parser may need.
+
+    `date_order` is "dmy", "mdy" or "ymd" for exports whose dates are ambiguous; `keys` holds
+    secrets the person supplied for encrypted sources (e.g. {"signal": hex, "wechat": hex}).
+    """
+
+    date_order: str | None = None
+    keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+Parser = Callable[[Path, ParseOptions], Iterator[Record]]
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str  # what --format takes, e.g. "telegram-json"
+    source: str  # the app, e.g. "telegram"
+    description: str  # what it reads
+    detection: str  # how it is recognised
+    detect: Callable[[Path], bool] = field(repr=False)
+    parse: Parser = field(repr=False)
+    #: Whether the export has wall-clock times without a zone (then --tz applies).
+    naive_times: bool = False
+
+
+def read_head(path: Path, size: int = SNIFF_BYTES) -> bytes:
+    """The first bytes of a regular file ('' for directories or unreadable files)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError:
+        return b""
+
+
+def head_text(path: Path, size: int = SNIFF_BYTES) -> str:
+    """The first bytes of a file as text (BOM removed, undecodable bytes replaced)."""
+    raw = read_head(path, size)
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                     (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if raw.startswith(bom):
+            return raw[len(bom):].decode(enc, errors="replace")
+    return raw.decode("utf-8", errors="replace")
+
+
+def is_zip(path: Path) -> bool:
+    return path.is_file() and zipfile.is_zipfile(path)
+
+
+def safe_member_name(name: str) -> str | None:
+    """A zip member name made safe to show and match, or None if it escapes the archive (`../x`, `/x`)."""
+    name = name.replace("\\", "/")
+    p = PurePosixPath(name)
+    if p.is_absolute() or any(part == ".." for part in p.parts) or (p.parts and ":" in p.parts[0]):
+        return None
+    return str(p)
+
+
+def open_zip(path: Path) -> zipfile.ZipFile:
+    """Open a zip for reading members in memory, or raise ExportError naming the file."""
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ExportError(
+            "not a readable zip archive (truncated or damaged?); download or export it again",
+            path=str(path),
+        ) from exc
+
+
+def zip_members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """The archive's safe member names (directories and escaping names left out)."""
+    out: dict[str, zipfile.ZipInfo] = {}
+    for info in zf.infolist():
+        if info.is_dir():
+            continue
+        safe = safe_member_name(info.filename)
+        if safe is not None:
+            out[safe] = info
+    return out
+
+
+def zip_opener(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
+    return lambda: zf.open(info)
+
+
+def file_opener(path: Path) -> Callable[[], IO[bytes]]:
+    return lambda: open(path, "rb")
+
+
+def text_lines(raw: IO[bytes], *, path: str, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """(line number, line without its newline) from a byte stream, streaming, BOM removed.
+
+    Lines end at LF; a CR before it is dropped. Undecodable bytes raise ExportError naming the line.
+    Only '\\n' separates lines (str.splitlines would also split on U+2028 and friends, which
+    chat texts may contain).
+    """
+    reader = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="\n")
+    lineno = 0
+    try:
+        for line in reader:
+            lineno += 1
+            if lineno == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            if line.endswith("\n"):
+                line = line[:-1]
+            if line.endswith("\r"):
+                line = line[:-1]
+            yield lineno, line
+    except UnicodeDecodeError as exc:
+        raise ExportError(
+            f"not valid {encoding} text (is this the export file, saved without conversion?)",
+            path=path,
+            line=lineno + 1,
+        ) from exc

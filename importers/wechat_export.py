@@ -1,0 +1,147 @@
+"""Helpers shared by the readers of WeChat tool exports (CSV, TXT, HTML, JSON files).
+
+The tools write UTF-8 (MemoTrace with a BOM); a file re-saved by a spreadsheet on a Chinese
+Windows is GB18030 instead, which `sniff_encoding()` recognises from the first 64 KiB. Times in
+these exports are the exporting machine's wall-clock time without a zone, so they are returned
+naive; the vault applies the import's --tz.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from importers.base import SNIFF_BYTES, read_head
+from importers.wechat_common import display_name
+from vault.errors import ExportError
+
+UTF8 = "utf-8-sig"
+GB18030 = "gb18030"
+
+# users.json beside a PyWxDump export holds the contacts of that chat; larger files are not read.
+MAX_USERS_JSON = 16 * 1024 * 1024
+
+# Local times as the tools print them: "2023-08-12 23:22:41", and as a spreadsheet re-saves them:
+# "2024/10/4 11:42" (corpus/EXPECTED.md, WeClone test CSV).
+_LOCAL_TIME = re.compile(
+    r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*$"
+)
+
+
+def parse_local_time(value: str) -> datetime | None:
+    """A naive datetime from a tool's local time text, or None."""
+    match = _LOCAL_TIME.match(value or "")
+    if not match:
+        return None
+    y, mo, d, h, mi, s = (int(g) if g else 0 for g in match.groups())
+    try:
+        return datetime(y, mo, d, h, mi, s)
+    except ValueError:
+        return None
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    # The sniffed head may end inside a multi-byte character: allow 3 bytes of slack.
+    for cut in range(4):
+        try:
+            data[: len(data) - cut].decode(encoding)
+            return True
+        except UnicodeDecodeError:
+            continue
+    return False
+
+
+def sniff_encoding(path: Path) -> str:
+    """UTF-8 (BOM tolerated) unless the head only decodes as GB18030."""
+    head = read_head(path, SNIFF_BYTES)
+    if _decodes(head, "utf-8") or not _decodes(head, GB18030):
+        return UTF8
+    return GB18030
+
+
+def open_text(path: Path, encoding: str) -> IO[str]:
+    try:
+        raw = open(path, "rb")
+    except OSError as exc:
+        raise ExportError("cannot open this file", path=str(path)) from exc
+    return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
+
+
+def csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list[str] | None]]:
+    """(first line of the row, fields) of a CSV file, streaming; fields None for a broken row.
+
+    Quoted fields may span lines (quote replies do), so the line number is where the row starts.
+    Undecodable bytes raise ExportError naming the line.
+    """
+    with open_text(path, encoding) as text:
+        reader = csv.reader(text)
+        last = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                yield last + 1, None
+                last = reader.line_num
+                continue
+            except UnicodeDecodeError as exc:
+                raise ExportError(
+                    f"not valid {encoding} text (was the file converted?); export it again",
+                    path=str(path),
+                    line=last + 1,
+                ) from exc
+            start, last = last + 1, reader.line_num
+            yield start, row
+
+
+def text_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
+    """(line number, line without its line end) of a text file, streaming."""
+    with open_text(path, encoding) as text:
+        number = 0
+        try:
+            for number, line in enumerate(text, 1):
+                if number == 1:
+                    line = line.lstrip("\ufeff")
+                yield number, line.rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise ExportError(
+                f"not valid {encoding} text (was the file converted?); export it again",
+                path=str(path),
+                line=number + 1,
+            ) from exc
+
+
+def users_json_names(folder: Path) -> dict[str, str]:
+    """Display names from PyWxDump's users.json beside an export ({} when absent or unreadable)."""
+    path = folder / "users.json"
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_USERS_JSON:
+            return {}
+        with open(path, encoding="utf-8-sig") as fh:
+            data: Any = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    entries = data.values() if isinstance(data, dict) else data if isinstance(data, list) else []
+    names: dict[str, str] = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        wxid = entry.get("wxid") or entry.get("username")
+        if not isinstance(wxid, str) or not wxid:
+            continue
+        name = display_name(
+            _str(entry.get("remark")), _str(entry.get("nickname")), _str(entry.get("account")), wxid
+        )
+        names[wxid] = name
+    return names
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,165 @@
+"""macOS WeChat 3.x databases: `Message/msg_0..9.db` with `Contact/wccontact_new2.db`.
+
+How a person gets them: WeChat for Mac 3.x keeps them under
+`~/Library/Containers/com.tencent.xinWeChat/Data/Library/Application Support/com.tencent.xinWeChat/
+<version>/<md5>/`, encrypted with SQLCipher (page 1024, the 32-byte key used raw); the person
+supplies the 64-hex key a tool printed, or decrypted copies (formats/wechat.md §3).
+
+Tables read: one `Chat_<md5 of the chat id>` table per conversation (`mesSvrID`, `msgCreateTime`
+in seconds, `msgContent`, `messageType`, `mesDes` = 0 when the owner sent it; group messages from
+others start with `<wxid>:\\n`), and `WCContact` / `GroupContact` for names (m_nsRemark, nickname,
+m_nsAliasName).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from importers.wechat_common import (
+    SOURCE,
+    TYPE_APP,
+    Names,
+    RawMessage,
+    aware_epoch,
+    build_record,
+    display_name,
+    is_group,
+    split_group_prefix,
+)
+from importers.wechat_db import (
+    MAC3,
+    DatabaseReadError,
+    Layout,
+    Opener,
+    close_quietly,
+    query,
+    tables_of,
+)
+from vault.errors import ExportError
+from vault.records import DIRECT, GROUP, Chat, Note, Problem, Record, title_key
+
+_CHAT_TABLE = re.compile(r"^Chat_([0-9a-f]{32})$")
+
+# mesDes of a message the owner sent (chatlog message_darwinv3.go: "0: 发送, 1: 接收").
+DES_SENT = 0
+
+_CONTACT_TABLES = ("WCContact", "GroupContact")
+
+
+def _load_names(conn: Any, names: dict[str, str]) -> None:
+    tables = tables_of(conn)
+    for table in _CONTACT_TABLES:
+        if table not in tables:
+            continue
+        for row in query(conn, f"SELECT * FROM {table}"):
+            user = row.get("m_nsUsrName")
+            if user:
+                names[str(user)] = display_name(
+                    row.get("m_nsRemark"), row.get("nickname"), row.get("m_nsAliasName"), str(user)
+                )
+
+
+def parse_mac3(layout: Layout, opener: Opener) -> Iterator[Record]:
+    """Records from a macOS 3.x layout."""
+    contacts: dict[str, str] = {}
+    for db in layout.contact_dbs:
+        conn = opener.open(db, MAC3)
+        try:
+            _load_names(conn, contacts)
+        except DatabaseReadError as exc:
+            raise ExportError("this contact database is damaged", path=str(db)) from exc
+        finally:
+            close_quietly(conn)
+    if not layout.contact_dbs:
+        yield Note(
+            "wccontact_new2.db was not found beside the message databases; people and groups "
+            "are shown by their WeChat ids"
+        )
+    names = Names(contacts)
+    hashes = {hashlib.md5(n.encode("utf-8")).hexdigest(): n for n in contacts}
+    chats: set[str] = set()
+    for index, db in enumerate(layout.message_dbs):
+        try:
+            conn = opener.open(db, MAC3)
+        except ExportError as exc:
+            if index == 0:
+                raise
+            yield Problem(str(db), None, exc.reason)
+            continue
+        try:
+            yield from _file(db, conn, hashes, names, chats)
+        finally:
+            close_quietly(conn)
+
+
+def _file(
+    db: Path, conn: Any, hashes: dict[str, str], names: Names, chats: set[str]
+) -> Iterator[Record]:
+    record = 0
+    try:
+        for table in sorted(tables_of(conn)):
+            match = _CHAT_TABLE.match(table)
+            if not match:
+                continue
+            talker = hashes.get(match.group(1))
+            key = talker or title_key(match.group(1))
+            shown = talker or match.group(1)
+            for row in query(conn, f'SELECT * FROM "{table}"'):
+                record += 1
+                try:
+                    raw = _raw(row, record, key, shown)
+                except (TypeError, ValueError, OverflowError, OSError):
+                    raw = None
+                if raw is None:
+                    yield Problem(str(db), record, "message record without a time")
+                    continue
+                if key not in chats:
+                    chats.add(key)
+                    yield _chat(key, shown, talker is not None, names)
+                yield build_record(raw, names)
+    except DatabaseReadError:
+        yield Problem(
+            str(db), record + 1, "the database is damaged from here on; the rest was skipped"
+        )
+
+
+def _chat(key: str, talker: str, known: bool, names: Names) -> Chat:
+    title = names.contacts.get(talker) or talker
+    extra = {"wxid": talker} if known else {"table_md5": talker}
+    if is_group(talker):
+        return Chat(SOURCE, key, title, GROUP, (), extra=extra)
+    return Chat(SOURCE, key, title, DIRECT, (title, names.me()), extra=extra)
+
+
+def _raw(row: dict[str, Any], record: int, key: str, talker: str) -> RawMessage | None:
+    created = row.get("msgCreateTime")
+    if created is None:
+        return None
+    type_ = int(row.get("messageType") or 0)
+    from_me = int(row.get("mesDes") if row.get("mesDes") is not None else 1) == DES_SENT
+    content = str(row.get("msgContent") or "")
+    sender: str | None = None
+    if is_group(talker):
+        prefixed, body = split_group_prefix(content)
+        if prefixed:
+            sender, content = prefixed, body
+    elif not from_me:
+        sender = talker
+    svrid = row.get("mesSvrID")
+    extra: dict[str, Any] = {"xml": content} if type_ == TYPE_APP and content else {}
+    return RawMessage(
+        chat=key,
+        ts=aware_epoch(int(created)),
+        type=type_,
+        sub_type=0,
+        content=content,
+        sender_id=sender,
+        from_me=from_me,
+        source_id=str(svrid) if svrid else None,
+        record=record,
+        extra=extra,
+    )

@@ -1,0 +1,261 @@
+"""The header of a WhatsApp export line ("18/03/2022, 14:56 - ", "[3/18/22, 14:56:01] ") and its date order.
+
+WhatsApp prints each record's time in the phone's regional format, so one grammar covers every
+variant seen (formats/whatsapp-*.md §1.2): brackets (iOS) or a trailing " - " (Android); the date
+first or the time first (Vietnamese iOS); `/`, `.` or `-` between the date's numbers; `, `, `، `
+or a space (or Finnish "klo") between date and time; `:` or `.` in the time; with or without
+seconds; 24 hours or 12 with a localized AM/PM ("PM", "p. m.", "م", "오후", ...) after a space, NBSP
+or NARROW NBSP; Arabic-Indic (any Unicode) digits; Buddhist years ("2565 BE") and Japanese eras
+("R4"); LRM/RLM marks anywhere between the parts.
+
+A file uses one grammar throughout. `HeaderScan` is fed every line of a first pass: it counts which
+*shape* (brackets, separators, seconds, 12 h, ...) the headers have and collects the evidence for
+the date order, so that the second pass accepts only headers of the file's dominant shape (a quoted
+line of another shape inside a message stays text) and reads every date the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from importers.whatsapp_phrases import MARKS
+
+_M = f"[{MARKS}]*"
+_S = "[ \u00a0\u202f\u2009]"
+
+# 12-hour markers after the time, and the East Asian ones that come before it.
+_AMPM_AFTER = (
+    rf"[AaPp]\.?{_S}?[Mm]\.?|[صم]|午前|午後|오전|오후|上午|下午|[πμ]\.{_S}?μ\.|[قب]\.ظ\.?"
+    r"|पूर्वाह्न|अपराह्न|SA|CH"
+)
+_AMPM_BEFORE = "午前|午後|오전|오후|上午|下午"
+# Normalised marker (casefolded, without dots and spaces) → whether it means afternoon.
+_PM: Mapping[str, bool] = {
+    "am": False, "pm": True, "ص": False, "م": True, "午前": False, "午後": True, "오전": False,
+    "오후": True, "上午": False, "下午": True, "πμ": False, "μμ": True, "قظ": False, "بظ": True,
+    "पूर्वाह्न": False, "अपराह्न": True, "sa": False, "ch": True,
+}  # fmt: skip
+_AMPM_STRIP = str.maketrans(dict.fromkeys(". \u00a0\u202f\u2009"))
+
+# Japanese era letters → the Gregorian year before the era's year 1 (Reiwa 1 = 2019, Heisei 1 = 1989,
+# Showa 1 = 1926).
+ERA_BASE: Mapping[str, int] = {"R": 2018, "H": 1988, "S": 1925}
+# Thai Buddhist era: 2565 BE = 2022 CE.
+BUDDHIST_OFFSET = 543
+# A four-digit year above this can only be a Buddhist-era year (the "BE" suffix is not always there).
+BUDDHIST_YEAR_MIN = 2400
+
+_DATE = (
+    rf"(?P<a>\d{{1,4}}){_M}(?P<sep>[./-]){_S}?{_M}(?P<b>\d{{1,4}}){_M}(?P=sep){_S}?{_M}"
+    rf"(?P<era>[RHS](?=\d))?(?P<c>\d{{1,4}})(?:{_S}?(?P<be>BE))?\.?"
+)
+_TIME = (
+    rf"(?:(?P<ampm0>{_AMPM_BEFORE}){_S}?)?(?P<hh>\d{{1,2}})(?P<tsep>[:.])(?P<mi>\d{{2}})"
+    rf"(?:(?P=tsep)(?P<ss>\d{{2}}))?(?:{_S}?{_M}(?P<ampm>{_AMPM_AFTER}))?"
+)
+_DATE_TIME_SEP = rf"{_M}(?P<dts>[,،]{_S}*|{_S}+)(?:klo{_S}+)?{_M}"
+_TIME_DATE_SEP = rf"{_M}(?P<dts>[,،]{_S}*|{_S}+){_M}"
+_BRACKET_END = rf"{_M}\](?P<term>(?:{_S}?-)?){_S}?"
+_PLAIN_END = rf"(?P<term>{_S}?-(?:{_S}|$)|:{_S}|{_S})"
+
+# The four families of header; each compiled regex is matched at the start of a line.
+FAMILIES: Mapping[str, re.Pattern[str]] = {
+    "bracket": re.compile(rf"(?P<lead>{_M})\[{_M}{_DATE}{_DATE_TIME_SEP}{_TIME}{_BRACKET_END}"),
+    "bracket-time-first": re.compile(
+        rf"(?P<lead>{_M})\[{_M}{_TIME}{_TIME_DATE_SEP}{_DATE}{_BRACKET_END}"
+    ),
+    "plain": re.compile(rf"(?P<lead>{_M}){_DATE}{_DATE_TIME_SEP}{_TIME}{_PLAIN_END}"),
+    "plain-time-first": re.compile(rf"(?P<lead>{_M}){_TIME}{_TIME_DATE_SEP}{_DATE}{_PLAIN_END}"),
+}
+# A cheap test before the families: a header starts (after marks) with "[" or a digit.
+_MAYBE_HEADER = re.compile(rf"{_M}[\[\d]")
+_MAYBE_HEADER_AMPM_FIRST = re.compile(rf"{_M}(?:{_AMPM_BEFORE})")
+
+# Date orders as ParseOptions.date_order spells them.
+DATE_ORDERS = ("dmy", "mdy", "ymd")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What stays the same on every header of one file."""
+
+    family: str
+    date_sep: str
+    time_sep: str
+    seconds: bool
+    twelve_hour: bool
+    date_time_sep: str
+    terminator: str
+
+    def describe(self) -> str:
+        """A readable pattern such as "[d/m/y, H:M:S]" (the date order is filled in by DateOrder)."""
+        date = self.date_sep.join("abc")
+        time = self.time_sep.join(("H", "M", "S") if self.seconds else ("H", "M"))
+        if self.twelve_hour:
+            time += " AM/PM"
+        sep = self.date_time_sep or " "
+        if sep in ",،":
+            sep += " "
+        inner = f"{time}{sep}{date}" if "time-first" in self.family else f"{date}{sep}{time}"
+        if self.family.startswith("bracket"):
+            return f"[{inner}]"
+        return inner + {"-": " - ", ":": ": ", "": " "}[self.terminator]
+
+
+def match_header(line: str) -> tuple[re.Match[str], Shape] | None:
+    """The header at the start of `line` and its shape, in whichever family matches."""
+    if not (_MAYBE_HEADER.match(line) or _MAYBE_HEADER_AMPM_FIRST.match(line)):
+        return None
+    for family, regex in FAMILIES.items():
+        m = regex.match(line)
+        if m is not None:
+            return m, shape_of(family, m)
+    return None
+
+
+def shape_of(family: str, m: re.Match[str]) -> Shape:
+    return Shape(
+        family=family,
+        date_sep=m["sep"],
+        time_sep=m["tsep"],
+        seconds=m["ss"] is not None,
+        twelve_hour=m["ampm"] is not None or m["ampm0"] is not None,
+        date_time_sep=m["dts"].strip(" \u00a0\u202f\u2009"),
+        terminator=m["term"].strip(" \u00a0\u202f\u2009"),
+    )
+
+
+@dataclass
+class DateEvidence:
+    """What the dates of one header shape say about their order (the numbers a/b/c as printed)."""
+
+    headers: int = 0
+    over_12: list[int] = field(default_factory=lambda: [0, 0, 0])
+    over_31: list[int] = field(default_factory=lambda: [0, 0, 0])
+    long_numbers: list[int] = field(default_factory=lambda: [0, 0, 0])  # 3-4 digits: a year
+    calendar_suffix: int = 0  # "BE" or an era letter before the last number
+
+    def add(self, m: re.Match[str]) -> None:
+        self.headers += 1
+        for i, raw in enumerate((m["a"], m["b"], m["c"])):
+            if len(raw) >= 3:
+                self.long_numbers[i] += 1
+                continue
+            value = int(raw)
+            if value > 12:
+                self.over_12[i] += 1
+                if value > 31:
+                    self.over_31[i] += 1
+        if m["era"] or m["be"]:
+            self.calendar_suffix += 1
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """Which of the date's three numbers (0, 1, 2 as printed) is the year, the month and the day."""
+
+    year: int
+    month: int
+    day: int
+    settled: bool  # True when the file's own dates decide it
+    source: str  # "file", "option" or "locale"
+
+    @property
+    def label(self) -> str:
+        """"dmy", "mdy", "ymd", ... in printed order."""
+        names = {self.year: "y", self.month: "m", self.day: "d"}
+        return "".join(names[i] for i in range(3))
+
+    @property
+    def words(self) -> str:
+        names = {"d": "day", "m": "month", "y": "year"}
+        return "/".join(names[c] for c in self.label)
+
+
+def resolve_date_order(ev: DateEvidence, option: str | None, locale_order: str) -> DateOrder:
+    """Decide the date order from the whole file's evidence, else the option, else the locale's order.
+
+    The year is the number with three or four digits or a calendar suffix (else the last one, or the
+    first with date_order "ymd"). Of the other two, a number above 12 anywhere in the file is the day
+    (issue #237 of Pustur/whatsapp-chat-parser: decide once per file, never per line). When no date
+    of the file settles it, `option` ("dmy", "mdy", "ymd") decides, else `locale_order`.
+    """
+    choice = option if option in DATE_ORDERS else None
+    if ev.calendar_suffix:
+        year = 2
+    elif any(ev.long_numbers):
+        year = max(range(3), key=lambda i: ev.long_numbers[i])
+    elif ev.over_31[0] and not ev.over_31[2]:
+        year = 0
+    elif ev.over_31[2]:
+        year = 2
+    else:
+        year = 0 if choice == "ymd" else 2
+    first, second = (i for i in range(3) if i != year)
+    if ev.over_12[first] or ev.over_12[second]:
+        day = first if ev.over_12[first] >= ev.over_12[second] else second
+        month = second if day == first else first
+        return DateOrder(year=year, month=month, day=day, settled=True, source="file")
+    if choice is not None:
+        source, wanted = "option", choice
+    else:
+        source, wanted = "locale", locale_order
+    # Of the two numbers around or after the year, "dmy" puts the day first; "mdy" and "ymd" the month.
+    day_first = wanted == "dmy" and year != 0
+    day, month = (first, second) if day_first else (second, first)
+    return DateOrder(year=year, month=month, day=day, settled=False, source=source)
+
+
+def year_of(raw: str, era: str | None, be: str | None) -> int:
+    """The Gregorian year of a printed year: 2-digit → 20yy, Buddhist → −543, Japanese era → era base."""
+    value = int(raw)
+    if era:
+        return ERA_BASE[era] + value
+    if be or value > BUDDHIST_YEAR_MIN:
+        return value - BUDDHIST_OFFSET
+    if len(raw) <= 2:
+        return 2000 + value
+    return value
+
+
+def hour_of(raw: str, marker: str | None) -> int:
+    """The 24-hour hour; with a 12-hour marker, 12 AM is 0 and 1-11 PM are 13-23.
+
+    Lenient with impossible times the exports contain (chat-miner's "00:08 a. m." stays 00:08).
+    """
+    hour = int(raw)
+    if marker is None:
+        return hour
+    pm = _PM.get(marker.translate(_AMPM_STRIP).casefold())
+    if pm is None:
+        return hour
+    return hour % 12 + (12 if pm else 0)
+
+
+class TimestampReader:
+    """Turns header matches into naive datetimes with a fixed date order (dates cached)."""
+
+    _CACHE_MAX = 4096
+
+    def __init__(self, order: DateOrder) -> None:
+        self.order = order
+        self._dates: dict[tuple[str, str, str, str | None, str | None], tuple[int, int, int]] = {}
+
+    def read(self, m: re.Match[str]) -> datetime:
+        """The header's time; ValueError for an impossible date or time."""
+        key = (m["a"], m["b"], m["c"], m["era"], m["be"])
+        ymd = self._dates.get(key)
+        if ymd is None:
+            parts = key[:3]
+            o = self.order
+            ymd = (year_of(parts[o.year], m["era"], m["be"]), int(parts[o.month]), int(parts[o.day]))
+            datetime(*ymd)  # raises ValueError before caching a bad date
+            if len(self._dates) >= self._CACHE_MAX:
+                self._dates.clear()
+            self._dates[key] = ymd
+        hour = hour_of(m["hh"], m["ampm"] or m["ampm0"])
+        second = int(m["ss"]) if m["ss"] is not None else 0
+        return datetime(ymd[0], ymd[1], ymd[2], hour, int(m["mi"]), second)

@@ -1,0 +1,264 @@
+"""Where a WhatsApp chat text comes from: a .txt, a .zip (with or without media) or a folder.
+
+Finds the chat texts (`_chat.txt` from iOS, "WhatsApp Chat with X.txt" from Android, localized
+names), the chat's title from the file name, the media files beside the text, and reads the text as
+lines: streaming, with a bounded line length, UTF-8 (BOM tolerated) or UTF-16 (with or without a
+BOM, for files re-saved by other tools). Nothing is extracted to disk; zip members are read in memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from importers.base import SNIFF_BYTES, file_opener, safe_member_name, zip_opener
+from importers.whatsapp_phrases import clean_name
+from vault.errors import ExportError
+
+# Longest line read as one piece. A WhatsApp message holds at most 65,536 characters, so a longer
+# line is damage (or not a chat at all); its rest is skipped and reported.
+MAX_LINE_BYTES = 1 << 20
+# How much text one message may gather over its lines before the rest is skipped and reported.
+MAX_MESSAGE_CHARS = 4 << 20
+# Errors that reading a damaged zip member can raise.
+ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError)
+
+_CHAT_NAME_RE = re.compile(r"(?i)(?:^_chat\.txt$|whatsapp.*\.txt$|واتساب.*\.txt$)")
+# "WhatsApp Chat - X" (iOS), "WhatsApp Chat with X", "Chat WhatsApp s uživatelem X" (Czech), "Чат
+# WhatsApp с контактом X" (Russian), "Chat de WhatsApp con X", "Discussion WhatsApp avec X", ...
+_TITLE_DASH_RE = re.compile(r"WhatsApp[\s-]*(?:Chat|chat)?\s+-\s+(?P<t>.+)")
+_TITLE_WITH_RE = re.compile(
+    r"WhatsApp\S*(?:\s+\S+)?\s+(?:with|mit|met|con|com|avec|med|z|ze|cu|με|dengan|với|กับ"
+    r"|s\s+uživatelem|s\s+používateľom|с\s+контактом|с\s+группой|с|з)\s+(?P<t>.+)",
+    re.IGNORECASE,
+)
+_TITLE_BEFORE_RE = re.compile(r"(?P<t>.+?)\s+ile\s+WhatsApp\s+Sohbeti", re.IGNORECASE)  # Turkish
+_COPY_SUFFIX_RE = re.compile(r"\s*\(\d+\)$")  # "… (1).txt" from a repeated download
+
+
+def title_from_name(stem: str) -> str:
+    """The chat's name in an export's file name ("WhatsApp Chat with Dmitry S" → "Dmitry S").
+
+    A name that follows none of WhatsApp's patterns is the title as it is. A " (1)" that a second
+    download adds is dropped, so that both copies name the same chat.
+    """
+    stem = _COPY_SUFFIX_RE.sub("", stem.strip())
+    for regex in (_TITLE_DASH_RE, _TITLE_WITH_RE, _TITLE_BEFORE_RE):
+        m = regex.search(stem)
+        if m is not None and m["t"].strip():
+            return clean_name(m["t"])
+    return clean_name(stem) or stem
+
+
+def is_chat_name(name: str) -> bool:
+    """Whether a file name is one WhatsApp gives a chat text."""
+    return _CHAT_NAME_RE.search(name) is not None
+
+
+Opener = Callable[[], IO[bytes]]
+
+
+@dataclass
+class ChatText:
+    """One chat text to parse: how to open it, what to call it, and where its media files are."""
+
+    label: str  # the path shown in problems
+    title: str
+    open: Opener
+    media: Callable[[str], tuple[Opener, int | None] | None]  # file name → (opener, size) if present
+
+
+def folder_media(folder: Path) -> Callable[[str], tuple[Opener, int | None] | None]:
+    """Media beside a .txt: plain file names in the same folder, never a path that leads elsewhere."""
+    root = folder.resolve()
+
+    def find(name: str) -> tuple[Opener, int | None] | None:
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            return None
+        candidate = folder / name
+        try:
+            resolved = candidate.resolve()
+            if resolved.parent != root or not resolved.is_file():
+                return None
+            return file_opener(resolved), resolved.stat().st_size
+        except (OSError, RuntimeError):
+            return None
+
+    return find
+
+
+def zip_media(
+    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], folder: str
+) -> Callable[[str], tuple[Opener, int | None] | None]:
+    """Media inside a zip, in the same folder of the archive as the chat text."""
+    prefix = f"{folder}/" if folder else ""
+
+    def find(name: str) -> tuple[Opener, int | None] | None:
+        if not name or "/" in name or "\\" in name:
+            return None
+        info = members.get(prefix + name)
+        if info is None:
+            return None
+        return zip_opener(zf, info), info.file_size
+
+    return find
+
+
+def zip_chats(path: Path, zf: zipfile.ZipFile) -> tuple[list[ChatText], int]:
+    """The chat texts of an export zip, and how many members were skipped for unsafe names."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    unsafe = 0
+    for info in zf.infolist():
+        if info.is_dir():
+            continue
+        safe = safe_member_name(info.filename)
+        if safe is None:
+            unsafe += 1
+            continue
+        members[safe] = info
+    names = [n for n in members if is_chat_name(PurePosixPath(n).name)]
+    if not names:  # a zip someone made of a chat text with another name
+        names = [n for n in members if n.casefold().endswith(".txt") and "/" not in n]
+        if len(names) != 1:
+            names = []
+    chats = []
+    for name in sorted(names):
+        member = PurePosixPath(name)
+        folder = str(member.parent) if str(member.parent) != "." else ""
+        if member.name == "_chat.txt" or not is_chat_name(member.name):
+            title = title_from_name(PurePosixPath(folder).name if folder else Path(path).stem)
+        else:
+            title = title_from_name(member.stem)
+        info = members[name]
+        chats.append(
+            ChatText(
+                label=f"{path}:{name}",
+                title=title,
+                open=zip_opener(zf, info),
+                media=zip_media(zf, members, folder),
+            )
+        )
+    return chats, unsafe
+
+
+def file_chat(path: Path) -> ChatText:
+    """A chat .txt on disk; `_chat.txt` takes its title from its folder (an unpacked iOS zip)."""
+    stem = path.parent.name if path.name == "_chat.txt" else path.stem
+    return ChatText(
+        label=str(path),
+        title=title_from_name(stem),
+        open=file_opener(path),
+        media=folder_media(path.parent),
+    )
+
+
+def folder_chats(folder: Path) -> list[ChatText]:
+    """The chat texts directly inside a folder."""
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_file() and is_chat_name(p.name))
+    except OSError:
+        return []
+    return [file_chat(p) for p in entries]
+
+
+def sniff_encoding(head: bytes) -> str:
+    """The text encoding of a chat file: UTF-8 unless a BOM or the zero bytes say UTF-16."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    sample = head[:4096]
+    if len(sample) >= 8 and sample.count(0) * 4 >= len(sample):
+        odd_zeros = sample[1::2].count(0)
+        even_zeros = sample[0::2].count(0)
+        return "utf-16-le" if odd_zeros >= even_zeros else "utf-16-be"
+    return "utf-8"
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int
+    text: str
+    issue: str | None = None  # what was wrong with the line's bytes (said without its content)
+
+
+def read_lines(open_: Opener, label: str) -> Iterator[Line]:
+    """The lines of a chat text (without line ends), streaming, each at most MAX_LINE_BYTES long."""
+    try:
+        with open_() as raw:
+            head = raw.read(SNIFF_BYTES)
+    except ZIP_READ_ERRORS as exc:
+        raise ExportError(_UNREADABLE, path=label) from exc
+    encoding = sniff_encoding(head)
+    try:
+        with open_() as raw:
+            if encoding == "utf-8":
+                yield from _utf8_lines(raw)
+            else:
+                yield from _wide_lines(raw, encoding)
+    except ZIP_READ_ERRORS as exc:
+        raise ExportError(_UNREADABLE, path=label) from exc
+
+
+_UNREADABLE = "the chat text could not be read (damaged zip or file?); export the chat again"
+
+
+def _utf8_lines(raw: IO[bytes]) -> Iterator[Line]:
+    number = 0
+    while True:
+        chunk = raw.readline(MAX_LINE_BYTES)
+        if not chunk:
+            return
+        number += 1
+        issue = None
+        if not chunk.endswith(b"\n") and len(chunk) >= MAX_LINE_BYTES:
+            _skip_rest_of_line(raw)
+            issue = f"line longer than {MAX_LINE_BYTES // (1 << 20)} MiB; the rest of it was left out"
+        if number == 1 and chunk.startswith(codecs.BOM_UTF8):
+            chunk = chunk[len(codecs.BOM_UTF8) :]
+        chunk = chunk.rstrip(b"\n").rstrip(b"\r")
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            text = chunk.decode("utf-8", errors="replace")
+            if issue is None:
+                issue = "bytes that are not UTF-8 text were replaced (was the file re-saved?)"
+        yield Line(number, text, issue)
+
+
+def _skip_rest_of_line(raw: IO[bytes]) -> None:
+    while True:
+        more = raw.readline(MAX_LINE_BYTES)
+        if not more or more.endswith(b"\n"):
+            return
+
+
+def _wide_lines(raw: IO[bytes], encoding: str) -> Iterator[Line]:
+    reader = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="\n")
+    number = 0
+    limit = MAX_LINE_BYTES // 2
+    while True:
+        text = reader.readline(limit)
+        if not text:
+            return
+        number += 1
+        issue = None
+        if not text.endswith("\n") and len(text) >= limit:
+            while True:
+                more = reader.readline(limit)
+                if not more or more.endswith("\n"):
+                    break
+            issue = f"line longer than {MAX_LINE_BYTES // (1 << 20)} MiB; the rest of it was left out"
+        if number == 1 and text.startswith("\ufeff"):
+            text = text[1:]
+        text = text.rstrip("\n").rstrip("\r")
+        if "\ufffd" in text and issue is None:
+            issue = f"bytes that are not {encoding.upper()} text were replaced"
+        yield Line(number, text, issue)

@@ -1,0 +1,188 @@
+"""The talkvault command line: the click group, the one error boundary, and shared helpers.
+
+Commands live in one module per group (setup.py, data.py, ...) and stay thin: parse, call one
+library function, format. Expected failures (TalkvaultError) print one line on stderr and exit with
+their code (cli-contract.md); a traceback only with --debug.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from vault.errors import EXIT_FAILURE, EXIT_USAGE, TalkvaultError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    """What the group's options say, shared with every command."""
+
+    def __init__(self, vault_dir: str | None, debug: bool) -> None:
+        self.vault_dir = vault_dir
+        self.debug = debug
+        self.passphrase_fd: int | None = None
+        self.passphrase_file: str | None = None
+        self.passphrase_command: str | None = None
+
+    def path(self) -> Path:
+        if self.vault_dir:
+            return Path(self.vault_dir).expanduser()
+        env = os.environ.get("TALKVAULT_DIR")
+        if env:
+            return Path(env).expanduser()
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir("talkvault"))
+
+
+def passphrase_options(f: F) -> F:
+    """--passphrase-fd/-file/-command on a command (also accepted before the command)."""
+    f = click.option("--passphrase-command", "passphrase_command", metavar="CMD", default=None,
+                     help="Run CMD (no shell); its first output line is the passphrase.")(f)
+    f = click.option("--passphrase-file", "passphrase_file", metavar="FILE", default=None,
+                     help="Read the passphrase from FILE (must not be readable by others).")(f)
+    f = click.option("--passphrase-fd", "passphrase_fd", metavar="N", type=int, default=None,
+                     help="Read the passphrase from file descriptor N.")(f)
+    return f
+
+
+def new_passphrase_options(f: F) -> F:
+    f = click.option("--new-passphrase-command", "new_passphrase_command", metavar="CMD", default=None,
+                     help="Run CMD (no shell); its first output line is the new passphrase.")(f)
+    f = click.option("--new-passphrase-file", "new_passphrase_file", metavar="FILE", default=None,
+                     help="Read the new passphrase from FILE.")(f)
+    f = click.option("--new-passphrase-fd", "new_passphrase_fd", metavar="N", type=int, default=None,
+                     help="Read the new passphrase from file descriptor N.")(f)
+    return f
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=None))
+
+
+def source_spec(state: State, fd: int | None, file: str | None, command: str | None) -> Any:
+    from vault.secret import SourceSpec
+
+    return SourceSpec(
+        fd=fd if fd is not None else state.passphrase_fd,
+        file=file if file is not None else state.passphrase_file,
+        command=command if command is not None else state.passphrase_command,
+    )
+
+
+def open_vault(state: State, fd: int | None = None, file: str | None = None, command: str | None = None,
+               *, busy_timeout_ms: int | None = None) -> Any:
+    """Unlock the vault the options name: the one helper every command uses."""
+    import vault
+    from vault.core import is_vault
+    from vault.errors import NotAVaultError
+    from vault.secret import secret_from_sources
+
+    path = state.path()
+    if not is_vault(path):
+        raise NotAVaultError(
+            f"no vault in {path}; create one with 'talkvault init' (or point --vault / TALKVAULT_DIR at yours)"
+        )
+    secret = secret_from_sources(source_spec(state, fd, file, command))
+    try:
+        kw: dict[str, Any] = {}
+        if busy_timeout_ms is not None:
+            kw["busy_timeout_ms"] = busy_timeout_ms
+        return vault.open(path, secret, **kw)
+    finally:
+        secret.wipe()
+
+
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+def color_enabled() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--vault", "vault_dir", metavar="DIR", default=None,
+              help="The vault directory (default: $TALKVAULT_DIR, else your user data directory).")
+@click.option("--debug", is_flag=True, help="Show a traceback for errors.")
+@passphrase_options
+@click.version_option(package_name="talkvault", prog_name="talkvault")
+@click.pass_context
+def cli(ctx: click.Context, vault_dir: str | None, debug: bool, passphrase_fd: int | None,
+        passphrase_file: str | None, passphrase_command: str | None) -> None:
+    """talkvault: your chat history, in an encrypted vault on your own disk.
+
+    Import the exports you can get of your chats (WhatsApp, Telegram, WeChat, Signal, ...),
+    search them in any language, delete for real, back up on your terms. No network, ever.
+    """
+    state = State(vault_dir, debug)
+    state.passphrase_fd, state.passphrase_file, state.passphrase_command = (
+        passphrase_fd, passphrase_file, passphrase_command)
+    ctx.obj = state
+
+
+def _register() -> None:
+    from vault.cli import data, setup  # noqa: F401 - commands register themselves on import
+
+    for mod in ("vault.cli.manage",):
+        try:
+            __import__(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    click.echo(f"talkvault: warning: {message}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The error boundary: every expected failure becomes one line and an exit code."""
+    _register()
+    warnings.showwarning = _show_warning
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        rv = cli.main(args=argv, prog_name="talkvault", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("talkvault: aborted", err=True)
+        sys.exit(EXIT_FAILURE)
+    except TalkvaultError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"talkvault: error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("talkvault: interrupted; nothing was left half-done", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(EXIT_FAILURE)
+    except Exception as exc:  # noqa: BLE001 - the boundary: no traceback (it could hold data)
+        if debug:
+            raise
+        click.echo(
+            f"talkvault: internal error ({type(exc).__name__}). "
+            "Run again with --debug and report the traceback (check it for private text first)",
+            err=True,
+        )
+        sys.exit(EXIT_FAILURE)
+    sys.exit(rv if isinstance(rv, int) else 0)

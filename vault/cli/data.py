@@ -1,0 +1,262 @@
+"""Commands that put history in and read it back: import, formats, chats, search, show, check, stats."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vault.cli import State, cli, color_enabled, emit_json, json_option, open_vault, passphrase_options
+from vault.errors import EXIT_DAMAGED, EXIT_FAILURE, ExportError
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", metavar="NAME", default=None, help="Skip detection; 'talkvault formats' lists names.")
+@click.option("--tz", metavar="ZONE", default=None,
+              help="Time zone of exports that show wall-clock times (default: this machine's).")
+@click.option("--dry-run", is_flag=True, help="Read everything and report the counts; change nothing.")
+@click.option("--date-order", type=click.Choice(["dmy", "mdy", "ymd"]), default=None,
+              help="Date order for exports where nothing settles it (WhatsApp).")
+@click.option("--signal-key", metavar="HEX", envvar="TALKVAULT_SIGNAL_KEY", default=None,
+              help="Signal Desktop database key (or $TALKVAULT_SIGNAL_KEY, which stays out of the process list).")
+@click.option("--wechat-key", metavar="HEX", envvar="TALKVAULT_WECHAT_KEY", default=None,
+              help="Key of an encrypted WeChat database (or $TALKVAULT_WECHAT_KEY).")
+@click.option("--wechat-imei", metavar="IMEI", default=None, help="Android WeChat: the IMEI the key derives from.")
+@click.option("--wechat-uin", metavar="UIN", default=None, help="Android WeChat: the uin the key derives from.")
+@passphrase_options
+@json_option
+@click.pass_obj
+def import_(state: State, paths: tuple[Path, ...], fmt: str | None, tz: str | None, dry_run: bool,
+            date_order: str | None, signal_key: str | None, wechat_key: str | None, wechat_imei: str | None,
+            wechat_uin: str | None, passphrase_fd: int | None, passphrase_file: str | None,
+            passphrase_command: str | None, as_json: bool) -> None:
+    """Import exports (files, folders or zips): detect each format, skip what is already there.
+
+    Each file is imported whole or not at all. A file that cannot be read is reported (which file,
+    which line, what to do) and the others still import; the exit status is then 1.
+    """
+    from importers.base import ParseOptions
+    from vault.importing import resolve_tz
+
+    resolve_tz(tz)  # a bad zone is a usage error before anything is read
+    keys = {k: v for k, v in (("signal", signal_key), ("wechat", wechat_key)) if v}
+    params = {k: v for k, v in (("wechat_imei", wechat_imei), ("wechat_uin", wechat_uin)) if v}
+    options = ParseOptions(date_order=date_order, keys=keys, params=params)
+    show_progress = not as_json and sys.stderr.isatty()
+    reports: list[dict[str, Any]] = []
+    failed = False
+    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+        for path in paths:
+            def progress(n: int, _p: Path = path) -> None:
+                click.echo(f"\r{_p.name}: {n} records read", nl=False, err=True)
+
+            try:
+                rep = v.import_path(path, format=fmt, tz=tz, dry_run=dry_run, options=options,
+                                    progress=progress if show_progress else None)
+                doc = rep.to_json()
+            except ExportError as exc:
+                failed = True
+                doc = {"path": str(path), "format": fmt, "chats": 0, "added": 0, "duplicates": 0, "events": 0,
+                       "attachments": 0, "deleted_skipped": 0, "problems": [], "notes": [], "tz": None,
+                       "error": exc.message}
+            if show_progress:
+                click.echo("\r\033[K", nl=False, err=True)
+            reports.append(doc)
+            if not as_json:
+                _print_import(doc, dry_run)
+    total = sum(int(r["added"]) for r in reports)
+    if as_json:
+        emit_json({"files": reports, "added": total, "dry_run": dry_run})
+    if failed:
+        sys.exit(EXIT_FAILURE)
+
+
+def _print_import(doc: dict[str, Any], dry_run: bool) -> None:
+    if doc["error"]:
+        click.echo(f"talkvault: error: {doc['error']}", err=True)
+        return
+    verb = "would add" if dry_run else "added"
+    line = (f"{doc['path']} ({doc['format']}): {verb} {doc['added']} messages, {doc['events']} events, "
+            f"{doc['attachments']} attachments in {doc['chats']} chats; {doc['duplicates']} already there")
+    if doc.get("deleted_skipped"):
+        line += f"; {doc['deleted_skipped']} skipped as deleted"
+    click.echo(line)
+    if doc.get("tz"):
+        click.echo(f"  times without a zone were read as {doc['tz']} (use --tz to choose)")
+    for note in doc.get("notes", []):
+        click.echo(f"  note: {note}")
+    problems = doc.get("problems", [])
+    for p in problems[:10]:
+        click.echo(f"  problem: {p}", err=True)
+    if len(problems) > 10:
+        click.echo(f"  ... and {len(problems) - 10} more problems", err=True)
+
+
+@cli.command()
+@json_option
+def formats(as_json: bool) -> None:
+    """List the export formats talkvault reads and how each is recognised."""
+    import importers
+
+    rows = [{"name": f.name, "source": f.source, "description": f.description, "detection": f.detection}
+            for f in importers.formats()]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['name']:<20} {r['description']}")
+
+
+@cli.command()
+@passphrase_options
+@json_option
+@click.pass_obj
+def chats(state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None,
+          as_json: bool) -> None:
+    """List conversations."""
+    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+        rows = v.chats()
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("The vault is empty; add history with 'talkvault import PATH'.")
+    for r in rows:
+        span = f"{(r['first'] or '')[:10]} – {(r['last'] or '')[:10]}"
+        click.echo(f"{r['id']:>5}  {r['source']:<10} {r['messages']:>7} msgs  {span}  {r['title']}")
+
+
+def _render_text(text: str, spans: list[tuple[int, int]], color: bool) -> str:
+    if not color or not spans:
+        return text
+    out, pos = [], 0
+    for a, b in spans:
+        out.append(text[pos:a])
+        out.append(click.style(text[a:b], bold=True, fg="yellow"))
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def print_message(m: dict[str, Any], color: bool, spans: list[tuple[int, int]] | None = None,
+                  with_chat: bool = True, indent: str = "") -> None:
+    when = m["ts"].replace("T", " ")[:16]
+    who = m.get("sender") or ("·" if m.get("event") else "?")
+    chat = f"[{m['chat']}] " if with_chat else ""
+    text = _render_text(m["text"], spans or [], color)
+    if m.get("event"):
+        text = f"({text})"
+    prefix = f"{indent}{when}  {chat}"
+    if color:
+        prefix = click.style(prefix, dim=True)
+    click.echo(f"{prefix}{who}: {text}  {click.style('#' + m['id'], dim=True) if color else '#' + m['id']}")
+
+
+@cli.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many hits.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many hits (paging).")
+@click.option("--sort", type=click.Choice(["newest", "oldest", "relevance"]), default="newest", show_default=True)
+@click.option("--context", type=click.IntRange(min=0), default=0, help="Messages around each hit.")
+@passphrase_options
+@json_option
+@click.pass_obj
+def search(state: State, query: tuple[str, ...], limit: int, offset: int, sort: str, context: int,
+           passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None,
+           as_json: bool) -> None:
+    """Search every chat. Words are ANDed; "a phrase", prefix*, -word, OR, ( ), from:NAME,
+    in:CHAT, source:APP, after:/before:/on:DATE (YYYY[-MM[-DD]]), has:attachment|image|link.
+
+    Chinese, Japanese and Korean text matches any substring; case and accents are ignored.
+    """
+    q = " ".join(query)
+    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+        hits = v.search(q, limit=limit, sort=sort, context=context, offset=offset, highlight=not as_json)
+    if as_json:
+        for h in hits:
+            h.pop("highlights", None)
+        emit_json(hits)
+        return
+    color = color_enabled()
+    if not hits:
+        click.echo("No messages match.", err=True)
+    for h in hits:
+        if context:
+            for m in h["context"]["before"]:
+                print_message(m, color, indent="  ")
+        print_message(h, color, h.get("highlights"))
+        if context:
+            for m in h["context"]["after"]:
+                print_message(m, color, indent="  ")
+            click.echo("")
+
+
+@cli.command()
+@click.argument("chat")
+@click.option("--around", metavar="MESSAGE_ID", default=None, help="Show the messages around this one.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@passphrase_options
+@json_option
+@click.pass_obj
+def show(state: State, chat: str, around: str | None, limit: int, passphrase_fd: int | None,
+         passphrase_file: str | None, passphrase_command: str | None, as_json: bool) -> None:
+    """Read a conversation (by id or title) in time order."""
+    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+        rows = v.show(chat, around=around, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    color = color_enabled()
+    for m in rows:
+        print_message(m, color, with_chat=False)
+        for a in m["attachments"]:
+            click.echo(f"      📎 {a['name']}{'' if a['stored'] else ' (not in the export)'}")
+
+
+@cli.command()
+@passphrase_options
+@json_option
+@click.pass_obj
+def check(state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None,
+          as_json: bool) -> None:
+    """Check the vault's integrity: encryption (every page), database, search index, settings."""
+    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+        result = v.check()
+    if as_json:
+        emit_json(result)
+    else:
+        if result["ok"]:
+            click.echo(f"ok: {result['messages']} messages, every page verified")
+        for p in result["problems"]:
+            click.echo(f"problem: {p}", err=True)
+    if not result["ok"]:
+        sys.exit(EXIT_DAMAGED)
+
+
+@cli.command()
+@passphrase_options
+@json_option
+@click.pass_obj
+def stats(state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None,
+          as_json: bool) -> None:
+    """Counts by source, chat, sender and year; sizes."""
+    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+        s = v.stats()
+    if as_json:
+        emit_json(s)
+        return
+    click.echo(f"{s['messages']} messages, {s['events']} events in {s['chats']} chats; "
+               f"{s['attachments']} attachments stored")
+    click.echo("By source: " + ", ".join(f"{k} {n}" for k, n in s["by_source"].items()))
+    click.echo("By year:   " + ", ".join(f"{k} {n}" for k, n in s["by_year"].items()))
+    click.echo("Top chats:")
+    for c in s["by_chat"][:10]:
+        click.echo(f"  {c['messages']:>7}  {c['chat']}")
+    click.echo("Top senders:")
+    for c in s["by_sender"][:10]:
+        click.echo(f"  {c['messages']:>7}  {c['sender']}")
+    mb = s["sizes"]["database_bytes"] / 1e6
+    click.echo(f"Database: {mb:.1f} MB ({s['sizes']['free_pages']} free pages)")

@@ -1,0 +1,155 @@
+"""Commands that make and unlock vaults: init, passwd, export-key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from vault.cli import (
+    State,
+    cli,
+    emit_json,
+    json_option,
+    new_passphrase_options,
+    open_vault,
+    passphrase_options,
+    source_spec,
+)
+
+
+def _new_secret(state: State, fd: int | None, file: str | None, command: str | None) -> Any:
+    """The new passphrase: the NEW sources; for init also the ordinary ones; else ask twice."""
+    import os
+
+    from vault.secret import SourceSpec, secret_from_sources
+
+    spec = SourceSpec(fd, file, command)
+    has_new = any(v is not None for v in (fd, file, command)) or any(
+        os.environ.get(k) for k in ("TALKVAULT_NEW_PASSPHRASE", "TALKVAULT_NEW_PASSPHRASE_FD",
+                                    "TALKVAULT_NEW_PASSPHRASE_FILE", "TALKVAULT_NEW_PASSPHRASE_COMMAND")
+    )
+    if has_new:
+        return secret_from_sources(spec, new=True)
+    return None
+
+
+@cli.command()
+@click.option("--kdf-memory", "kdf_memory", type=int, metavar="MIB", default=None,
+              help="Argon2id memory in MiB (default 256).")
+@click.option("--kdf-time", "kdf_time", type=int, metavar="N", default=None, help="Argon2id passes (default 3).")
+@click.option("--kdf-parallelism", "kdf_parallelism", type=int, metavar="N", default=None,
+              help="Argon2id lanes (default 2).")
+@passphrase_options
+@new_passphrase_options
+@json_option
+@click.pass_obj
+def init(state: State, kdf_memory: int | None, kdf_time: int | None, kdf_parallelism: int | None,
+         passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None,
+         new_passphrase_fd: int | None, new_passphrase_file: str | None, new_passphrase_command: str | None,
+         as_json: bool) -> None:
+    """Create a vault, and show its recovery key once.
+
+    The passphrase comes from --new-passphrase-* / TALKVAULT_NEW_PASSPHRASE*, else from the
+    ordinary passphrase sources, else it is asked twice on the terminal.
+    """
+    import vault
+    from vault.keys import DEFAULT_KDF, FLOOR_KDF, KdfParams
+    from vault.secret import secret_from_sources
+
+    chosen = any(v is not None for v in (kdf_memory, kdf_time, kdf_parallelism))
+    params = KdfParams(
+        t=kdf_time if kdf_time is not None else DEFAULT_KDF.t,
+        m_kib=kdf_memory * 1024 if kdf_memory is not None else DEFAULT_KDF.m_kib,
+        p=kdf_parallelism if kdf_parallelism is not None else DEFAULT_KDF.p,
+    )
+    if chosen and params.below(FLOOR_KDF):
+        click.echo("talkvault: warning: these Argon2id settings are below the recommended minimum "
+                   "(64 MiB, 3 passes); a stolen vault is then cheaper to attack", err=True)
+    secret = _new_secret(state, new_passphrase_fd, new_passphrase_file, new_passphrase_command)
+    if secret is None:
+        spec = source_spec(state, passphrase_fd, passphrase_file, passphrase_command)
+        non_interactive = any(v is not None for v in (spec.fd, spec.file, spec.command))
+        import os
+
+        non_interactive = non_interactive or any(
+            os.environ.get(k) for k in ("TALKVAULT_PASSPHRASE", "TALKVAULT_PASSPHRASE_FD",
+                                        "TALKVAULT_PASSPHRASE_FILE", "TALKVAULT_PASSPHRASE_COMMAND"))
+        secret = secret_from_sources(spec) if non_interactive else secret_from_sources(spec, new=True)
+    path = state.path()
+    try:
+        with vault.create(path, secret, kdf=params, kdf_chosen=chosen) as v:
+            rk = v.recovery_key
+            assert rk is not None
+            if as_json:
+                emit_json({"vault": str(path), "recovery_key": rk.text()})
+            else:
+                click.echo(f"Created a vault in {path}")
+                click.echo("")
+                click.echo("Your recovery key (shown only this once; write it down and keep it apart from")
+                click.echo("this computer: it is the only way in if you forget the passphrase):")
+                click.echo("")
+                click.echo(f"    {rk.text()}")
+                click.echo("")
+                click.echo("Next: talkvault import PATH   (see 'talkvault formats' for what can be read)")
+            rk.wipe()
+    finally:
+        secret.wipe()
+
+
+@cli.command()
+@click.option("--recovery-key", "use_recovery", is_flag=True,
+              help="Reset the passphrase with the recovery key (read from the passphrase sources or asked).")
+@passphrase_options
+@new_passphrase_options
+@json_option
+@click.pass_obj
+def passwd(state: State, use_recovery: bool, passphrase_fd: int | None, passphrase_file: str | None,
+           passphrase_command: str | None, new_passphrase_fd: int | None, new_passphrase_file: str | None,
+           new_passphrase_command: str | None, as_json: bool) -> None:
+    """Change the passphrase (or reset it with the recovery key).
+
+    Only the key file is rewritten, atomically; the database is not touched.
+    """
+    from vault.core import change_passphrase
+    from vault.secret import SourceSpec, secret_from_sources
+
+    spec = source_spec(state, passphrase_fd, passphrase_file, passphrase_command)
+    old = secret_from_sources(spec, what="recovery key" if use_recovery else "passphrase")
+    new = None
+    try:
+        new = secret_from_sources(SourceSpec(new_passphrase_fd, new_passphrase_file, new_passphrase_command),
+                                  new=True)
+        if use_recovery:
+            change_passphrase(state.path(), new, recovery_key=old)
+        else:
+            change_passphrase(state.path(), new, old=old)
+    finally:
+        old.wipe()
+        if new is not None:
+            new.wipe()
+    if as_json:
+        emit_json({"ok": True})
+    else:
+        click.echo("Passphrase changed. The recovery key still works.")
+
+
+@cli.command("export-key")
+@passphrase_options
+@json_option
+@click.pass_obj
+def export_key(state: State, passphrase_fd: int | None, passphrase_file: str | None,
+               passphrase_command: str | None, as_json: bool) -> None:
+    """Print the raw database key (hex) for stock SQLCipher tools.
+
+    Anyone with this key and a copy of vault.db can read everything, and changing the passphrase
+    does not change it. Open the database with:  PRAGMA key = "x'<key>'";
+    """
+    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+        key = v.export_key()
+    click.echo("talkvault: warning: this key opens the whole vault and survives passphrase changes; "
+               "do not store it next to the vault", err=True)
+    if as_json:
+        emit_json({"key": key})
+    else:
+        click.echo(key)

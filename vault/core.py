@@ -1,0 +1,398 @@
+"""The Vault: create, open and close an encrypted vault, and the operations the front ends call.
+
+A vault is a directory (0700) holding `vault.db` (SQLCipher 4, keyed with a random 256-bit raw
+key) and `keyslots.json` (the key wrapped under the passphrase and the recovery key). Opening
+never writes unless the passphrase opened the key and the database matched it; nothing here ever
+creates a vault by accident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import stat
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from vault import db, keys, schema
+from vault.errors import (
+    NotAVaultError,
+    TalkvaultError,
+    UsageError,
+    VaultDamagedError,
+    VaultExistsError,
+    VaultLockedError,
+)
+from vault.hardening import harden_process
+from vault.keys import DEFAULT_KDF, FLOOR_KDF, KdfParams, KeyFile
+from vault.secret import Secret
+
+DB_NAME = "vault.db"
+
+
+def _as_secret(value: Secret | str | bytes) -> Secret:
+    return value if isinstance(value, Secret) else Secret(value)
+
+
+def _vault_paths(path: Path) -> tuple[Path, Path]:
+    return path / DB_NAME, path / keys.KEYSLOTS_NAME
+
+
+def is_vault(path: Path) -> bool:
+    dbp, kp = _vault_paths(Path(path))
+    return dbp.exists() or kp.exists()
+
+
+def _check_permissions(path: Path) -> None:
+    """Warn (as ssh does for keys) when other users could read the vault."""
+    for p in (path, *_vault_paths(path)):
+        with suppress(OSError):
+            if os.stat(p).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                warnings.warn(
+                    f"{p} is accessible to other users; run 'chmod -R go-rwx {path}'",
+                    stacklevel=3,
+                )
+                return
+
+
+def create(
+    path: str | os.PathLike[str],
+    passphrase: Secret | str | bytes,
+    *,
+    kdf: KdfParams = DEFAULT_KDF,
+    kdf_chosen: bool = False,
+) -> Vault:
+    """Create a new vault at `path` and return it open. `vault.recovery_key` is shown once."""
+    harden_process()
+    path = Path(path)
+    secret = _as_secret(passphrase)
+    keys.check_params(kdf)
+    if is_vault(path):
+        raise VaultExistsError(f"a vault already exists in {path}; open it, or choose another directory")
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(f"{path} exists and is not an empty directory; choose a new directory for the vault")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    dbp, kp = _vault_paths(path)
+    dek = bytearray(secrets.token_bytes(keys.DEK_BYTES))
+    vault_id = secrets.token_hex(keys.VAULT_ID_BYTES)
+    recovery = keys.new_recovery_key()
+    db.create_file(dbp)
+    conn = db.connect(dbp, dek)
+    try:
+        schema.migrate(conn)
+        with db.transaction(conn):
+            from vault.normalize import NORMALISER_VERSION
+
+            for k, v in (
+                ("vault_id", vault_id),
+                ("mac_key", secrets.token_hex(32)),
+                ("normaliser_version", str(NORMALISER_VERSION)),
+                ("created", schema.now_iso()),
+            ):
+                conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+    finally:
+        conn.close()
+    slots = [
+        keys.wrap(dek, secret, "passphrase", kdf, vault_id, chosen=kdf_chosen),
+        keys.wrap(dek, recovery, "recovery", kdf, vault_id, chosen=kdf_chosen),
+    ]
+    KeyFile(vault_id=vault_id, slots=slots).save(kp)
+    keys.fsync_dir(path)
+    v = Vault._open_with_key(path, dek, KeyFile.load(kp), kdf)
+    v.recovery_key = recovery
+    return v
+
+
+def open(  # noqa: A001 - the library's public name (vault.open), as cli-contract.md shows
+    path: str | os.PathLike[str],
+    passphrase: Secret | str | bytes | None = None,
+    *,
+    recovery_key: Secret | str | None = None,
+    kdf: KdfParams = DEFAULT_KDF,
+    busy_timeout_ms: int = db.BUSY_TIMEOUT_MS,
+) -> Vault:
+    """Unlock the vault at `path` with its passphrase (or recovery key)."""
+    harden_process()
+    path = Path(path)
+    dbp, kp = _vault_paths(path)
+    if not dbp.exists() and not kp.exists():
+        raise NotAVaultError(
+            f"no vault in {path}; create one with 'talkvault init' (or point --vault / TALKVAULT_DIR at yours)"
+        )
+    if not dbp.exists():
+        raise VaultDamagedError(
+            f"{path} has a key file but no {DB_NAME}; restore the vault from a backup ('talkvault restore')"
+        )
+    _check_permissions(path)
+    keyfile = KeyFile.load(kp)
+    if recovery_key is not None:
+        dek, slot = keyfile.unlock(keys.normalise_recovery_key(_as_secret(recovery_key)), "recovery")
+    elif passphrase is not None:
+        dek, slot = keyfile.unlock(_as_secret(passphrase), "passphrase")
+    else:
+        raise UsageError("a passphrase or a recovery key is needed to open the vault")
+    v = Vault._open_with_key(path, dek, keyfile, kdf, busy_timeout_ms=busy_timeout_ms)
+    if passphrase is not None and recovery_key is None:
+        v._maybe_upgrade_slot(slot, _as_secret(passphrase))
+    return v
+
+
+class Vault:
+    """An unlocked vault. Use as a context manager, or call close()."""
+
+    recovery_key: Secret | None = None
+
+    def __init__(self) -> None:  # use vault.open / vault.create
+        raise TypeError("use vault.open() or vault.create()")
+
+    @classmethod
+    def _open_with_key(
+        cls, path: Path, dek: bytearray, keyfile: KeyFile, kdf: KdfParams,
+        busy_timeout_ms: int = db.BUSY_TIMEOUT_MS,
+    ) -> Vault:
+        self = object.__new__(cls)
+        self.path = path
+        self.db_path, self.keys_path = _vault_paths(path)
+        self._dek = dek
+        self.keyfile = keyfile
+        self.kdf = kdf
+        self.recovery_key = None
+        self._conn = db.connect(self.db_path, dek, busy_timeout_ms=busy_timeout_ms)
+        try:
+            self._check_binding()
+            version = schema.current_version(self._conn)
+            if version > schema.SCHEMA_VERSION:
+                raise TalkvaultError(
+                    "this vault was written by a newer talkvault; upgrade talkvault to open it"
+                )
+            if version < schema.SCHEMA_VERSION:
+                schema.migrate(self._conn)
+            self._check_fts()
+            self._mac_key = bytes.fromhex(self.meta("mac_key") or "")
+            self._maybe_rebuild_index()
+        except db.Error as exc:
+            self.close()
+            raise db.translate(exc) from None
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    # -- plumbing --------------------------------------------------------------------------
+    @property
+    def conn(self) -> db.Connection:
+        if self._conn is None:
+            raise VaultLockedError()
+        return self._conn
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Vault {self.path} {'open' if self._conn else 'closed'}>"
+
+    def close(self) -> None:
+        conn, self._conn = getattr(self, "_conn", None), None
+        if conn is not None:
+            with suppress(db.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            conn.close()
+        dek = getattr(self, "_dek", None)
+        if dek is not None:
+            for i in range(len(dek)):
+                dek[i] = 0
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _check_binding(self) -> None:
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'vault_id'").fetchone()
+        except db.Error:
+            row = None
+        if row is None or row[0] != self.keyfile.vault_id:
+            raise VaultDamagedError(
+                "the key file does not belong to this vault's database (vault ids differ); nothing "
+                "was changed. Put the right keyslots.json back, or restore from a backup"
+            )
+
+    def _check_fts(self) -> None:
+        for table in ("fts", "names_fts"):
+            if not schema.fts_secure_delete_on(self.conn, table):
+                raise VaultDamagedError(f"the search index lost its secure-delete setting ({table}); run 'talkvault check'")
+
+    def _maybe_upgrade_slot(self, slot: keys.Slot, secret: Secret) -> None:
+        """Re-wrap a passphrase slot whose KDF cost is below the floor (unless the person chose it)."""
+        if slot.chosen or not slot.params.below(FLOOR_KDF) or self.kdf.below(FLOOR_KDF):
+            return
+        new = keys.wrap(self._dek, secret, slot.kind, self.kdf, self.keyfile.vault_id, slot_id=slot.slot_id)
+        self.keyfile.replace_slot(slot, new)
+        self.keyfile.save(self.keys_path)
+
+    def export_key(self) -> str:
+        """The raw database key as hex, for stock SQLCipher tools (PRAGMA key = "x'...'")."""
+        return bytes(self._dek).hex()
+
+    # -- key slots -------------------------------------------------------------------------
+    def set_passphrase(self, new: Secret | str, *, kdf: KdfParams | None = None, chosen: bool = False) -> None:
+        """Re-wrap the passphrase slot(s) under a new passphrase; vault.db is not touched."""
+        set_slot(self.keyfile, self._dek, "passphrase", _as_secret(new), kdf or self.kdf, chosen=chosen)
+        self.keyfile.save(self.keys_path)
+
+    # -- the index -------------------------------------------------------------------------
+    def _maybe_rebuild_index(self) -> None:
+        from vault.normalize import NORMALISER_VERSION
+
+        if self.meta("normaliser_version") != str(NORMALISER_VERSION):
+            self.rebuild_index()
+
+    def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
+        """Re-create the full-text index from the stored text (after a normaliser change)."""
+        from vault.names import name_index_text
+        from vault.normalize import NORMALISER_VERSION, index_text
+
+        c = self.conn
+        n = 0
+        with db.transaction(c):
+            c.execute("DELETE FROM fts")
+            c.execute("DELETE FROM names_fts")
+            c.execute("INSERT INTO fts(fts) VALUES ('rebuild')")
+            cur = c.execute("SELECT id, text FROM messages")
+            ins = c.cursor()
+            for mid, text in cur:
+                body = index_text(text)
+                if body:
+                    ins.execute("INSERT INTO fts(rowid, body) VALUES (?, ?)", (mid, body))
+                n += 1
+                if progress and n % 10000 == 0:
+                    progress(n)
+            for cid, title in c.execute("SELECT id, title FROM chats").fetchall():
+                c.execute("INSERT INTO names_fts(rowid, body) VALUES (?, ?)", (cid, name_index_text(title)))
+            for pid, name in c.execute("SELECT id, name FROM people").fetchall():
+                c.execute("INSERT INTO names_fts(rowid, body) VALUES (?, ?)", (-pid, name_index_text(name)))
+            c.execute("INSERT INTO fts(fts) VALUES ('optimize')")
+            c.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('normaliser_version', ?)",
+                (str(NORMALISER_VERSION),),
+            )
+        return n
+
+    # -- operations (each in its own module) -----------------------------------------------
+    def import_path(self, path: str | os.PathLike[str], **kw: Any) -> Any:
+        from vault.importing import import_path
+
+        return import_path(self, Path(path), **kw)
+
+    def chats(self) -> list[dict[str, Any]]:
+        from vault.reading import chats
+
+        return chats(self)
+
+    def search(self, query: str, **kw: Any) -> list[dict[str, Any]]:
+        from vault.search import search
+
+        return search(self, query, **kw)
+
+    def show(self, chat: str, **kw: Any) -> list[dict[str, Any]]:
+        from vault.reading import show
+
+        return show(self, chat, **kw)
+
+    def check(self) -> dict[str, Any]:
+        from vault.checking import check
+
+        return check(self)
+
+    def stats(self) -> dict[str, Any]:
+        from vault.reading import stats
+
+        return stats(self)
+
+    def counts(self) -> dict[str, int]:
+        from vault.reading import counts
+
+        return counts(self)
+
+
+def set_slot(keyfile: KeyFile, dek: bytes | bytearray, kind: str, secret: Secret, kdf: KdfParams,
+             *, chosen: bool = False) -> None:
+    """Replace the slot(s) of `kind` with one wrapping `dek` under `secret`."""
+    new = keys.wrap(dek, secret, kind, kdf, keyfile.vault_id, chosen=chosen)
+    others = [s for s in keyfile.slots if s.kind != kind]
+    keyfile.slots = [*others, new]
+
+
+def change_passphrase(
+    path: str | os.PathLike[str],
+    new: Secret | str,
+    *,
+    old: Secret | str | None = None,
+    recovery_key: Secret | str | None = None,
+    kdf: KdfParams = DEFAULT_KDF,
+    chosen: bool = False,
+) -> None:
+    """`passwd`: unwrap with the old passphrase (or the recovery key), re-wrap under the new one.
+
+    Only keyslots.json is rewritten (atomically); vault.db is neither written nor opened for writing.
+    """
+    harden_process()
+    path = Path(path)
+    dbp, kp = _vault_paths(path)
+    if not dbp.exists() and not kp.exists():
+        raise NotAVaultError(f"no vault in {path}; create one with 'talkvault init'")
+    keyfile = KeyFile.load(kp)
+    if recovery_key is not None:
+        dek, _ = keyfile.unlock(keys.normalise_recovery_key(_as_secret(recovery_key)), "recovery")
+    elif old is not None:
+        dek, _ = keyfile.unlock(_as_secret(old), "passphrase")
+    else:
+        raise UsageError("the current passphrase or the recovery key is needed")
+    try:
+        # Prove the key opens this database before touching the key file (read-only).
+        conn = db.connect(dbp, dek, readonly=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'vault_id'").fetchone()
+        finally:
+            conn.close()
+        if row is None or row[0] != keyfile.vault_id:
+            raise VaultDamagedError("the key file does not belong to this vault's database; nothing was changed")
+        set_slot(keyfile, dek, "passphrase", _as_secret(new), kdf, chosen=chosen)
+        keyfile.save(kp)
+    finally:
+        for i in range(len(dek)):
+            dek[i] = 0
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, streamed; of a folder, over its files' relative names and sizes."""
+    h = hashlib.sha256()
+    if path.is_dir():
+        for p in sorted(path.rglob("*")):
+            if p.is_file():
+                h.update(json.dumps([str(p.relative_to(path)), p.stat().st_size]).encode())
+        return h.hexdigest()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def iter_rows(cur: Any, size: int = 1000) -> Iterator[Any]:
+    while rows := cur.fetchmany(size):
+        yield from rows

@@ -1,0 +1,174 @@
+"""Reading the vault: the list of chats, a conversation in time order, counts and statistics."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from vault.errors import UsageError
+from vault.ingest import iso_z
+from vault.search import MESSAGE_COLUMNS, MESSAGE_JOINS, message_dict
+
+if TYPE_CHECKING:
+    from vault.core import Vault
+
+
+def chats(v: Vault) -> list[dict[str, Any]]:
+    c = v.conn
+    out = []
+    rows = c.execute(
+        "SELECT c.id, c.title, c.source, c.kind,"
+        " (SELECT count(*) FROM messages m WHERE m.chat_id = c.id AND m.is_event = 0),"
+        " (SELECT count(*) FROM messages m WHERE m.chat_id = c.id AND m.is_event = 1),"
+        " (SELECT min(ts_ms) FROM messages m WHERE m.chat_id = c.id),"
+        " (SELECT max(ts_ms) FROM messages m WHERE m.chat_id = c.id)"
+        " FROM chats c ORDER BY c.title COLLATE NOCASE, c.id"
+    ).fetchall()
+    for cid, title, source, kind, n_msg, n_ev, first, last in rows:
+        people = [
+            r[0]
+            for r in c.execute(
+                "SELECT DISTINCT p.name FROM chat_members cm JOIN people p ON p.id = cm.person_id"
+                " WHERE cm.chat_id = ? ORDER BY p.name COLLATE NOCASE",
+                (cid,),
+            )
+        ]
+        out.append(
+            {
+                "id": str(cid),
+                "title": title,
+                "source": source,
+                "kind": kind,
+                "messages": n_msg,
+                "events": n_ev,
+                "first": iso_z(first) if first is not None else None,
+                "last": iso_z(last) if last is not None else None,
+                "participants": people,
+            }
+        )
+    return out
+
+
+def resolve_chat(v: Vault, chat: str) -> int:
+    """A chat id from an id or an exact (case-insensitive) title; UsageError if none or several."""
+    c = v.conn
+    if chat.isdigit():
+        row = c.execute("SELECT id FROM chats WHERE id = ?", (int(chat),)).fetchone()
+        if row:
+            return int(row[0])
+    rows = c.execute("SELECT id FROM chats WHERE title = ? COLLATE NOCASE", (chat,)).fetchall()
+    if len(rows) == 1:
+        return int(rows[0][0])
+    if len(rows) > 1:
+        raise UsageError("several chats have that title; use the chat's id from 'talkvault chats'")
+    raise UsageError("no such chat; 'talkvault chats' lists them with their ids")
+
+
+def show(v: Vault, chat: str, *, around: str | None = None, limit: int = 50,
+         before: int | None = None, after: int | None = None) -> list[dict[str, Any]]:
+    """A conversation in time order: the first `limit` messages, or those around a message id."""
+    cid = resolve_chat(v, chat)
+    c = v.conn
+    base = f"SELECT {MESSAGE_COLUMNS} FROM messages m {MESSAGE_JOINS} WHERE m.chat_id = ?"
+    if around is not None:
+        try:
+            mid = int(around)
+        except ValueError:
+            raise UsageError("--around takes a message id (from search results)") from None
+        if not c.execute("SELECT 1 FROM messages WHERE id = ? AND chat_id = ?", (mid, cid)).fetchone():
+            raise UsageError("that message is not in this chat")
+        half = max(limit // 2, 1)
+        older = c.execute(base + " AND m.id < ? ORDER BY m.id DESC LIMIT ?", (cid, mid, half)).fetchall()
+        newer = c.execute(base + " AND m.id >= ? ORDER BY m.id ASC LIMIT ?", (cid, mid, limit - len(older))).fetchall()
+        rows = list(reversed(older)) + newer
+    elif before is not None:
+        rows = list(reversed(c.execute(base + " AND m.id < ? ORDER BY m.id DESC LIMIT ?", (cid, before, limit)).fetchall()))
+    elif after is not None:
+        rows = c.execute(base + " AND m.id > ? ORDER BY m.id ASC LIMIT ?", (cid, after, limit)).fetchall()
+    else:
+        rows = c.execute(base + " ORDER BY m.id ASC LIMIT ?", (cid, limit)).fetchall()
+    out = [message_dict(r) for r in rows]
+    _add_attachments(v, out)
+    return out
+
+
+def _add_attachments(v: Vault, msgs: list[dict[str, Any]]) -> None:
+    by_id = {int(m["id"]): m for m in msgs}
+    for m in msgs:
+        m["attachments"] = []
+        m["reactions"] = []
+    if not by_id:
+        return
+    ids = list(by_id)
+    marks = ",".join("?" * len(ids))
+    for mid, aid, name, kind, mime, size, blob in v.conn.execute(
+        f"SELECT message_id, id, name, kind, mime, size, blob_id FROM attachments WHERE message_id IN ({marks}) ORDER BY id",
+        ids,
+    ):
+        by_id[mid]["attachments"].append(
+            {"id": str(aid), "name": name, "kind": kind, "mime": mime, "size": size, "stored": blob is not None}
+        )
+    for mid, emoji, sender, removed in v.conn.execute(
+        f"SELECT message_id, emoji, sender, removed FROM reactions WHERE message_id IN ({marks})", ids
+    ):
+        if not removed:
+            by_id[mid]["reactions"].append({"emoji": emoji, "sender": sender})
+
+
+def counts(v: Vault) -> dict[str, int]:
+    c = v.conn
+    return {
+        "messages": c.execute("SELECT count(*) FROM messages WHERE is_event = 0").fetchone()[0],
+        "events": c.execute("SELECT count(*) FROM messages WHERE is_event = 1").fetchone()[0],
+        "chats": c.execute("SELECT count(*) FROM chats").fetchone()[0],
+        "attachments": c.execute("SELECT count(*) FROM attachments WHERE blob_id IS NOT NULL").fetchone()[0],
+        "blobs": c.execute("SELECT count(*) FROM blobs").fetchone()[0],
+        "tombstones": c.execute("SELECT count(*) FROM tombstones").fetchone()[0],
+        "imports": c.execute("SELECT count(*) FROM imports WHERE status = 'done'").fetchone()[0],
+    }
+
+
+def stats(v: Vault) -> dict[str, Any]:
+    c = v.conn
+    out: dict[str, Any] = dict(counts(v))
+    out["by_source"] = {
+        s: n for s, n in c.execute(
+            "SELECT c.source, count(*) FROM messages m JOIN chats c ON c.id = m.chat_id"
+            " WHERE m.is_event = 0 GROUP BY c.source ORDER BY 2 DESC"
+        )
+    }
+    out["by_chat"] = [
+        {"id": str(i), "chat": t, "messages": n}
+        for i, t, n in c.execute(
+            "SELECT c.id, c.title, count(*) FROM messages m JOIN chats c ON c.id = m.chat_id"
+            " WHERE m.is_event = 0 GROUP BY c.id ORDER BY 3 DESC LIMIT 50"
+        )
+    ]
+    out["by_sender"] = [
+        {"sender": s, "messages": n}
+        for s, n in c.execute(
+            "SELECT p.name, count(*) FROM messages m JOIN people p ON p.id = m.sender_id"
+            " WHERE m.is_event = 0 GROUP BY p.id ORDER BY 2 DESC LIMIT 50"
+        )
+    ]
+    out["by_year"] = {
+        str(y): n for y, n in c.execute(
+            "SELECT strftime('%Y', ts_ms / 1000, 'unixepoch'), count(*) FROM messages"
+            " WHERE is_event = 0 GROUP BY 1 ORDER BY 1"
+        )
+    }
+    page_size = c.execute("PRAGMA page_size").fetchone()[0]
+    out["sizes"] = {
+        "database_bytes": v.db_path.stat().st_size,
+        "pages": c.execute("PRAGMA page_count").fetchone()[0],
+        "free_pages": c.execute("PRAGMA freelist_count").fetchone()[0],
+        "page_size": page_size,
+        "attachment_bytes": c.execute("SELECT coalesce(sum(size), 0) FROM blobs").fetchone()[0],
+    }
+    out["imports_log"] = [
+        {"id": str(i), "format": f, "file": n, "status": s, "started": st, "tz": tz, "counts": json.loads(cn)}
+        for i, f, n, s, st, tz, cn in c.execute(
+            "SELECT id, format, file_name, status, started, tz, counts FROM imports ORDER BY id DESC LIMIT 20"
+        )
+    ]
+    return out

@@ -1,0 +1,175 @@
+"""The vault's database schema and its migrations (each recorded in the database).
+
+Message rowids are the time order: `id = ts_ms * 65536 + n`, so FTS5 walks rowids newest-first
+for free and a date range is a rowid range (design.md "Search"). The full-text table is
+contentless (`content=''`, `contentless_delete=1`) with FTS5 `secure-delete` on: the text lives
+only in `messages`, and deleting a row scrubs its index terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from vault.db import Connection
+
+SCHEMA_VERSION = 1
+SEQ_BITS = 16  # messages per millisecond before ids collide: 65536
+SEQ_SPAN = 1 << SEQ_BITS
+
+# The FTS tokenizer sees text that vault/normalize.py has already folded and split; these
+# categories keep emoji and symbols as tokens (formats/cjk-search.md section 5).
+FTS_TOKENIZE = "unicode61 remove_diacritics 0 categories 'L* N* M* Co Sc Sk Sm So'"
+
+_V1 = [
+    """CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+    """CREATE TABLE migrations (
+        version INTEGER PRIMARY KEY,
+        applied TEXT NOT NULL
+    )""",
+    """CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        format TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        file_sha256 TEXT,
+        tz TEXT,
+        started TEXT NOT NULL,
+        finished TEXT,
+        status TEXT NOT NULL,          -- running | done | failed
+        counts TEXT NOT NULL DEFAULT '{}',
+        notes TEXT NOT NULL DEFAULT '[]'
+    )""",
+    """CREATE TABLE chats (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        key TEXT NOT NULL,
+        title TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        extra TEXT,
+        UNIQUE (source, key)
+    )""",
+    """CREATE TABLE people (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        key TEXT NOT NULL,
+        name TEXT NOT NULL,
+        UNIQUE (source, key)
+    )""",
+    """CREATE INDEX people_name ON people (name COLLATE NOCASE)""",
+    """CREATE TABLE chat_members (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        PRIMARY KEY (chat_id, person_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,        -- ts_ms * 65536 + n: time order
+        uid BLOB NOT NULL UNIQUE,      -- identity (source id or fingerprint + ordinal)
+        chat_id INTEGER NOT NULL REFERENCES chats(id),
+        sender_id INTEGER REFERENCES people(id),
+        ts_ms INTEGER NOT NULL,        -- UTC milliseconds
+        kind TEXT NOT NULL,
+        is_event INTEGER NOT NULL DEFAULT 0,
+        from_me INTEGER,
+        text TEXT NOT NULL DEFAULT '',
+        source_id TEXT,
+        reply_to TEXT,
+        edited_ms INTEGER,
+        forwarded_from TEXT,
+        extra TEXT,
+        import_id INTEGER NOT NULL REFERENCES imports(id)
+    )""",
+    """CREATE INDEX messages_chat ON messages (chat_id, id)""",
+    """CREATE INDEX messages_sender ON messages (sender_id, id)""",
+    """CREATE TABLE message_imports (
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        import_id INTEGER NOT NULL REFERENCES imports(id),
+        PRIMARY KEY (message_id, import_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE reactions (
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        emoji TEXT NOT NULL,
+        sender TEXT,
+        ts_ms INTEGER,
+        removed INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE INDEX reactions_message ON reactions (message_id)""",
+    """CREATE TABLE blobs (
+        id INTEGER PRIMARY KEY,
+        mac BLOB NOT NULL UNIQUE,      -- keyed hash of the content (dedup without a plain hash)
+        size INTEGER NOT NULL
+    )""",
+    """CREATE TABLE blob_chunks (
+        blob_id INTEGER NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (blob_id, seq)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE attachments (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        mime TEXT,
+        size INTEGER,
+        blob_id INTEGER REFERENCES blobs(id)
+    )""",
+    """CREATE INDEX attachments_message ON attachments (message_id)""",
+    """CREATE INDEX attachments_blob ON attachments (blob_id)""",
+    """CREATE TABLE tombstones (
+        mac BLOB PRIMARY KEY,          -- keyed hash of a deleted message's identity, never its text
+        chat_mac BLOB NOT NULL,        -- keyed hash of its chat, to forget a chat's tombstones
+        deleted TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE INDEX tombstones_chat ON tombstones (chat_mac)""",
+    f"""CREATE VIRTUAL TABLE fts USING fts5(
+        body, content='', contentless_delete=1, tokenize="{FTS_TOKENIZE}"
+    )""",
+    """INSERT INTO fts(fts, rank) VALUES ('secure-delete', 1)""",
+    # Names (chat titles, people), with pinyin for Chinese names: a small separate index.
+    f"""CREATE VIRTUAL TABLE names_fts USING fts5(
+        body, content='', contentless_delete=1, tokenize="{FTS_TOKENIZE}"
+    )""",
+    """INSERT INTO names_fts(names_fts, rank) VALUES ('secure-delete', 1)""",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1}
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def current_version(conn: Connection) -> int:
+    has = conn.execute(
+        "SELECT 1 FROM sqlite_schema WHERE type='table' AND name='migrations'"
+    ).fetchone()
+    if not has:
+        return 0
+    row = conn.execute("SELECT max(version) FROM migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: Connection, on_step: Callable[[int], None] | None = None) -> int:
+    """Apply every migration newer than the database, each in its own transaction."""
+    from vault.db import transaction
+
+    version = current_version(conn)
+    for v in sorted(MIGRATIONS):
+        if v <= version:
+            continue
+        with transaction(conn):
+            for stmt in MIGRATIONS[v]:
+                conn.execute(stmt)
+            conn.execute("INSERT INTO migrations(version, applied) VALUES (?, ?)", (v, now_iso()))
+        if on_step:
+            on_step(v)
+        version = v
+    return version
+
+
+def fts_secure_delete_on(conn: Connection, table: str = "fts") -> bool:
+    row = conn.execute(f"SELECT v FROM {table}_config WHERE k = 'secure-delete'").fetchone()
+    return bool(row and int(row[0]) == 1)

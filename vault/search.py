@@ -1,0 +1,181 @@
+"""Full-text search over the vault: newest-first by streaming FTS5 rowids, oldest-first, or by relevance.
+
+Message ids are time-ordered, so `ORDER BY rowid DESC LIMIT n` on the FTS table walks the index in
+time order and stops after n hits: no ranking of every match. Snippets and highlights are made here
+from the stored text (the index is contentless).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vault.ingest import iso_z
+from vault.normalize import fold, fts_phrase, phrase_tokens
+from vault.query import Compiled, Compiler, Text, parse
+
+if TYPE_CHECKING:
+    from vault.core import Vault
+
+SORTS = ("newest", "oldest", "relevance")
+
+MESSAGE_COLUMNS = (
+    "m.id, m.chat_id, c.title, c.source, p.name, m.ts_ms, m.text, m.kind, m.is_event, m.from_me"
+)
+MESSAGE_JOINS = "JOIN chats c ON c.id = m.chat_id LEFT JOIN people p ON p.id = m.sender_id"
+
+
+def message_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    mid, chat_id, title, source, sender, ts_ms, text, kind, is_event, from_me = row
+    return {
+        "id": str(mid),
+        "chat_id": str(chat_id),
+        "chat": title,
+        "source": source,
+        "sender": sender,
+        "ts": iso_z(ts_ms),
+        "text": text,
+        "kind": kind,
+        "event": bool(is_event),
+        "from_me": None if from_me is None else bool(from_me),
+    }
+
+
+def _name_ids(v: Vault, value: str, people: bool) -> list[int]:
+    toks, prefix = phrase_tokens(value, bare=True)
+    if not toks:
+        return []
+    sign = "rowid < 0" if people else "rowid > 0"
+    rows = v.conn.execute(
+        f"SELECT rowid FROM names_fts WHERE names_fts MATCH ? AND {sign}", (fts_phrase(toks, prefix),)
+    ).fetchall()
+    ids = [abs(int(r[0])) for r in rows]
+    if not people and value.isdigit():
+        ids.append(int(value))
+    return ids
+
+
+def compile_query(v: Vault, query: str) -> Compiled:
+    from vault.importing import local_zone
+
+    return Compiler(
+        lambda s: _name_ids(v, s, True), lambda s: _name_ids(v, s, False), local_zone()
+    ).compile(parse(query))
+
+
+def matching_ids(v: Vault, query: str, *, sort: str = "newest", limit: int | None = 20,
+                 offset: int = 0) -> list[int]:
+    """Ids of the messages matching `query`, in the requested order."""
+    if sort not in SORTS:
+        from vault.errors import UsageError
+
+        raise UsageError(f"--sort takes one of {', '.join(SORTS)}")
+    cq = compile_query(v, query)
+    if cq.empty and not cq.where:
+        return []
+    where = list(cq.where)
+    params: list[object] = []
+    if cq.match is not None:
+        sql = "SELECT m.id FROM fts f CROSS JOIN messages m ON m.id = f.rowid WHERE f.fts MATCH ?"
+        params.append(cq.match)
+        order = {"newest": "f.rowid DESC", "oldest": "f.rowid ASC", "relevance": "f.rank, f.rowid DESC"}[sort]
+    else:
+        sql = "SELECT m.id FROM messages m WHERE 1"
+        order = {"newest": "m.id DESC", "oldest": "m.id ASC", "relevance": "m.id DESC"}[sort]
+    for w in where:
+        sql += f" AND {w}"
+    params.extend(cq.params)
+    sql += f" ORDER BY {order}"
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params.extend([int(limit), int(offset)])
+    return [int(r[0]) for r in v.conn.execute(sql, params)]
+
+
+def fetch_messages(v: Vault, ids: list[int]) -> list[dict[str, Any]]:
+    """Message dicts for `ids`, in the order given."""
+    if not ids:
+        return []
+    out: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(ids), 500):
+        part = ids[i : i + 500]
+        rows = v.conn.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages m {MESSAGE_JOINS} WHERE m.id IN ({','.join('?' * len(part))})",
+            part,
+        ).fetchall()
+        for row in rows:
+            out[int(row[0])] = message_dict(row)
+    return [out[i] for i in ids if i in out]
+
+
+def context_of(v: Vault, mid: int, chat_id: int, n: int) -> dict[str, list[dict[str, Any]]]:
+    before = [
+        int(r[0])
+        for r in v.conn.execute(
+            "SELECT id FROM messages WHERE chat_id = ? AND id < ? ORDER BY id DESC LIMIT ?", (chat_id, mid, n)
+        )
+    ]
+    after = [
+        int(r[0])
+        for r in v.conn.execute(
+            "SELECT id FROM messages WHERE chat_id = ? AND id > ? ORDER BY id ASC LIMIT ?", (chat_id, mid, n)
+        )
+    ]
+    return {"before": fetch_messages(v, list(reversed(before))), "after": fetch_messages(v, after)}
+
+
+def search(v: Vault, query: str, *, limit: int | None = 20, sort: str = "newest", context: int = 0,
+           offset: int = 0, highlight: bool = False) -> list[dict[str, Any]]:
+    ids = matching_ids(v, query, sort=sort, limit=limit, offset=offset)
+    hits = fetch_messages(v, ids)
+    if context > 0:
+        for h in hits:
+            h["context"] = context_of(v, int(h["id"]), int(h["chat_id"]), context)
+    if highlight:
+        texts = compile_query(v, query).texts
+        for h in hits:
+            h["highlights"] = highlight_spans(h["text"], texts)
+    return hits
+
+
+def highlight_spans(text: str, terms: list[Text]) -> list[tuple[int, int]]:
+    """[start, end) spans of `text` where a query term occurs (case, width and accents folded).
+
+    Folding can change a string's length (ß -> ss), so each character is folded on its own and
+    the spans are mapped back to the original positions.
+    """
+    if not terms or not text:
+        return []
+    folded_chars: list[str] = []
+    owner: list[int] = []
+    for i, ch in enumerate(text):
+        f = fold(ch)
+        folded_chars.append(f)
+        owner.extend([i] * len(f))
+    folded = "".join(folded_chars)
+    spans: list[tuple[int, int]] = []
+    for t in terms:
+        needles = _needles(t)
+        for needle in needles:
+            start = 0
+            while needle and (k := folded.find(needle, start)) >= 0:
+                a, b = owner[k], owner[k + len(needle) - 1] + 1
+                spans.append((a, b))
+                start = k + len(needle)
+    return _merge(spans)
+
+
+def _needles(t: Text) -> list[str]:
+    """The folded substrings a term stands for (its words and CJK runs)."""
+    from vault.normalize import runs
+
+    return [r.text for r in runs(fold(t.raw))]
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
