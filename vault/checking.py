@@ -54,3 +54,33 @@ def check(v: Vault) -> dict[str, Any]:
         problems.append(f"imports: {stale} import(s) marked running")
     n = c.execute("SELECT count(*) FROM messages WHERE is_event = 0").fetchone()[0]
     return {"ok": not problems, "messages": n, "problems": problems}
+
+
+def check_damaged(path: Any, secret: Any, reason: str) -> dict[str, Any]:
+    """When the vault will not open: unlock the key and list the pages that fail their HMAC."""
+    from pathlib import Path
+
+    from vault.core import DB_NAME
+    from vault.errors import TalkvaultError
+    from vault.keys import KEYSLOTS_NAME, KeyFile
+
+    problems = [reason]
+    try:
+        keyfile = KeyFile.load(Path(path) / KEYSLOTS_NAME)
+        dek, _ = keyfile.unlock(secret)
+    except TalkvaultError as exc:
+        return {"ok": False, "messages": 0, "problems": [*problems, exc.message]}
+    try:
+        conn = db.connect(Path(path) / DB_NAME, dek, readonly=True)
+    except TalkvaultError:
+        return {"ok": False, "messages": 0, "problems": [*problems, "encryption: page 1 does not verify"]}
+    try:
+        for (row,) in conn.execute("PRAGMA cipher_integrity_check"):
+            problems.append(f"encryption: {row}")
+    except db.Error:
+        pass
+    finally:
+        conn.close()
+        for i in range(len(dek)):
+            dek[i] = 0
+    return {"ok": False, "messages": 0, "problems": problems}

@@ -31,6 +31,7 @@ class State:
         self.passphrase_fd: int | None = None
         self.passphrase_file: str | None = None
         self.passphrase_command: str | None = None
+        self.wait_ms = 30_000
 
     def path(self) -> Path:
         if self.vault_dir:
@@ -97,10 +98,7 @@ def open_vault(state: State, fd: int | None = None, file: str | None = None, com
         )
     secret = secret_from_sources(source_spec(state, fd, file, command))
     try:
-        kw: dict[str, Any] = {}
-        if busy_timeout_ms is not None:
-            kw["busy_timeout_ms"] = busy_timeout_ms
-        return vault.open(path, secret, **kw)
+        return vault.open(path, secret, busy_timeout_ms=busy_timeout_ms or state.wait_ms)
     finally:
         secret.wipe()
 
@@ -117,10 +115,13 @@ def color_enabled() -> bool:
 @click.option("--vault", "vault_dir", metavar="DIR", default=None,
               help="The vault directory (default: $TALKVAULT_DIR, else your user data directory).")
 @click.option("--debug", is_flag=True, help="Show a traceback for errors.")
+@click.option("--wait", "wait", type=click.FloatRange(min=0), envvar="TALKVAULT_WAIT", default=30.0,
+              show_default=True, metavar="SECONDS",
+              help="How long to wait for another talkvault process that is writing (then exit 5).")
 @passphrase_options
 @click.version_option(package_name="talkvault", prog_name="talkvault")
 @click.pass_context
-def cli(ctx: click.Context, vault_dir: str | None, debug: bool, passphrase_fd: int | None,
+def cli(ctx: click.Context, vault_dir: str | None, debug: bool, wait: float, passphrase_fd: int | None,
         passphrase_file: str | None, passphrase_command: str | None) -> None:
     """talkvault: your chat history, in an encrypted vault on your own disk.
 
@@ -128,6 +129,7 @@ def cli(ctx: click.Context, vault_dir: str | None, debug: bool, passphrase_fd: i
     search them in any language, delete for real, back up on your terms. No network, ever.
     """
     state = State(vault_dir, debug)
+    state.wait_ms = int(wait * 1000)
     state.passphrase_fd, state.passphrase_file, state.passphrase_command = (
         passphrase_fd, passphrase_file, passphrase_command)
     ctx.obj = state

@@ -223,8 +223,21 @@ def show(state: State, chat: str, around: str | None, limit: int, passphrase_fd:
 def check(state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None,
           as_json: bool) -> None:
     """Check the vault's integrity: encryption (every page), database, search index, settings."""
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
-        result = v.check()
+    from vault.errors import VaultDamagedError
+
+    try:
+        with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+            result = v.check()
+    except VaultDamagedError as exc:
+        from vault.checking import check_damaged
+        from vault.cli import source_spec
+        from vault.secret import secret_from_sources
+
+        secret = secret_from_sources(source_spec(state, passphrase_fd, passphrase_file, passphrase_command))
+        try:
+            result = check_damaged(state.path(), secret, exc.message)
+        finally:
+            secret.wipe()
     if as_json:
         emit_json(result)
     else:
