@@ -72,7 +72,6 @@ def detect(path: Path) -> Format:
         except OSError:
             continue
     raise UnknownFormatError(
-        "no importer recognises this file; 'talkvault formats' lists what can be read, "
-        "and --format NAME chooses one",
+        "no importer recognises this file; 'talkvault formats' lists what can be read, and --format NAME chooses one",
         path=str(path),
     )

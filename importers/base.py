@@ -10,7 +10,6 @@ the vault's storage or crypto, never extract archives to disk and never write fi
 from __future__ import annotations
 
 import codecs
-import io
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from vault.records import Record
 
 # How much of a file detect() may look at.
 SNIFF_BYTES = 64 * 1024
+# The longest line a text export may have (one message can be long; a binary file is longer).
+MAX_LINE = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,13 @@ def read_head(path: Path, size: int = SNIFF_BYTES) -> bytes:
 def head_text(path: Path, size: int = SNIFF_BYTES) -> str:
     """The first bytes of a file as text (BOM removed, undecodable bytes replaced)."""
     raw = read_head(path, size)
-    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                     (codecs.BOM_UTF16_BE, "utf-16-be")):
+    for bom, enc in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
         if raw.startswith(bom):
-            return raw[len(bom):].decode(enc, errors="replace")
+            return raw[len(bom) :].decode(enc, errors="replace")
     return raw.decode("utf-8", errors="replace")
 
 
@@ -118,25 +122,35 @@ def file_opener(path: Path) -> Callable[[], IO[bytes]]:
 def text_lines(raw: IO[bytes], *, path: str, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """(line number, line without its newline) from a byte stream, streaming, BOM removed.
 
-    Lines end at LF; a CR before it is dropped. Undecodable bytes raise ExportError naming the line.
-    Only '\\n' separates lines (str.splitlines would also split on U+2028 and friends, which
-    chat texts may contain).
+    Lines end at LF; a CR before it is dropped. Only '\\n' separates lines (str.splitlines would
+    also split on U+2028 and friends, which chat texts may contain). Undecodable bytes, or a line
+    longer than MAX_LINE (no chat export has one; a binary file might), raise ExportError naming the
+    line, so memory stays bounded whatever the file holds.
     """
-    reader = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="\n")
     lineno = 0
-    try:
-        for line in reader:
-            lineno += 1
-            if lineno == 1 and line.startswith("\ufeff"):
-                line = line[1:]
-            if line.endswith("\n"):
-                line = line[:-1]
-            if line.endswith("\r"):
-                line = line[:-1]
-            yield lineno, line
-    except UnicodeDecodeError as exc:
-        raise ExportError(
-            f"not valid {encoding} text (is this the export file, saved without conversion?)",
-            path=path,
-            line=lineno + 1,
-        ) from exc
+    while True:
+        data = raw.readline(MAX_LINE + 1)
+        if not data:
+            return
+        lineno += 1
+        if len(data) > MAX_LINE:
+            raise ExportError(
+                f"has a line longer than {MAX_LINE // 2**20} MiB; this is not a chat export (or it was damaged)",
+                path=path,
+                line=lineno,
+            )
+        try:
+            line = data.decode(encoding)
+        except UnicodeDecodeError:
+            raise ExportError(
+                f"is not valid {encoding} text here (is this the export file, saved without conversion?)",
+                path=path,
+                line=lineno,
+            ) from None
+        if lineno == 1 and line.startswith("\ufeff"):
+            line = line[1:]
+        if line.endswith("\n"):
+            line = line[:-1]
+        if line.endswith("\r"):
+            line = line[:-1]
+        yield lineno, line

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from importers.base import Format, ParseOptions, file_opener, head_text, text_lines
 from vault.errors import ExportError
@@ -91,9 +91,15 @@ def _attachments(base: Path, items: Any) -> tuple[Attachment, ...]:
             if target.is_file():
                 opener = file_opener(target)
                 size = target.stat().st_size
-        out.append(Attachment(name=a["name"], kind=str(a.get("kind") or "file"),
-                              mime=a.get("mime") if isinstance(a.get("mime"), str) else None,
-                              size=size, open=opener))
+        out.append(
+            Attachment(
+                name=a["name"],
+                kind=str(a.get("kind") or "file"),
+                mime=a.get("mime") if isinstance(a.get("mime"), str) else None,
+                size=size,
+                open=opener,
+            )
+        )
     return tuple(out)
 
 
@@ -103,8 +109,11 @@ def _reactions(items: Any) -> tuple[Reaction, ...]:
     if not isinstance(items, list):
         raise ValueError("reactions must be a list")
     return tuple(
-        Reaction(emoji=str(r["emoji"]), sender=_opt_str(r, "sender"),
-                 ts=parse_time(r["ts"]) if r.get("ts") else None)
+        Reaction(
+            emoji=str(r["emoji"]),
+            sender=_opt_str(r, "sender"),
+            ts=parse_time(r["ts"]) if r.get("ts") else None,
+        )
         for r in items
         if isinstance(r, dict) and r.get("emoji")
     )
@@ -140,7 +149,7 @@ def _record(doc: dict[str, Any], base: Path, lineno: int) -> Record | None:
             attachments=_attachments(base, doc.get("attachments")),
             reactions=_reactions(doc.get("reactions")),
             line=lineno,
-            extra=doc.get("extra") if isinstance(doc.get("extra"), dict) else {},
+            extra=dict(doc["extra"]) if isinstance(doc.get("extra"), dict) else {},
             identity=_opt_str(doc, "identity"),
         )
     if kind_of_line == "event":
@@ -161,51 +170,61 @@ def _record(doc: dict[str, Any], base: Path, lineno: int) -> Record | None:
 
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
-    base = path.parent
     try:
-        fh = open(path, "rb")
+        with open(path, "rb") as fh:
+            yield from _parse_lines(fh, path)
     except OSError as exc:
-        raise ExportError(f"cannot be opened ({exc.strerror})", path=str(path)) from None
-    with fh:
-        header_seen = False
-        for lineno, line in text_lines(fh, path=str(path)):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except ValueError:
-                if not header_seen:
-                    raise ExportError("is not a talkvault JSONL file (no header line)", path=str(path), line=lineno) from None
-                yield Problem(str(path), lineno, "not valid JSON; line skipped")
-                continue
+        raise ExportError(f"cannot be read ({exc.strerror})", path=str(path)) from None
+
+
+def _parse_lines(fh: IO[bytes], path: Path) -> Iterator[Record]:
+    base = path.parent
+    header_seen = False
+    for lineno, line in text_lines(fh, path=str(path)):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except ValueError:
             if not header_seen:
-                if not isinstance(doc, dict) or doc.get("type") != HEADER_TYPE:
-                    raise ExportError('must start with {"type": "talkvault", "version": 1}', path=str(path), line=lineno)
-                if doc.get("version") != VERSION:
-                    raise ExportError(f"is version {doc.get('version')!r}; this talkvault reads version {VERSION}",
-                                      path=str(path), line=lineno)
-                header_seen = True
-                continue
-            if not isinstance(doc, dict):
-                yield Problem(str(path), lineno, "not a JSON object; line skipped")
-                continue
-            try:
-                rec = _record(doc, base, lineno)
-            except (KeyError, ValueError, TypeError) as exc:
-                what = exc.args[0] if isinstance(exc, KeyError) else str(exc)
-                yield Problem(str(path), lineno, f"bad record ({what}); line skipped")
-                continue
-            if rec is not None:
-                yield rec
+                raise ExportError(
+                    "is not a talkvault JSONL file (no header line)", path=str(path), line=lineno
+                ) from None
+            yield Problem(str(path), lineno, "not valid JSON; line skipped")
+            continue
         if not header_seen:
-            raise ExportError("is empty", path=str(path))
+            _check_header(doc, path, lineno)
+            header_seen = True
+            continue
+        if not isinstance(doc, dict):
+            yield Problem(str(path), lineno, "not a JSON object; line skipped")
+            continue
+        try:
+            rec = _record(doc, base, lineno)
+        except (KeyError, ValueError, TypeError) as exc:
+            what = f"missing {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+            yield Problem(str(path), lineno, f"bad record ({what}); line skipped")
+            continue
+        if rec is not None:
+            yield rec
+    if not header_seen:
+        raise ExportError("is empty", path=str(path))
+
+
+def _check_header(doc: Any, path: Path, lineno: int) -> None:
+    if not isinstance(doc, dict) or doc.get("type") != HEADER_TYPE:
+        raise ExportError('must start with {"type": "talkvault", "version": 1}', path=str(path), line=lineno)
+    if doc.get("version") != VERSION:
+        raise ExportError(
+            f"is version {doc.get('version')!r}; this talkvault reads version {VERSION}", path=str(path), line=lineno
+        )
 
 
 FORMATS = [
     Format(
         name="jsonl",
         source="jsonl",
-        description="talkvault's own JSONL interchange format (docs/jsonl-format.md); also what 'export --format jsonl' writes",
+        description="talkvault's own JSONL interchange format (docs/jsonl-format.md), as 'export' writes it",
         detection='first line is {"type": "talkvault", ...}',
         detect=detect,
         parse=parse,

@@ -146,11 +146,18 @@ def _attachment(base: Path, rel: Any, kind: str, mime: Any) -> Attachment | None
     target = (base / name).resolve()
     inside = target.is_relative_to(base.resolve())
     opener = file_opener(target) if inside and target.is_file() else None
-    return Attachment(name=name.rsplit("/", 1)[-1], kind=kind, mime=mime if isinstance(mime, str) else None,
-                      size=target.stat().st_size if opener else None, open=opener)
+    return Attachment(
+        name=name.rsplit("/", 1)[-1],
+        kind=kind,
+        mime=mime if isinstance(mime, str) else None,
+        size=target.stat().st_size if opener else None,
+        open=opener,
+    )
 
 
 def _message(chat_key: str, msg: dict[str, Any], base: Path) -> Message | Event | None:
+    if msg.get("type") not in ("message", "service"):
+        return None  # "unsupported": only an id
     ts = _ts(msg, "date_unixtime", "date")
     if ts is None:
         raise ValueError("no date")
@@ -161,12 +168,14 @@ def _message(chat_key: str, msg: dict[str, Any], base: Path) -> Message | Event 
         action = msg.get("action")
         kind = _ACTION_KINDS.get(str(action), EV_SYSTEM)
         return Event(
-            chat=chat_key, ts=ts, text=_service_text(msg) if not text else text, kind=kind,
+            chat=chat_key,
+            ts=ts,
+            text=text or _service_text(msg),
+            kind=kind,
             actor=msg.get("actor") if isinstance(msg.get("actor"), str) else None,
-            source_id=source_id, extra=_extra(msg, ("action", "duration_seconds", "discard_reason", "title", "members")),
+            source_id=source_id,
+            extra=_extra(msg, ("action", "duration_seconds", "discard_reason", "title", "members")),
         )
-    if msg.get("type") != "message":
-        return None  # "unsupported": only an id
     kind = TEXT
     atts: list[Attachment] = []
     mime = msg.get("mime_type")
@@ -203,8 +212,20 @@ def _message(chat_key: str, msg: dict[str, Any], base: Path) -> Message | Event 
         edited=_ts(msg, "edited_unixtime", "edited"),
         forwarded_from=msg.get("forwarded_from") if isinstance(msg.get("forwarded_from"), str) else None,
         attachments=tuple(atts),
-        extra=_extra(msg, ("text_entities", "via_bot", "author", "sticker_emoji", "duration_seconds",
-                           "location_information", "contact_information", "place_name", "address")),
+        extra=_extra(
+            msg,
+            (
+                "text_entities",
+                "via_bot",
+                "author",
+                "sticker_emoji",
+                "duration_seconds",
+                "location_information",
+                "contact_information",
+                "place_name",
+                "address",
+            ),
+        ),
     )
 
 
@@ -243,11 +264,10 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
     p = _result_json(path)
     base = p.parent
     try:
-        fh = open(p, "rb")
+        with open(p, "rb") as fh:
+            yield from _stream(fh, p, base)
     except OSError as exc:
-        raise ExportError(f"cannot be opened ({exc.strerror})", path=str(p)) from None
-    with fh:
-        yield from _stream(fh, p, base)
+        raise ExportError(f"cannot be read ({exc.strerror})", path=str(p)) from None
 
 
 def _stream(fh: Any, p: Path, base: Path) -> Iterator[Record]:
@@ -269,7 +289,11 @@ def _stream(fh: Any, p: Path, base: Path) -> Iterator[Record]:
                         try:
                             rec = _message(chat_key, _plain(obj), base)
                         except (ValueError, TypeError, KeyError, OverflowError, OSError):
-                            yield Problem(str(p), None, f"message {msg_no} of chat {chat_no} could not be read; skipped")
+                            yield Problem(
+                                str(p),
+                                None,
+                                f"message {msg_no} of chat {chat_no} could not be read; skipped",
+                            )
                             continue
                         if rec is not None:
                             yield rec
@@ -278,7 +302,6 @@ def _stream(fh: Any, p: Path, base: Path) -> Iterator[Record]:
                 continue
             if prefix in _CHAT_PREFIXES and event == "start_map":
                 chat_fields, chat_key = {}, None
-                chat_no += 1
                 continue
             parent, _, key = prefix.rpartition(".")
             if parent in _CHAT_PREFIXES and key in ("name", "type", "id") and event in ("string", "number", "null"):
@@ -286,11 +309,17 @@ def _stream(fh: Any, p: Path, base: Path) -> Iterator[Record]:
                     chat_fields[key] = value
                 continue
             if key == "messages" and parent in _CHAT_PREFIXES and event == "start_array":
+                chat_no += 1
+                msg_no = 0
                 chat = _chat(chat_fields, chat_no)
                 chat_key = chat.key
                 yield chat
                 continue
-            if prefix.endswith("messages.item") and prefix[: -len(".messages.item")] in _CHAT_PREFIXES and event == "start_map":
+            if (
+                prefix.endswith("messages.item")
+                and prefix[: -len(".messages.item")] in _CHAT_PREFIXES
+                and event == "start_map"
+            ):
                 msg_prefix = prefix
                 builder = ijson.ObjectBuilder()
                 builder.event(event, value)
@@ -318,8 +347,13 @@ def _chat(fields: dict[str, Any], no: int) -> Chat:
         name = {"saved_messages": "Saved Messages", "replies": "Replies"}.get(str(ctype), f"Telegram chat {no}")
     cid = fields.get("id")
     key = str(int(cid)) if isinstance(cid, int | Decimal) else title_key(name)
-    return Chat(source="telegram", key=key, title=name, kind=_CHAT_KINDS.get(str(ctype), UNKNOWN),
-                extra={"type": ctype} if ctype else {})
+    return Chat(
+        source="telegram",
+        key=key,
+        title=name,
+        kind=_CHAT_KINDS.get(str(ctype), UNKNOWN),
+        extra={"type": ctype} if ctype else {},
+    )
 
 
 FORMATS = [
@@ -327,7 +361,7 @@ FORMATS = [
         name="telegram",
         source="telegram",
         description="Telegram Desktop JSON export (result.json): one chat or the whole account",
-        detection="a .json file (or a folder with result.json) whose head has Telegram's chat types or account sections",
+        detection="a .json file (or a folder with result.json) with Telegram's chat types or account sections",
         detect=detect,
         parse=parse,
     )

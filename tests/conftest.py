@@ -84,8 +84,15 @@ def tg_export(path: Path, messages: list[dict], name: str = "Mei", chat_id: int 
 
 
 def tg_msg(mid: int, text: str, ts: int = 1_700_000_000, sender: str = "Mei", **kw: object) -> dict:
-    d = {"id": mid, "type": "message", "date": "2023-11-14T22:13:20", "date_unixtime": str(ts + mid),
-         "from": sender, "from_id": f"user{abs(hash(sender)) % 10**6}", "text": text}
+    d = {
+        "id": mid,
+        "type": "message",
+        "date": "2023-11-14T22:13:20",
+        "date_unixtime": str(ts + mid),
+        "from": sender,
+        "from_id": f"user{abs(hash(sender)) % 10**6}",
+        "text": text,
+    }
     d.update(kw)
     return d
 
@@ -103,8 +110,13 @@ class Run:
         return json.loads(self.out)
 
 
-def cli(*args: str, env: dict[str, str] | None = None, input: str | None = None,  # noqa: A002
-        pass_fds: tuple[int, ...] = (), timeout: float = 120) -> Run:
+def cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    pass_fds: tuple[int, ...] = (),
+    timeout: float = 120,
+) -> Run:
     """Run `python -m vault ARGS` in a subprocess with the test's environment."""
     import subprocess
     import sys
@@ -112,8 +124,16 @@ def cli(*args: str, env: dict[str, str] | None = None, input: str | None = None,
     full_env = dict(os.environ)
     full_env.update(env or {})
     full_env.setdefault("PYTHONPATH", str(ROOT))
-    p = subprocess.run([sys.executable, "-m", "vault", *args], input=input, capture_output=True, text=True,
-                       env=full_env, pass_fds=pass_fds, timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+    p = subprocess.run(
+        [sys.executable, "-m", "vault", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        pass_fds=pass_fds,
+        timeout=timeout,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
     return Run(p.returncode, p.stdout, p.stderr)
 
 

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -29,8 +28,10 @@ def test_init_json_and_files(cli_vault, vault_dir):
 
 
 def test_import_chats_search_show_check_shapes(cli_vault, tmp_path):
-    export = tg_export(tmp_path / "e" / "result.json",
-                       [tg_msg(1, "hello world"), tg_msg(2, "警察國家", sender="Jon"), tg_msg(3, "bye")])
+    export = tg_export(
+        tmp_path / "e" / "result.json",
+        [tg_msg(1, "hello world"), tg_msg(2, "警察國家", sender="Jon"), tg_msg(3, "bye")],
+    )
     r = cli("import", str(export), "--json", env=cli_vault)
     assert r.code == 0, r.err
     doc = r.json()
@@ -151,8 +152,11 @@ def test_passwd_and_recovery_keep_the_database_untouched(cli_vault, vault_dir):
     assert r.code == 0 and r.json() == {"ok": True}
     assert cli("chats", env=cli_vault).code == 3
     assert cli("chats", env={**cli_vault, "TALKVAULT_PASSPHRASE": "new one"}).code == 0
-    r = cli("passwd", "--recovery-key", env={**cli_vault, "TALKVAULT_PASSPHRASE": cli_vault["RECOVERY_KEY"],
-                                             "TALKVAULT_NEW_PASSPHRASE": "third"})
+    r = cli(
+        "passwd",
+        "--recovery-key",
+        env={**cli_vault, "TALKVAULT_PASSPHRASE": cli_vault["RECOVERY_KEY"], "TALKVAULT_NEW_PASSPHRASE": "third"},
+    )
     assert r.code == 0, r.err
     assert cli("chats", env={**cli_vault, "TALKVAULT_PASSPHRASE": "third"}).code == 0
     assert hashlib.sha256((vault_dir / "vault.db").read_bytes()).hexdigest() == h
@@ -168,7 +172,9 @@ def test_every_command_has_help_and_a_doc_page():
 
     r = cli("--help")
     commands = re.findall(r"^  ([a-z-]+)\s", r.out.split("Commands:")[1], re.M)
-    assert {"init", "import", "search", "chats", "check", "export-key", "passwd", "show", "stats", "formats"} <= set(commands)
+    assert {"init", "import", "search", "chats", "check", "export-key", "passwd", "show", "stats", "formats"} <= set(
+        commands
+    )
     doc = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     for c in commands:
         assert cli(c, "--help").code == 0
@@ -180,8 +186,18 @@ def test_json_output_is_one_document(cli_vault):
     assert json.loads(r.out) == [] and r.out.count("\n") == 1
 
 
-@pytest.mark.parametrize("args", [["search", '"unbalanced'], ["search", "(a OR"], ["search", "C++"], ["search", "*"],
-                                  ["search", "from:"], ["search", "NEAR(a b)"], ["search", "a:b ^c"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", '"unbalanced'],
+        ["search", "(a OR"],
+        ["search", "C++"],
+        ["search", "*"],
+        ["search", "from:"],
+        ["search", "NEAR(a b)"],
+        ["search", "a:b ^c"],
+    ],
+)
 def test_odd_queries_never_fail(cli_vault, args):
     r = cli(*args, "--json", env=cli_vault)
     assert r.code == 0 and isinstance(r.json(), list)

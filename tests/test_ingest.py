@@ -18,8 +18,10 @@ from tests.conftest import PASSPHRASE, ROOT, tg_export, tg_msg, write
 
 def jsonl(path: Path, chat_key: str, msgs: list[tuple[str, str, str]], source: str = "whatsapp") -> Path:
     """A JSONL export with wall-clock times and no message ids (like WhatsApp)."""
-    lines = [{"type": "talkvault", "version": 1},
-             {"type": "chat", "source": source, "key": chat_key, "title": chat_key, "kind": "direct"}]
+    lines = [
+        {"type": "talkvault", "version": 1},
+        {"type": "chat", "source": source, "key": chat_key, "title": chat_key, "kind": "direct"},
+    ]
     for ts, sender, text in msgs:
         lines.append({"type": "message", "chat": chat_key, "ts": ts, "sender": sender, "text": text})
     return write(path, "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
@@ -34,10 +36,18 @@ def all_messages(v) -> list[tuple]:  # type: ignore[no-untyped-def]
     )
 
 
-A = [("2023-03-14T09:06:00", "Mei", "ok"), ("2023-03-14T09:06:00", "Mei", "ok"),
-     ("2023-03-14T09:07:00", "Jon", "see you"), ("2023-03-15T10:00:00", "Mei", "早上好")]
-B = [("2023-03-14T09:07:00", "Jon", "see you"), ("2023-03-15T10:00:00", "Mei", "早上好"),
-     ("2023-03-16T10:00:00", "Jon", "new one"), ("2023-03-16T10:00:00", "Jon", "new one")]
+A = [
+    ("2023-03-14T09:06:00", "Mei", "ok"),
+    ("2023-03-14T09:06:00", "Mei", "ok"),
+    ("2023-03-14T09:07:00", "Jon", "see you"),
+    ("2023-03-15T10:00:00", "Mei", "早上好"),
+]
+B = [
+    ("2023-03-14T09:07:00", "Jon", "see you"),
+    ("2023-03-15T10:00:00", "Mei", "早上好"),
+    ("2023-03-16T10:00:00", "Jon", "new one"),
+    ("2023-03-16T10:00:00", "Jon", "new one"),
+]
 
 
 def test_same_export_twice_adds_nothing(new_vault, tmp_path):
@@ -93,7 +103,9 @@ def test_source_ids_dedup_across_exports(new_vault, tmp_path):
 
 
 def test_messages_get_time_ordered_ids(new_vault, tmp_path):
-    f = jsonl(tmp_path / "a.jsonl", "c", [("2024-01-02T00:00:00", "a", "later"), ("2020-01-01T00:00:00", "a", "earlier")])
+    f = jsonl(
+        tmp_path / "a.jsonl", "c", [("2024-01-02T00:00:00", "a", "later"), ("2020-01-01T00:00:00", "a", "earlier")]
+    )
     new_vault.import_path(f, tz="UTC")
     rows = new_vault.conn.execute("SELECT text FROM messages ORDER BY id").fetchall()
     assert [r[0] for r in rows] == ["earlier", "later"]
@@ -151,8 +163,9 @@ def test_killed_import_leaves_the_vault_intact_and_a_rerun_completes_it(tmp_path
     export = tg_export(tmp_path / "big" / "result.json", msgs)
     vault.create(path, PASSPHRASE, kdf=weak_kdf, kdf_chosen=True).close()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.Popen([sys.executable, "-c", _IMPORTER, str(path), PASSPHRASE, str(export)],
-                         stdout=subprocess.PIPE, env=env)
+    p = subprocess.Popen(
+        [sys.executable, "-c", _IMPORTER, str(path), PASSPHRASE, str(export)], stdout=subprocess.PIPE, env=env
+    )
     assert p.stdout is not None
     assert p.stdout.readline().strip() == b"open"
     time.sleep(random.Random(seed).uniform(0.05, 1.2))

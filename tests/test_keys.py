@@ -60,8 +60,9 @@ def test_passphrase_change_and_recovery_rewrap_only_the_key_file(new_vault, vaul
     with pytest.raises(AuthenticationError):
         vault.open(vault_dir, PASSPHRASE)
     vault.open(vault_dir, "second").close()
-    vault.core.change_passphrase(vault_dir, "third", recovery_key=rk.lower().replace("-", " "), kdf=weak_kdf,
-                                 chosen=True)
+    vault.core.change_passphrase(
+        vault_dir, "third", recovery_key=rk.lower().replace("-", " "), kdf=weak_kdf, chosen=True
+    )
     vault.open(vault_dir, "third").close()
     with vault.open(vault_dir, recovery_key=rk) as v:
         assert v.counts()["messages"] == 0

@@ -16,8 +16,9 @@ CJK_CANARY = "機密暗號測試樣本"
 
 
 def _fill(v, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    export = tg_export(tmp_path / "export" / "result.json",
-                       [tg_msg(1, f"hello {CANARY} world"), tg_msg(2, f"我的{CJK_CANARY}在這裡")])
+    export = tg_export(
+        tmp_path / "export" / "result.json", [tg_msg(1, f"hello {CANARY} world"), tg_msg(2, f"我的{CJK_CANARY}在這裡")]
+    )
     v.import_path(export)
 
 

@@ -39,9 +39,15 @@ def check(v: Vault) -> dict[str, Any]:
     version = schema.current_version(c)
     if version != schema.SCHEMA_VERSION:
         problems.append(f"schema: version {version}, expected {schema.SCHEMA_VERSION}")
-    for name, expect in (("secure_delete", 1), ("temp_store", 2), ("journal_mode", "delete"),
-                         ("cipher_use_hmac", 1), ("cipher_plaintext_header_size", 0),
-                         ("cipher_page_size", 4096), ("foreign_keys", 1)):
+    for name, expect in (
+        ("secure_delete", 1),
+        ("temp_store", 2),
+        ("journal_mode", "delete"),
+        ("cipher_use_hmac", 1),
+        ("cipher_plaintext_header_size", 0),
+        ("cipher_page_size", 4096),
+        ("foreign_keys", 1),
+    ):
         got = c.execute(f"PRAGMA {name}").fetchone()
         got = got[0] if got else None
         if str(got) != str(expect):

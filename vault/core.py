@@ -90,13 +90,13 @@ def create(
         with db.transaction(conn):
             from vault.normalize import NORMALISER_VERSION
 
-            for k, v in (
+            for name, value in (
                 ("vault_id", vault_id),
                 ("mac_key", secrets.token_hex(32)),
                 ("normaliser_version", str(NORMALISER_VERSION)),
                 ("created", schema.now_iso()),
             ):
-                conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+                conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (name, value))
     finally:
         conn.close()
     slots = [
@@ -110,7 +110,7 @@ def create(
     return v
 
 
-def open(  # noqa: A001 - the library's public name (vault.open), as cli-contract.md shows
+def open(
     path: str | os.PathLike[str],
     passphrase: Secret | str | bytes | None = None,
     *,
@@ -148,13 +148,25 @@ class Vault:
     """An unlocked vault. Use as a context manager, or call close()."""
 
     recovery_key: Secret | None = None
+    path: Path
+    db_path: Path
+    keys_path: Path
+    keyfile: KeyFile
+    kdf: KdfParams
+    _dek: bytearray
+    _mac_key: bytes
+    _conn: db.Connection | None
 
     def __init__(self) -> None:  # use vault.open / vault.create
         raise TypeError("use vault.open() or vault.create()")
 
     @classmethod
     def _open_with_key(
-        cls, path: Path, dek: bytearray, keyfile: KeyFile, kdf: KdfParams,
+        cls,
+        path: Path,
+        dek: bytearray,
+        keyfile: KeyFile,
+        kdf: KdfParams,
         busy_timeout_ms: int = db.BUSY_TIMEOUT_MS,
     ) -> Vault:
         self = object.__new__(cls)
@@ -169,9 +181,7 @@ class Vault:
             self._check_binding()
             version = schema.current_version(self._conn)
             if version > schema.SCHEMA_VERSION:
-                raise TalkvaultError(
-                    "this vault was written by a newer talkvault; upgrade talkvault to open it"
-                )
+                raise TalkvaultError("this vault was written by a newer talkvault; upgrade talkvault to open it")
             if version < schema.SCHEMA_VERSION:
                 schema.migrate(self._conn)
             self._check_fts()
@@ -235,7 +245,9 @@ class Vault:
     def _check_fts(self) -> None:
         for table in ("fts", "names_fts"):
             if not schema.fts_secure_delete_on(self.conn, table):
-                raise VaultDamagedError(f"the search index lost its secure-delete setting ({table}); run 'talkvault check'")
+                raise VaultDamagedError(
+                    f"the search index lost its secure-delete setting ({table}); run 'talkvault check'"
+                )
 
     def _maybe_upgrade_slot(self, slot: keys.Slot, secret: Secret) -> None:
         """Re-wrap a passphrase slot whose KDF cost is below the floor (unless the person chose it)."""
@@ -330,8 +342,9 @@ class Vault:
         return counts(self)
 
 
-def set_slot(keyfile: KeyFile, dek: bytes | bytearray, kind: str, secret: Secret, kdf: KdfParams,
-             *, chosen: bool = False) -> None:
+def set_slot(
+    keyfile: KeyFile, dek: bytes | bytearray, kind: str, secret: Secret, kdf: KdfParams, *, chosen: bool = False
+) -> None:
     """Replace the slot(s) of `kind` with one wrapping `dek` under `secret`."""
     new = keys.wrap(dek, secret, kind, kdf, keyfile.vault_id, chosen=chosen)
     others = [s for s in keyfile.slots if s.kind != kind]

@@ -13,13 +13,16 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlcipher3
 
 from vault.errors import DiskFullError, TalkvaultError, VaultBusyError, VaultDamagedError
 
-Connection = sqlcipher3.Connection
+if TYPE_CHECKING:  # sqlcipher3 ships no type stubs; its Connection has sqlite3's API
+    from sqlite3 import Connection
+else:
+    Connection = sqlcipher3.Connection
 Error = sqlcipher3.Error
 DatabaseError = sqlcipher3.DatabaseError
 OperationalError = sqlcipher3.OperationalError
@@ -55,16 +58,18 @@ def _wipe(buf: bytearray) -> None:
         buf[i] = 0
 
 
-def connect(path: Path, dek: bytes | bytearray, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-            readonly: bool = False) -> Connection:
+def connect(
+    path: Path, dek: bytes | bytearray, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, readonly: bool = False
+) -> Connection:
     """Open `path` keyed with the raw data key, pragmas set and asserted.
 
     Raises VaultDamagedError when the key does not open the file (wrong key file, damaged page 1)."""
     global _process_pragmas_done
     uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
     try:
-        conn = sqlcipher3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
-                                  timeout=busy_timeout_ms / 1000)
+        conn = sqlcipher3.connect(
+            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+        )
     except sqlcipher3.Error as exc:
         raise translate(exc) from None
     try:

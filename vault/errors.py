@@ -83,9 +83,7 @@ class ExportError(TalkvaultError):
 
     default_message = "this export could not be read"
 
-    def __init__(
-        self, message: str, *, path: str | None = None, line: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
         self.path = path
         self.line = line
         where = ""

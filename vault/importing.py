@@ -60,7 +60,7 @@ def import_path(
     v: Vault,
     path: Path,
     *,
-    format: str | None = None,  # noqa: A002 - mirrors the CLI option
+    format: str | None = None,
     tz: str | None = None,
     dry_run: bool = False,
     options: ParseOptions | None = None,
@@ -141,8 +141,9 @@ def _counts(r: FileReport) -> dict[str, int]:
     }
 
 
-def _record_failure(v: Vault, fmt: str, path: Path, digest: str, tz: str | None, started: str,
-                    exc: ExportError) -> None:
+def _record_failure(
+    v: Vault, fmt: str, path: Path, digest: str, tz: str | None, started: str, exc: ExportError
+) -> None:
     try:
         with db.transaction(v.conn):
             v.conn.execute(
@@ -150,7 +151,7 @@ def _record_failure(v: Vault, fmt: str, path: Path, digest: str, tz: str | None,
                 " VALUES (?, ?, ?, ?, ?, ?, 'failed', ?)",
                 (fmt, path.name, digest, tz, started, now_iso(), json.dumps([exc.reason])),
             )
-    except Exception:  # noqa: BLE001 - recording the failure must not hide the failure itself
+    except Exception:
         pass
 
 

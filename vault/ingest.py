@@ -169,9 +169,7 @@ class Ingestor:
     # -- chats and people ------------------------------------------------------------------
     def _chat(self, chat: Chat) -> None:
         c = self.conn
-        row = c.execute(
-            "SELECT id, title FROM chats WHERE source = ? AND key = ?", (chat.source, chat.key)
-        ).fetchone()
+        row = c.execute("SELECT id, title FROM chats WHERE source = ? AND key = ?", (chat.source, chat.key)).fetchone()
         extra = json.dumps(dict(chat.extra), ensure_ascii=False, default=str) if chat.extra else None
         if row is None:
             cur = c.execute(
@@ -196,9 +194,7 @@ class Ingestor:
 
         if old is not None:
             self.conn.execute("DELETE FROM names_fts WHERE rowid = ?", (rowid,))
-        self.conn.execute(
-            "INSERT INTO names_fts(rowid, body) VALUES (?, ?)", (rowid, name_index_text(name))
-        )
+        self.conn.execute("INSERT INTO names_fts(rowid, body) VALUES (?, ?)", (rowid, name_index_text(name)))
 
     def _person(self, source: str, name: str | None, sender_id: str | None) -> int | None:
         if not name and not sender_id:
@@ -234,9 +230,7 @@ class Ingestor:
         if person_id is None or (chat_id, person_id) in self.members:
             return
         self.members.add((chat_id, person_id))
-        self.conn.execute(
-            "INSERT OR IGNORE INTO chat_members(chat_id, person_id) VALUES (?, ?)", (chat_id, person_id)
-        )
+        self.conn.execute("INSERT OR IGNORE INTO chat_members(chat_id, person_id) VALUES (?, ?)", (chat_id, person_id))
 
     # -- messages --------------------------------------------------------------------------
     def _ts_ms(self, ts: datetime) -> int:
@@ -248,7 +242,9 @@ class Ingestor:
     def _message(self, rec: Message | Event, path: str) -> None:
         chat_id = self.chats.get(rec.chat)
         if chat_id is None:
-            self.report.problems.append(str(Problem(path, rec.line, "a message for a chat the export never named; skipped")))
+            self.report.problems.append(
+                str(Problem(path, rec.line, "a message for a chat the export never named; skipped"))
+            )
             return
         try:
             ts_ms = self._ts_ms(rec.ts)
@@ -267,9 +263,7 @@ class Ingestor:
             return
         self.touched_chats.add(chat_id)
         c = self.conn
-        if c.execute(
-            "SELECT 1 FROM tombstones WHERE mac = ?", (mac(self.mac_key, uid),)
-        ).fetchone():
+        if c.execute("SELECT 1 FROM tombstones WHERE mac = ?", (mac(self.mac_key, uid),)).fetchone():
             self.report.deleted_skipped += 1
             return
         row = c.execute("SELECT id FROM messages WHERE uid = ?", (uid,)).fetchone()
@@ -283,9 +277,7 @@ class Ingestor:
                 self._fill_missing_attachments(int(row[0]), rec.attachments)
             return
         base = ts_ms * SEQ_SPAN
-        top = c.execute(
-            "SELECT max(id) FROM messages WHERE id >= ? AND id < ?", (base, base + SEQ_SPAN)
-        ).fetchone()[0]
+        top = c.execute("SELECT max(id) FROM messages WHERE id >= ? AND id < ?", (base, base + SEQ_SPAN)).fetchone()[0]
         mid = base if top is None else int(top) + 1
         if mid >= base + SEQ_SPAN:
             self.report.problems.append(str(Problem(path, rec.line, "too many messages in one millisecond; skipped")))
@@ -304,15 +296,24 @@ class Ingestor:
             " source_id, reply_to, edited_ms, forwarded_from, extra, import_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                mid, uid, chat_id, person, ts_ms, kind, int(is_event),
-                None if from_me is None else int(from_me), rec.text, rec.source_id, reply_to,
-                edited, fwd, json.dumps(extra, ensure_ascii=False, default=str) if extra else None,
+                mid,
+                uid,
+                chat_id,
+                person,
+                ts_ms,
+                kind,
+                int(is_event),
+                None if from_me is None else int(from_me),
+                rec.text,
+                rec.source_id,
+                reply_to,
+                edited,
+                fwd,
+                json.dumps(extra, ensure_ascii=False, default=str) if extra else None,
                 self.import_id,
             ),
         )
-        c.execute(
-            "INSERT INTO message_imports(message_id, import_id) VALUES (?, ?)", (mid, self.import_id)
-        )
+        c.execute("INSERT INTO message_imports(message_id, import_id) VALUES (?, ?)", (mid, self.import_id))
         body = normalize.index_text(rec.text)
         if body:
             c.execute("INSERT INTO fts(rowid, body) VALUES (?, ?)", (mid, body))
@@ -326,8 +327,9 @@ class Ingestor:
             for r in rec.reactions:
                 self._reaction(mid, r)
 
-    def _identity(self, rec: Message | Event, source: str, chat_id: int, ts_ms: int,
-                  is_event: bool, sender: str | None) -> bytes | None:
+    def _identity(
+        self, rec: Message | Event, source: str, chat_id: int, ts_ms: int, is_event: bool, sender: str | None
+    ) -> bytes | None:
         """The export's own id, else a fingerprint of what the export shows plus its ordinal."""
         if rec.identity is not None:  # re-import of the vault's own export
             try:
@@ -353,7 +355,7 @@ class Ingestor:
         )
 
     def _attachment(self, mid: int, att: Attachment) -> None:
-        blob_id, size = (self._store_blob(att) if att.open is not None else (None, att.size))
+        blob_id, size = self._store_blob(att) if att.open is not None else (None, att.size)
         self.conn.execute(
             "INSERT INTO attachments(message_id, name, kind, mime, size, blob_id) VALUES (?, ?, ?, ?, ?, ?)",
             (mid, att.name, att.kind, att.mime, size, blob_id),
@@ -373,9 +375,7 @@ class Ingestor:
                 continue
             blob_id, size = self._store_blob(att)
             if blob_id is not None:
-                self.conn.execute(
-                    "UPDATE attachments SET blob_id = ?, size = ? WHERE id = ?", (blob_id, size, row[0])
-                )
+                self.conn.execute("UPDATE attachments SET blob_id = ?, size = ? WHERE id = ?", (blob_id, size, row[0]))
                 self.report.attachments += 1
 
     def _store_blob(self, att: Attachment) -> tuple[int | None, int | None]:
@@ -396,9 +396,7 @@ class Ingestor:
                     if not chunk:
                         break
                     h.update(chunk)
-                    c.execute(
-                        "INSERT INTO blob_chunks(blob_id, seq, data) VALUES (?, ?, ?)", (blob_id, seq, chunk)
-                    )
+                    c.execute("INSERT INTO blob_chunks(blob_id, seq, data) VALUES (?, ?, ?)", (blob_id, seq, chunk))
                     size += len(chunk)
                     seq += 1
         except (OSError, ExportError, ValueError, EOFError) as exc:

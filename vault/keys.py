@@ -85,6 +85,10 @@ def derive_kek(secret: Secret, salt: bytes, params: KdfParams) -> bytearray:
     return bytearray(raw)
 
 
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 def _b64(data: bytes | bytearray) -> str:
     return base64.b64encode(bytes(data)).decode("ascii")
 
@@ -148,8 +152,16 @@ def _aad(header: dict[str, Any]) -> bytes:
     return json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
-def wrap(dek: bytes | bytearray, secret: Secret, kind: str, params: KdfParams, vault_id: str,
-         *, chosen: bool = False, slot_id: str | None = None) -> Slot:
+def wrap(
+    dek: bytes | bytearray,
+    secret: Secret,
+    kind: str,
+    params: KdfParams,
+    vault_id: str,
+    *,
+    chosen: bool = False,
+    slot_id: str | None = None,
+) -> Slot:
     check_params(params)
     salt = secrets.token_bytes(SALT_BYTES)
     nonce = secrets.token_bytes(NONCE_BYTES)
@@ -211,7 +223,9 @@ class KeyFile:
 
     @classmethod
     def from_json(cls, doc: Any) -> KeyFile:
-        damaged = VaultDamagedError("the key file is damaged; restore keyslots.json from a backup ('talkvault restore')")
+        damaged = VaultDamagedError(
+            "the key file is damaged; restore keyslots.json from a backup ('talkvault restore')"
+        )
         if not isinstance(doc, dict) or doc.get("format") != KEYSLOTS_FORMAT:
             raise damaged
         vault_id = doc.get("vault_id")
@@ -228,9 +242,9 @@ class KeyFile:
             if not isinstance(kdf, dict) or kdf.get("alg") != "argon2id" or kdf.get("v") != ARGON2_VERSION:
                 raise damaged
             t, m, p = kdf.get("t"), kdf.get("m_kib"), kdf.get("p")
-            if not all(isinstance(x, int) and not isinstance(x, bool) for x in (t, m, p)):
+            if not (_is_int(t) and _is_int(m) and _is_int(p)):
                 raise damaged
-            params = KdfParams(t=t, m_kib=m, p=p)
+            params = KdfParams(t=int(t), m_kib=int(m), p=int(p))  # type: ignore[arg-type]
             try:
                 check_params(params)  # bounded on read: never run a KDF a tampered file asks for
             except UsageError:

@@ -22,6 +22,7 @@ import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 NORMALISER_VERSION = 1
 
@@ -76,17 +77,13 @@ def _mark_class() -> str:
             start = prev = cp
     if start >= 0:
         ranges.append((start, prev))
-    return "".join(
-        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges
-    )
+    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
 
 
 @lru_cache(maxsize=1)
 def _token_re() -> re.Pattern[str]:
     return re.compile(
-        f"(?P<cjk>[{_CJK_RANGES}]+)"
-        f"|(?P<word>(?:[^\\W_{_CJK_RANGES}]|[{_mark_class()}])+)"
-        f"|(?P<sym>[^\\w\\s])"
+        f"(?P<cjk>[{_CJK_RANGES}]+)|(?P<word>(?:[^\\W_{_CJK_RANGES}]|[{_mark_class()}])+)|(?P<sym>[^\\w\\s])"
     )
 
 
@@ -94,7 +91,7 @@ _ASCII_WORD = re.compile(r"[a-z0-9]+|[^a-z0-9\s]")
 
 
 @lru_cache(maxsize=1)
-def _t2s():  # type: ignore[no-untyped-def]
+def _t2s() -> Any:
     import opencc
 
     return opencc.OpenCC("t2s")

@@ -291,10 +291,10 @@ class Compiler:
             out.empty = True
             return out
         _positive_texts(node, out.texts)
-        conj = list(node.nodes) if isinstance(node, And) else [node]
-        text_pos = [n for n in conj if _is_text(n) and not isinstance(n, Not)]
-        text_neg = [n for n in conj if isinstance(n, Not) and _is_text(n.node)]
-        rest = [n for n in conj if n not in text_pos and n not in text_neg]
+        conj: list[Node] = list(node.nodes) if isinstance(node, And) else [node]
+        text_pos: list[Node] = [n for n in conj if _is_text(n) and not isinstance(n, Not)]
+        text_neg: list[Node] = [n for n in conj if isinstance(n, Not) and _is_text(n.node)]
+        rest: list[Node] = [n for n in conj if n not in text_pos and n not in text_neg]
         if text_pos:
             expr = _fts(And(tuple(text_pos + text_neg)) if len(text_pos) + len(text_neg) > 1 else text_pos[0])
             if expr is not None:

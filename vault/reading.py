@@ -64,8 +64,15 @@ def resolve_chat(v: Vault, chat: str) -> int:
     raise UsageError("no such chat; 'talkvault chats' lists them with their ids")
 
 
-def show(v: Vault, chat: str, *, around: str | None = None, limit: int = 50,
-         before: int | None = None, after: int | None = None) -> list[dict[str, Any]]:
+def show(
+    v: Vault,
+    chat: str,
+    *,
+    around: str | None = None,
+    limit: int = 50,
+    before: int | None = None,
+    after: int | None = None,
+) -> list[dict[str, Any]]:
     """A conversation in time order: the first `limit` messages, or those around a message id."""
     cid = resolve_chat(v, chat)
     c = v.conn
@@ -82,7 +89,9 @@ def show(v: Vault, chat: str, *, around: str | None = None, limit: int = 50,
         newer = c.execute(base + " AND m.id >= ? ORDER BY m.id ASC LIMIT ?", (cid, mid, limit - len(older))).fetchall()
         rows = list(reversed(older)) + newer
     elif before is not None:
-        rows = list(reversed(c.execute(base + " AND m.id < ? ORDER BY m.id DESC LIMIT ?", (cid, before, limit)).fetchall()))
+        rows = list(
+            reversed(c.execute(base + " AND m.id < ? ORDER BY m.id DESC LIMIT ?", (cid, before, limit)).fetchall())
+        )
     elif after is not None:
         rows = c.execute(base + " AND m.id > ? ORDER BY m.id ASC LIMIT ?", (cid, after, limit)).fetchall()
     else:
@@ -102,7 +111,8 @@ def _add_attachments(v: Vault, msgs: list[dict[str, Any]]) -> None:
     ids = list(by_id)
     marks = ",".join("?" * len(ids))
     for mid, aid, name, kind, mime, size, blob in v.conn.execute(
-        f"SELECT message_id, id, name, kind, mime, size, blob_id FROM attachments WHERE message_id IN ({marks}) ORDER BY id",
+        "SELECT message_id, id, name, kind, mime, size, blob_id FROM attachments"
+        f" WHERE message_id IN ({marks}) ORDER BY id",
         ids,
     ):
         by_id[mid]["attachments"].append(
@@ -132,7 +142,8 @@ def stats(v: Vault) -> dict[str, Any]:
     c = v.conn
     out: dict[str, Any] = dict(counts(v))
     out["by_source"] = {
-        s: n for s, n in c.execute(
+        s: n
+        for s, n in c.execute(
             "SELECT c.source, count(*) FROM messages m JOIN chats c ON c.id = m.chat_id"
             " WHERE m.is_event = 0 GROUP BY c.source ORDER BY 2 DESC"
         )
@@ -152,7 +163,8 @@ def stats(v: Vault) -> dict[str, Any]:
         )
     ]
     out["by_year"] = {
-        str(y): n for y, n in c.execute(
+        str(y): n
+        for y, n in c.execute(
             "SELECT strftime('%Y', ts_ms / 1000, 'unixepoch'), count(*) FROM messages"
             " WHERE is_event = 0 GROUP BY 1 ORDER BY 1"
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any, Union
+from typing import IO, Any
 
 # Message kinds (a person sent it: counts as a message).
 TEXT = "text"
@@ -152,7 +152,7 @@ class Note:
     text: str
 
 
-Record = Union[Chat, Message, Event, Problem, Note]
+Record = Chat | Message | Event | Problem | Note
 
 
 def title_key(title: str) -> str:

@@ -143,9 +143,7 @@ def now_iso() -> str:
 
 
 def current_version(conn: Connection) -> int:
-    has = conn.execute(
-        "SELECT 1 FROM sqlite_schema WHERE type='table' AND name='migrations'"
-    ).fetchone()
+    has = conn.execute("SELECT 1 FROM sqlite_schema WHERE type='table' AND name='migrations'").fetchone()
     if not has:
         return 0
     row = conn.execute("SELECT max(version) FROM migrations").fetchone()

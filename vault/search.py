@@ -18,9 +18,7 @@ if TYPE_CHECKING:
 
 SORTS = ("newest", "oldest", "relevance")
 
-MESSAGE_COLUMNS = (
-    "m.id, m.chat_id, c.title, c.source, p.name, m.ts_ms, m.text, m.kind, m.is_event, m.from_me"
-)
+MESSAGE_COLUMNS = "m.id, m.chat_id, c.title, c.source, p.name, m.ts_ms, m.text, m.kind, m.is_event, m.from_me"
 MESSAGE_JOINS = "JOIN chats c ON c.id = m.chat_id LEFT JOIN people p ON p.id = m.sender_id"
 
 
@@ -57,13 +55,12 @@ def _name_ids(v: Vault, value: str, people: bool) -> list[int]:
 def compile_query(v: Vault, query: str) -> Compiled:
     from vault.importing import local_zone
 
-    return Compiler(
-        lambda s: _name_ids(v, s, True), lambda s: _name_ids(v, s, False), local_zone()
-    ).compile(parse(query))
+    return Compiler(lambda s: _name_ids(v, s, True), lambda s: _name_ids(v, s, False), local_zone()).compile(
+        parse(query)
+    )
 
 
-def matching_ids(v: Vault, query: str, *, sort: str = "newest", limit: int | None = 20,
-                 offset: int = 0) -> list[int]:
+def matching_ids(v: Vault, query: str, *, sort: str = "newest", limit: int | None = 20, offset: int = 0) -> list[int]:
     """Ids of the messages matching `query`, in the requested order."""
     if sort not in SORTS:
         from vault.errors import UsageError
@@ -123,8 +120,16 @@ def context_of(v: Vault, mid: int, chat_id: int, n: int) -> dict[str, list[dict[
     return {"before": fetch_messages(v, list(reversed(before))), "after": fetch_messages(v, after)}
 
 
-def search(v: Vault, query: str, *, limit: int | None = 20, sort: str = "newest", context: int = 0,
-           offset: int = 0, highlight: bool = False) -> list[dict[str, Any]]:
+def search(
+    v: Vault,
+    query: str,
+    *,
+    limit: int | None = 20,
+    sort: str = "newest",
+    context: int = 0,
+    offset: int = 0,
+    highlight: bool = False,
+) -> list[dict[str, Any]]:
     ids = matching_ids(v, query, sort=sort, limit=limit, offset=offset)
     hits = fetch_messages(v, ids)
     if context > 0:

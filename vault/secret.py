@@ -62,7 +62,7 @@ class Secret:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:  # never pickled into a file by accident
+    def __reduce__(self) -> str:  # never pickled into a file by accident
         raise TypeError("Secret cannot be pickled")
 
 
@@ -159,7 +159,9 @@ def secret_from_sources(
     prefix = "TALKVAULT_NEW_PASSPHRASE" if new else "TALKVAULT_PASSPHRASE"
     spec = _from_env(env, prefix, spec)
     plain = env.get(prefix) or None
-    given = [n for n, v in (("fd", spec.fd), ("file", spec.file), ("command", spec.command), ("env", plain)) if v is not None]
+    given = [
+        n for n, v in (("fd", spec.fd), ("file", spec.file), ("command", spec.command), ("env", plain)) if v is not None
+    ]
     if len(given) > 1:
         opt = "--new-passphrase" if new else "--passphrase"
         raise PassphraseSourceError(

@@ -46,22 +46,54 @@ class State:
 
 def passphrase_options(f: F) -> F:
     """--passphrase-fd/-file/-command on a command (also accepted before the command)."""
-    f = click.option("--passphrase-command", "passphrase_command", metavar="CMD", default=None,
-                     help="Run CMD (no shell); its first output line is the passphrase.")(f)
-    f = click.option("--passphrase-file", "passphrase_file", metavar="FILE", default=None,
-                     help="Read the passphrase from FILE (must not be readable by others).")(f)
-    f = click.option("--passphrase-fd", "passphrase_fd", metavar="N", type=int, default=None,
-                     help="Read the passphrase from file descriptor N.")(f)
+    f = click.option(
+        "--passphrase-command",
+        "passphrase_command",
+        metavar="CMD",
+        default=None,
+        help="Run CMD (no shell); its first output line is the passphrase.",
+    )(f)
+    f = click.option(
+        "--passphrase-file",
+        "passphrase_file",
+        metavar="FILE",
+        default=None,
+        help="Read the passphrase from FILE (must not be readable by others).",
+    )(f)
+    f = click.option(
+        "--passphrase-fd",
+        "passphrase_fd",
+        metavar="N",
+        type=int,
+        default=None,
+        help="Read the passphrase from file descriptor N.",
+    )(f)
     return f
 
 
 def new_passphrase_options(f: F) -> F:
-    f = click.option("--new-passphrase-command", "new_passphrase_command", metavar="CMD", default=None,
-                     help="Run CMD (no shell); its first output line is the new passphrase.")(f)
-    f = click.option("--new-passphrase-file", "new_passphrase_file", metavar="FILE", default=None,
-                     help="Read the new passphrase from FILE.")(f)
-    f = click.option("--new-passphrase-fd", "new_passphrase_fd", metavar="N", type=int, default=None,
-                     help="Read the new passphrase from file descriptor N.")(f)
+    f = click.option(
+        "--new-passphrase-command",
+        "new_passphrase_command",
+        metavar="CMD",
+        default=None,
+        help="Run CMD (no shell); its first output line is the new passphrase.",
+    )(f)
+    f = click.option(
+        "--new-passphrase-file",
+        "new_passphrase_file",
+        metavar="FILE",
+        default=None,
+        help="Read the new passphrase from FILE.",
+    )(f)
+    f = click.option(
+        "--new-passphrase-fd",
+        "new_passphrase_fd",
+        metavar="N",
+        type=int,
+        default=None,
+        help="Read the new passphrase from file descriptor N.",
+    )(f)
     return f
 
 
@@ -83,8 +115,14 @@ def source_spec(state: State, fd: int | None, file: str | None, command: str | N
     )
 
 
-def open_vault(state: State, fd: int | None = None, file: str | None = None, command: str | None = None,
-               *, busy_timeout_ms: int | None = None) -> Any:
+def open_vault(
+    state: State,
+    fd: int | None = None,
+    file: str | None = None,
+    command: str | None = None,
+    *,
+    busy_timeout_ms: int | None = None,
+) -> Any:
     """Unlock the vault the options name: the one helper every command uses."""
     import vault
     from vault.core import is_vault
@@ -112,17 +150,36 @@ def color_enabled() -> bool:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--vault", "vault_dir", metavar="DIR", default=None,
-              help="The vault directory (default: $TALKVAULT_DIR, else your user data directory).")
+@click.option(
+    "--vault",
+    "vault_dir",
+    metavar="DIR",
+    default=None,
+    help="The vault directory (default: $TALKVAULT_DIR, else your user data directory).",
+)
 @click.option("--debug", is_flag=True, help="Show a traceback for errors.")
-@click.option("--wait", "wait", type=click.FloatRange(min=0), envvar="TALKVAULT_WAIT", default=30.0,
-              show_default=True, metavar="SECONDS",
-              help="How long to wait for another talkvault process that is writing (then exit 5).")
+@click.option(
+    "--wait",
+    "wait",
+    type=click.FloatRange(min=0),
+    envvar="TALKVAULT_WAIT",
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another talkvault process that is writing (then exit 5).",
+)
 @passphrase_options
 @click.version_option(package_name="talkvault", prog_name="talkvault")
 @click.pass_context
-def cli(ctx: click.Context, vault_dir: str | None, debug: bool, wait: float, passphrase_fd: int | None,
-        passphrase_file: str | None, passphrase_command: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    vault_dir: str | None,
+    debug: bool,
+    wait: float,
+    passphrase_fd: int | None,
+    passphrase_file: str | None,
+    passphrase_command: str | None,
+) -> None:
     """talkvault: your chat history, in an encrypted vault on your own disk.
 
     Import the exports you can get of your chats (WhatsApp, Telegram, WeChat, Signal, ...),
@@ -131,12 +188,15 @@ def cli(ctx: click.Context, vault_dir: str | None, debug: bool, wait: float, pas
     state = State(vault_dir, debug)
     state.wait_ms = int(wait * 1000)
     state.passphrase_fd, state.passphrase_file, state.passphrase_command = (
-        passphrase_fd, passphrase_file, passphrase_command)
+        passphrase_fd,
+        passphrase_file,
+        passphrase_command,
+    )
     ctx.obj = state
 
 
 def _register() -> None:
-    from vault.cli import data, setup  # noqa: F401 - commands register themselves on import
+    from vault.cli import data, demo, setup  # noqa: F401 - commands register themselves on import
 
     for mod in ("vault.cli.manage",):
         try:
@@ -146,8 +206,14 @@ def _register() -> None:
                 raise
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: Any = None, line: str | None = None) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
     click.echo(f"talkvault: warning: {message}", err=True)
 
 
@@ -178,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(EXIT_FAILURE)
-    except Exception as exc:  # noqa: BLE001 - the boundary: no traceback (it could hold data)
+    except Exception as exc:
         if debug:
             raise
         click.echo(

@@ -15,24 +15,54 @@ from vault.errors import EXIT_DAMAGED, EXIT_FAILURE, ExportError
 @cli.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", metavar="NAME", default=None, help="Skip detection; 'talkvault formats' lists names.")
-@click.option("--tz", metavar="ZONE", default=None,
-              help="Time zone of exports that show wall-clock times (default: this machine's).")
+@click.option(
+    "--tz",
+    metavar="ZONE",
+    default=None,
+    help="Time zone of exports that show wall-clock times (default: this machine's).",
+)
 @click.option("--dry-run", is_flag=True, help="Read everything and report the counts; change nothing.")
-@click.option("--date-order", type=click.Choice(["dmy", "mdy", "ymd"]), default=None,
-              help="Date order for exports where nothing settles it (WhatsApp).")
-@click.option("--signal-key", metavar="HEX", envvar="TALKVAULT_SIGNAL_KEY", default=None,
-              help="Signal Desktop database key (or $TALKVAULT_SIGNAL_KEY, which stays out of the process list).")
-@click.option("--wechat-key", metavar="HEX", envvar="TALKVAULT_WECHAT_KEY", default=None,
-              help="Key of an encrypted WeChat database (or $TALKVAULT_WECHAT_KEY).")
+@click.option(
+    "--date-order",
+    type=click.Choice(["dmy", "mdy", "ymd"]),
+    default=None,
+    help="Date order for exports where nothing settles it (WhatsApp).",
+)
+@click.option(
+    "--signal-key",
+    metavar="HEX",
+    envvar="TALKVAULT_SIGNAL_KEY",
+    default=None,
+    help="Signal Desktop database key (or $TALKVAULT_SIGNAL_KEY, which stays out of the process list).",
+)
+@click.option(
+    "--wechat-key",
+    metavar="HEX",
+    envvar="TALKVAULT_WECHAT_KEY",
+    default=None,
+    help="Key of an encrypted WeChat database (or $TALKVAULT_WECHAT_KEY).",
+)
 @click.option("--wechat-imei", metavar="IMEI", default=None, help="Android WeChat: the IMEI the key derives from.")
 @click.option("--wechat-uin", metavar="UIN", default=None, help="Android WeChat: the uin the key derives from.")
 @passphrase_options
 @json_option
 @click.pass_obj
-def import_(state: State, paths: tuple[Path, ...], fmt: str | None, tz: str | None, dry_run: bool,
-            date_order: str | None, signal_key: str | None, wechat_key: str | None, wechat_imei: str | None,
-            wechat_uin: str | None, passphrase_fd: int | None, passphrase_file: str | None,
-            passphrase_command: str | None, as_json: bool) -> None:
+def import_(
+    state: State,
+    paths: tuple[Path, ...],
+    fmt: str | None,
+    tz: str | None,
+    dry_run: bool,
+    date_order: str | None,
+    signal_key: str | None,
+    wechat_key: str | None,
+    wechat_imei: str | None,
+    wechat_uin: str | None,
+    passphrase_fd: int | None,
+    passphrase_file: str | None,
+    passphrase_command: str | None,
+    as_json: bool,
+) -> None:
     """Import exports (files, folders or zips): detect each format, skip what is already there.
 
     Each file is imported whole or not at all. A file that cannot be read is reported (which file,
@@ -50,18 +80,36 @@ def import_(state: State, paths: tuple[Path, ...], fmt: str | None, tz: str | No
     failed = False
     with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
         for path in paths:
+
             def progress(n: int, _p: Path = path) -> None:
                 click.echo(f"\r{_p.name}: {n} records read", nl=False, err=True)
 
             try:
-                rep = v.import_path(path, format=fmt, tz=tz, dry_run=dry_run, options=options,
-                                    progress=progress if show_progress else None)
+                rep = v.import_path(
+                    path,
+                    format=fmt,
+                    tz=tz,
+                    dry_run=dry_run,
+                    options=options,
+                    progress=progress if show_progress else None,
+                )
                 doc = rep.to_json()
             except ExportError as exc:
                 failed = True
-                doc = {"path": str(path), "format": fmt, "chats": 0, "added": 0, "duplicates": 0, "events": 0,
-                       "attachments": 0, "deleted_skipped": 0, "problems": [], "notes": [], "tz": None,
-                       "error": exc.message}
+                doc = {
+                    "path": str(path),
+                    "format": fmt,
+                    "chats": 0,
+                    "added": 0,
+                    "duplicates": 0,
+                    "events": 0,
+                    "attachments": 0,
+                    "deleted_skipped": 0,
+                    "problems": [],
+                    "notes": [],
+                    "tz": None,
+                    "error": exc.message,
+                }
             if show_progress:
                 click.echo("\r\033[K", nl=False, err=True)
             reports.append(doc)
@@ -79,8 +127,10 @@ def _print_import(doc: dict[str, Any], dry_run: bool) -> None:
         click.echo(f"talkvault: error: {doc['error']}", err=True)
         return
     verb = "would add" if dry_run else "added"
-    line = (f"{doc['path']} ({doc['format']}): {verb} {doc['added']} messages, {doc['events']} events, "
-            f"{doc['attachments']} attachments in {doc['chats']} chats; {doc['duplicates']} already there")
+    line = (
+        f"{doc['path']} ({doc['format']}): {verb} {doc['added']} messages, {doc['events']} events, "
+        f"{doc['attachments']} attachments in {doc['chats']} chats; {doc['duplicates']} already there"
+    )
     if doc.get("deleted_skipped"):
         line += f"; {doc['deleted_skipped']} skipped as deleted"
     click.echo(line)
@@ -101,8 +151,10 @@ def formats(as_json: bool) -> None:
     """List the export formats talkvault reads and how each is recognised."""
     import importers
 
-    rows = [{"name": f.name, "source": f.source, "description": f.description, "detection": f.detection}
-            for f in importers.formats()]
+    rows = [
+        {"name": f.name, "source": f.source, "description": f.description, "detection": f.detection}
+        for f in importers.formats()
+    ]
     if as_json:
         emit_json(rows)
         return
@@ -114,8 +166,9 @@ def formats(as_json: bool) -> None:
 @passphrase_options
 @json_option
 @click.pass_obj
-def chats(state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None,
-          as_json: bool) -> None:
+def chats(
+    state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None, as_json: bool
+) -> None:
     """List conversations."""
     with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
         rows = v.chats()
@@ -141,8 +194,9 @@ def _render_text(text: str, spans: list[tuple[int, int]], color: bool) -> str:
     return "".join(out)
 
 
-def print_message(m: dict[str, Any], color: bool, spans: list[tuple[int, int]] | None = None,
-                  with_chat: bool = True, indent: str = "") -> None:
+def print_message(
+    m: dict[str, Any], color: bool, spans: list[tuple[int, int]] | None = None, with_chat: bool = True, indent: str = ""
+) -> None:
     when = m["ts"].replace("T", " ")[:16]
     who = m.get("sender") or ("·" if m.get("event") else "?")
     chat = f"[{m['chat']}] " if with_chat else ""
@@ -164,9 +218,18 @@ def print_message(m: dict[str, Any], color: bool, spans: list[tuple[int, int]] |
 @passphrase_options
 @json_option
 @click.pass_obj
-def search(state: State, query: tuple[str, ...], limit: int, offset: int, sort: str, context: int,
-           passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None,
-           as_json: bool) -> None:
+def search(
+    state: State,
+    query: tuple[str, ...],
+    limit: int,
+    offset: int,
+    sort: str,
+    context: int,
+    passphrase_fd: int | None,
+    passphrase_file: str | None,
+    passphrase_command: str | None,
+    as_json: bool,
+) -> None:
     """Search every chat. Words are ANDed; "a phrase", prefix*, -word, OR, ( ), from:NAME,
     in:CHAT, source:APP, after:/before:/on:DATE (YYYY[-MM[-DD]]), has:attachment|image|link.
 
@@ -201,8 +264,16 @@ def search(state: State, query: tuple[str, ...], limit: int, offset: int, sort: 
 @passphrase_options
 @json_option
 @click.pass_obj
-def show(state: State, chat: str, around: str | None, limit: int, passphrase_fd: int | None,
-         passphrase_file: str | None, passphrase_command: str | None, as_json: bool) -> None:
+def show(
+    state: State,
+    chat: str,
+    around: str | None,
+    limit: int,
+    passphrase_fd: int | None,
+    passphrase_file: str | None,
+    passphrase_command: str | None,
+    as_json: bool,
+) -> None:
     """Read a conversation (by id or title) in time order."""
     with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
         rows = v.show(chat, around=around, limit=limit)
@@ -220,8 +291,9 @@ def show(state: State, chat: str, around: str | None, limit: int, passphrase_fd:
 @passphrase_options
 @json_option
 @click.pass_obj
-def check(state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None,
-          as_json: bool) -> None:
+def check(
+    state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None, as_json: bool
+) -> None:
     """Check the vault's integrity: encryption (every page), database, search index, settings."""
     from vault.errors import VaultDamagedError
 
@@ -253,16 +325,18 @@ def check(state: State, passphrase_fd: int | None, passphrase_file: str | None, 
 @passphrase_options
 @json_option
 @click.pass_obj
-def stats(state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None,
-          as_json: bool) -> None:
+def stats(
+    state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None, as_json: bool
+) -> None:
     """Counts by source, chat, sender and year; sizes."""
     with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
         s = v.stats()
     if as_json:
         emit_json(s)
         return
-    click.echo(f"{s['messages']} messages, {s['events']} events in {s['chats']} chats; "
-               f"{s['attachments']} attachments stored")
+    click.echo(
+        f"{s['messages']} messages, {s['events']} events in {s['chats']} chats; {s['attachments']} attachments stored"
+    )
     click.echo("By source: " + ", ".join(f"{k} {n}" for k, n in s["by_source"].items()))
     click.echo("By year:   " + ", ".join(f"{k} {n}" for k, n in s["by_year"].items()))
     click.echo("Top chats:")

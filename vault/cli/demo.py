@@ -31,8 +31,10 @@ def demo(keep: bool, no_shell: bool) -> None:
         click.echo(f"Passphrase: {DEMO_PASSPHRASE!r} (a demo only: never use a known passphrase for real history)")
         with vault.create(path, DEMO_PASSPHRASE, kdf=FLOOR_KDF, kdf_chosen=True) as v:
             rep = v.import_path(SAMPLE, tz="UTC")
-            click.echo(f"Imported {rep.added} messages and {rep.events} events in {rep.chats} chats "
-                       "(WeChat, Telegram, LINE, KakaoTalk and WhatsApp samples).\n")
+            click.echo(
+                f"Imported {rep.added} messages and {rep.events} events in {rep.chats} chats "
+                "(WeChat, Telegram, LINE, KakaoTalk and WhatsApp samples).\n"
+            )
             if not no_shell and sys.stdin.isatty() and sys.stdout.isatty():
                 from vault.shell import run_shell
 

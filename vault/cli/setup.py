@@ -26,8 +26,13 @@ def _new_secret(state: State, fd: int | None, file: str | None, command: str | N
 
     spec = SourceSpec(fd, file, command)
     has_new = any(v is not None for v in (fd, file, command)) or any(
-        os.environ.get(k) for k in ("TALKVAULT_NEW_PASSPHRASE", "TALKVAULT_NEW_PASSPHRASE_FD",
-                                    "TALKVAULT_NEW_PASSPHRASE_FILE", "TALKVAULT_NEW_PASSPHRASE_COMMAND")
+        os.environ.get(k)
+        for k in (
+            "TALKVAULT_NEW_PASSPHRASE",
+            "TALKVAULT_NEW_PASSPHRASE_FD",
+            "TALKVAULT_NEW_PASSPHRASE_FILE",
+            "TALKVAULT_NEW_PASSPHRASE_COMMAND",
+        )
     )
     if has_new:
         return secret_from_sources(spec, new=True)
@@ -35,19 +40,30 @@ def _new_secret(state: State, fd: int | None, file: str | None, command: str | N
 
 
 @cli.command()
-@click.option("--kdf-memory", "kdf_memory", type=int, metavar="MIB", default=None,
-              help="Argon2id memory in MiB (default 256).")
+@click.option(
+    "--kdf-memory", "kdf_memory", type=int, metavar="MIB", default=None, help="Argon2id memory in MiB (default 256)."
+)
 @click.option("--kdf-time", "kdf_time", type=int, metavar="N", default=None, help="Argon2id passes (default 3).")
-@click.option("--kdf-parallelism", "kdf_parallelism", type=int, metavar="N", default=None,
-              help="Argon2id lanes (default 2).")
+@click.option(
+    "--kdf-parallelism", "kdf_parallelism", type=int, metavar="N", default=None, help="Argon2id lanes (default 2)."
+)
 @passphrase_options
 @new_passphrase_options
 @json_option
 @click.pass_obj
-def init(state: State, kdf_memory: int | None, kdf_time: int | None, kdf_parallelism: int | None,
-         passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None,
-         new_passphrase_fd: int | None, new_passphrase_file: str | None, new_passphrase_command: str | None,
-         as_json: bool) -> None:
+def init(
+    state: State,
+    kdf_memory: int | None,
+    kdf_time: int | None,
+    kdf_parallelism: int | None,
+    passphrase_fd: int | None,
+    passphrase_file: str | None,
+    passphrase_command: str | None,
+    new_passphrase_fd: int | None,
+    new_passphrase_file: str | None,
+    new_passphrase_command: str | None,
+    as_json: bool,
+) -> None:
     """Create a vault, and show its recovery key once.
 
     The passphrase comes from --new-passphrase-* / TALKVAULT_NEW_PASSPHRASE*, else from the
@@ -64,8 +80,11 @@ def init(state: State, kdf_memory: int | None, kdf_time: int | None, kdf_paralle
         p=kdf_parallelism if kdf_parallelism is not None else DEFAULT_KDF.p,
     )
     if chosen and params.below(FLOOR_KDF):
-        click.echo("talkvault: warning: these Argon2id settings are below the recommended minimum "
-                   "(64 MiB, 3 passes); a stolen vault is then cheaper to attack", err=True)
+        click.echo(
+            "talkvault: warning: these Argon2id settings are below the recommended minimum "
+            "(64 MiB, 3 passes); a stolen vault is then cheaper to attack",
+            err=True,
+        )
     secret = _new_secret(state, new_passphrase_fd, new_passphrase_file, new_passphrase_command)
     if secret is None:
         spec = source_spec(state, passphrase_fd, passphrase_file, passphrase_command)
@@ -73,8 +92,14 @@ def init(state: State, kdf_memory: int | None, kdf_time: int | None, kdf_paralle
         import os
 
         non_interactive = non_interactive or any(
-            os.environ.get(k) for k in ("TALKVAULT_PASSPHRASE", "TALKVAULT_PASSPHRASE_FD",
-                                        "TALKVAULT_PASSPHRASE_FILE", "TALKVAULT_PASSPHRASE_COMMAND"))
+            os.environ.get(k)
+            for k in (
+                "TALKVAULT_PASSPHRASE",
+                "TALKVAULT_PASSPHRASE_FD",
+                "TALKVAULT_PASSPHRASE_FILE",
+                "TALKVAULT_PASSPHRASE_COMMAND",
+            )
+        )
         secret = secret_from_sources(spec) if non_interactive else secret_from_sources(spec, new=True)
     path = state.path()
     try:
@@ -98,15 +123,27 @@ def init(state: State, kdf_memory: int | None, kdf_time: int | None, kdf_paralle
 
 
 @cli.command()
-@click.option("--recovery-key", "use_recovery", is_flag=True,
-              help="Reset the passphrase with the recovery key (read from the passphrase sources or asked).")
+@click.option(
+    "--recovery-key",
+    "use_recovery",
+    is_flag=True,
+    help="Reset the passphrase with the recovery key (read from the passphrase sources or asked).",
+)
 @passphrase_options
 @new_passphrase_options
 @json_option
 @click.pass_obj
-def passwd(state: State, use_recovery: bool, passphrase_fd: int | None, passphrase_file: str | None,
-           passphrase_command: str | None, new_passphrase_fd: int | None, new_passphrase_file: str | None,
-           new_passphrase_command: str | None, as_json: bool) -> None:
+def passwd(
+    state: State,
+    use_recovery: bool,
+    passphrase_fd: int | None,
+    passphrase_file: str | None,
+    passphrase_command: str | None,
+    new_passphrase_fd: int | None,
+    new_passphrase_file: str | None,
+    new_passphrase_command: str | None,
+    as_json: bool,
+) -> None:
     """Change the passphrase (or reset it with the recovery key).
 
     Only the key file is rewritten, atomically; the database is not touched.
@@ -118,8 +155,7 @@ def passwd(state: State, use_recovery: bool, passphrase_fd: int | None, passphra
     old = secret_from_sources(spec, what="recovery key" if use_recovery else "passphrase")
     new = None
     try:
-        new = secret_from_sources(SourceSpec(new_passphrase_fd, new_passphrase_file, new_passphrase_command),
-                                  new=True)
+        new = secret_from_sources(SourceSpec(new_passphrase_fd, new_passphrase_file, new_passphrase_command), new=True)
         if use_recovery:
             change_passphrase(state.path(), new, recovery_key=old)
         else:
@@ -138,8 +174,9 @@ def passwd(state: State, use_recovery: bool, passphrase_fd: int | None, passphra
 @passphrase_options
 @json_option
 @click.pass_obj
-def export_key(state: State, passphrase_fd: int | None, passphrase_file: str | None,
-               passphrase_command: str | None, as_json: bool) -> None:
+def export_key(
+    state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None, as_json: bool
+) -> None:
     """Print the raw database key (hex) for stock SQLCipher tools.
 
     Anyone with this key and a copy of vault.db can read everything, and changing the passphrase
@@ -147,8 +184,11 @@ def export_key(state: State, passphrase_fd: int | None, passphrase_file: str | N
     """
     with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
         key = v.export_key()
-    click.echo("talkvault: warning: this key opens the whole vault and survives passphrase changes; "
-               "do not store it next to the vault", err=True)
+    click.echo(
+        "talkvault: warning: this key opens the whole vault and survives passphrase changes; "
+        "do not store it next to the vault",
+        err=True,
+    )
     if as_json:
         emit_json({"key": key})
     else:
