@@ -13,8 +13,10 @@ ijson, so a result.json of several GB imports in bounded memory.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -262,68 +264,53 @@ def _plain(v: Any) -> Any:
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
     p = _result_json(path)
-    base = p.parent
     try:
-        with open(p, "rb") as fh:
-            yield from _stream(fh, p, base)
+        chats = _scan_chats(p)
+        for prefix in dict.fromkeys(c.prefix for c in chats):
+            group = [c for c in chats if c.prefix == prefix]
+            yield from _messages(p, prefix, group)
     except OSError as exc:
         raise ExportError(f"cannot be read ({exc.strerror})", path=str(p)) from None
 
 
-def _stream(fh: Any, p: Path, base: Path) -> Iterator[Record]:
-    chat_fields: dict[str, Any] = {}
-    chat_key: str | None = None
-    chat_no = 0
-    builder: ijson.ObjectBuilder | None = None
-    msg_prefix = ""
-    msg_no = 0
+@dataclass
+class _ChatInfo:
+    prefix: str  # where its messages are, e.g. "chats.list.item.messages.item"
+    fields: dict[str, Any]
+    count: int
+    no: int
+
+
+def _scan_chats(p: Path) -> list[_ChatInfo]:
+    """First pass (events only, nothing built): each chat's name, type, id and message count.
+
+    The second pass then lets ijson's C backend build the messages, which is several times faster
+    than assembling them from events in Python.
+    """
+    chats: list[_ChatInfo] = []
+    current: dict[str, Any] = {}
+    counting: _ChatInfo | None = None
     try:
-        for prefix, event, value in ijson.parse(fh, use_float=False):
-            if builder is not None:
-                if prefix == msg_prefix and event in ("end_map", "end_array") and _depth_done(builder):
-                    builder.event(event, value)
-                    msg_no += 1
-                    obj = builder.value
-                    builder = None
-                    if isinstance(obj, dict) and chat_key is not None:
-                        try:
-                            rec = _message(chat_key, _plain(obj), base)
-                        except (ValueError, TypeError, KeyError, OverflowError, OSError):
-                            yield Problem(
-                                str(p),
-                                None,
-                                f"message {msg_no} of chat {chat_no} could not be read; skipped",
-                            )
-                            continue
-                        if rec is not None:
-                            yield rec
+        with open(p, "rb") as fh:
+            for prefix, event, value in ijson.parse(fh):
+                if counting is not None:
+                    if prefix == counting.prefix and event == "start_map":
+                        counting.count += 1
+                    elif event == "end_array" and prefix == counting.prefix[: -len(".item")]:
+                        counting = None
                     continue
-                builder.event(event, value)
-                continue
-            if prefix in _CHAT_PREFIXES and event == "start_map":
-                chat_fields, chat_key = {}, None
-                continue
-            parent, _, key = prefix.rpartition(".")
-            if parent in _CHAT_PREFIXES and key in ("name", "type", "id") and event in ("string", "number", "null"):
-                if prefix.count(".") == (0 if parent == "" else 3):
-                    chat_fields[key] = value
-                continue
-            if key == "messages" and parent in _CHAT_PREFIXES and event == "start_array":
-                chat_no += 1
-                msg_no = 0
-                chat = _chat(chat_fields, chat_no)
-                chat_key = chat.key
-                yield chat
-                continue
-            if (
-                prefix.endswith("messages.item")
-                and prefix[: -len(".messages.item")] in _CHAT_PREFIXES
-                and event == "start_map"
-            ):
-                msg_prefix = prefix
-                builder = ijson.ObjectBuilder()
-                builder.event(event, value)
-                continue
+                if prefix in _CHAT_PREFIXES and event == "start_map":
+                    current = {}
+                    continue
+                parent, _, key = prefix.rpartition(".")
+                if parent in _CHAT_PREFIXES and key in ("name", "type", "id") and event in ("string", "number", "null"):
+                    current[key] = value
+                elif parent in _CHAT_PREFIXES and key == "messages" and event == "start_array":
+                    counting = _ChatInfo(prefix + ".item", current, 0, len(chats) + 1)
+                    chats.append(counting)
+                    if parent == "":  # a single-chat export: nothing else to find, no need to count
+                        counting.count = -1
+                        return chats
     except ijson.JSONError as exc:
         raise ExportError(
             "is not complete, valid JSON (truncated or damaged?); export it again from Telegram Desktop",
@@ -331,13 +318,46 @@ def _stream(fh: Any, p: Path, base: Path) -> Iterator[Record]:
         ) from exc
     except UnicodeDecodeError as exc:
         raise ExportError("is not UTF-8 JSON; export it again from Telegram Desktop", path=str(p)) from exc
-    if chat_no == 0:
+    if not chats:
         raise ExportError("holds no Telegram chats; choose the JSON format when exporting", path=str(p))
+    return chats
 
 
-def _depth_done(builder: ijson.ObjectBuilder) -> bool:
-    """True when the builder's containers are all closed but the outermost one."""
-    return len(builder.containers) == 1
+def _guarded(items: Iterator[Any], p: Path) -> Iterator[Any]:
+    try:
+        yield from items
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        raise ExportError(
+            "is not complete, valid JSON (truncated or damaged?); export it again from Telegram Desktop",
+            path=str(p),
+        ) from exc
+
+
+def _messages(p: Path, prefix: str, chats: list[_ChatInfo]) -> Iterator[Record]:
+    base = p.parent
+    with open(p, "rb") as fh:
+        items = _guarded(ijson.items(fh, prefix, use_float=True), p)
+        for info in chats:
+            chat = _chat(info.fields, info.no)
+            yield chat
+            numbers = itertools.count(1) if info.count < 0 else range(1, info.count + 1)
+            for no in numbers:
+                try:
+                    obj = next(items)
+                except StopIteration:
+                    if info.count < 0:
+                        break
+                    raise ExportError("changed while it was being read; import it again", path=str(p)) from None
+                if not isinstance(obj, dict):
+                    yield Problem(str(p), None, f"message {no} of chat {info.no} is not an object; skipped")
+                    continue
+                try:
+                    rec = _message(chat.key, obj, base)
+                except (ValueError, TypeError, KeyError, OverflowError, AttributeError, OSError):
+                    yield Problem(str(p), None, f"message {no} of chat {info.no} could not be read; skipped")
+                    continue
+                if rec is not None:
+                    yield rec
 
 
 def _chat(fields: dict[str, Any], no: int) -> Chat:

@@ -117,7 +117,10 @@ def test_every_import_is_recorded(new_vault, tmp_path):
     row = new_vault.conn.execute("SELECT format, file_name, file_sha256, tz, status, counts FROM imports").fetchone()
     assert row[:2] == ("jsonl", "a.jsonl") and len(row[2]) == 64 and row[3] == "UTC" and row[4] == "done"
     assert json.loads(row[5])["added"] == 4
-    contained = new_vault.conn.execute("SELECT count(*) FROM message_imports").fetchone()[0]
+    first = new_vault.conn.execute("SELECT count(*) FROM messages WHERE import_id = 1").fetchone()[0]
+    assert first == 4
+    new_vault.import_path(f, tz="UTC")  # a second import that contains the same messages is known too
+    contained = new_vault.conn.execute("SELECT count(*) FROM message_imports WHERE import_id = 2").fetchone()[0]
     assert contained == 4
 
 

@@ -88,6 +88,8 @@ def _token_re() -> re.Pattern[str]:
 
 
 _ASCII_WORD = re.compile(r"[a-z0-9]+|[^a-z0-9\s]")
+# The ASCII characters of Unicode category S (symbols): the only ASCII punctuation kept as tokens.
+_ASCII_TOKEN = re.compile(r"[a-z0-9]+|[$+<=>^`|~]")
 
 
 @lru_cache(maxsize=1)
@@ -163,12 +165,7 @@ def index_text(text: str) -> str:
 
 
 def _ascii_tokens(lower: str) -> list[str]:
-    out = []
-    for m in _ASCII_WORD.finditer(lower):
-        s = m.group()
-        if s[0].isalnum() or unicodedata.category(s)[0] == "S":
-            out.append(s)
-    return out
+    return _ASCII_TOKEN.findall(lower)
 
 
 def phrase_tokens(text: str, *, bare: bool) -> tuple[list[str], bool]:

@@ -1,0 +1,137 @@
+"""Import benchmark: talkvault vs a bare baseline on the same generated Telegram export.
+
+Baseline (same process tree, same file): stream-parse with ijson, insert into an unencrypted stdlib
+sqlite3 table with a plain FTS5 unicode61 index, in one transaction. Each side runs in its own
+subprocess so its peak RSS is its own. Prints messages/s, peak RSS and the ratio of the two times.
+
+    python benchmarks/import.py [--messages N] [--quick] [--json OUT]
+Targets (issue: vault core): ratio <= 1.5; peak RSS <= 250 MB at any N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+BASELINE = r"""
+import ijson, resource, sqlite3, sys, time
+src, db = sys.argv[1], sys.argv[2]
+t = time.perf_counter()
+con = sqlite3.connect(db, isolation_level=None)
+con.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, ts INTEGER, sender TEXT, text TEXT)")
+con.execute("CREATE VIRTUAL TABLE fts USING fts5(text, content='messages', content_rowid='id', tokenize='unicode61')")
+con.execute("BEGIN")
+n = 0
+with open(src, "rb") as fh:
+    for m in ijson.items(fh, "messages.item"):
+        text = m.get("text") if isinstance(m.get("text"), str) else ""
+        cur = con.execute("INSERT INTO messages(ts, sender, text) VALUES (?, ?, ?)", (int(m["date_unixtime"]), m.get("from"), text))
+        con.execute("INSERT INTO fts(rowid, text) VALUES (?, ?)", (cur.lastrowid, text))
+        n += 1
+con.execute("COMMIT")
+con.close()
+print(n, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+TALKVAULT = r"""
+import resource, sys, time
+import vault
+from vault.keys import KdfParams
+src, path = sys.argv[1], sys.argv[2]
+with vault.create(path, "benchmark", kdf=KdfParams(1, 8, 1), kdf_chosen=True) as v:
+    t = time.perf_counter()
+    r = v.import_path(src)
+    dt = time.perf_counter() - t
+print(r.added, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def run(code: str, *args: str) -> tuple[int, float, float]:
+    env = {"PYTHONPATH": str(HERE.parent)}
+    import os
+
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env={**os.environ, **env})
+    if out.returncode != 0:
+        raise SystemExit(out.stderr)
+    n, dt, rss = out.stdout.split()
+    return int(n), float(dt), int(rss) / 1024
+
+
+def main() -> dict[str, object]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--quick", action="store_true", help="100,000 messages")
+    ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    ap.add_argument("--format", choices=["telegram", "whatsapp"], default="telegram")
+    a = ap.parse_args()
+    n = 100_000 if a.quick else a.messages
+    from datagen import write_telegram, write_whatsapp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        t = time.perf_counter()
+        if a.format == "telegram":
+            src = write_telegram(d / "export" / "result.json", n)
+            base_n, base_t, base_rss = run(BASELINE, str(src), str(d / "baseline.db"))
+        else:
+            src = write_whatsapp(d / "WhatsApp Chat with Benchmark.txt", n)
+            base_n, base_t, base_rss = run(WA_BASELINE, str(src), str(d / "baseline.db"))
+        gen = time.perf_counter() - t
+        tv_n, tv_t, tv_rss = run(TALKVAULT, str(src), str(d / "vault"))
+        size = src.stat().st_size
+    res = {
+        "benchmark": f"import ({a.format})",
+        "messages": n,
+        "export_mb": round(size / 2**20, 1),
+        "generate_s": round(gen, 1),
+        "baseline_s": round(base_t, 2),
+        "talkvault_s": round(tv_t, 2),
+        "talkvault_msgs_per_s": round(tv_n / tv_t),
+        "baseline_msgs_per_s": round(base_n / base_t),
+        "ratio": round(tv_t / base_t, 2),
+        "target_ratio": 1.5,
+        "talkvault_peak_rss_mb": round(tv_rss),
+        "baseline_peak_rss_mb": round(base_rss),
+        "target_rss_mb": 250,
+    }
+    assert tv_n == n and base_n == n, (tv_n, base_n, n)
+    print(json.dumps(res, indent=2))
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=2))
+    return res
+
+
+WA_BASELINE = r"""
+import re, resource, sqlite3, sys, time
+src, db = sys.argv[1], sys.argv[2]
+t = time.perf_counter()
+con = sqlite3.connect(db, isolation_level=None)
+con.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, ts TEXT, sender TEXT, text TEXT)")
+con.execute("CREATE VIRTUAL TABLE fts USING fts5(text, content='messages', content_rowid='id', tokenize='unicode61')")
+con.execute("BEGIN")
+head = re.compile(r"^(\d\d/\d\d/\d{4}, \d\d:\d\d) - ([^:]+): (.*)$")
+n = 0
+with open(src, encoding="utf-8") as fh:
+    for line in fh:
+        m = head.match(line.rstrip("\n"))
+        if not m:
+            continue
+        cur = con.execute("INSERT INTO messages(ts, sender, text) VALUES (?, ?, ?)", m.groups())
+        con.execute("INSERT INTO fts(rowid, text) VALUES (?, ?)", (cur.lastrowid, m.group(3)))
+        n += 1
+con.execute("COMMIT")
+con.close()
+print(n, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+if __name__ == "__main__":
+    main()
