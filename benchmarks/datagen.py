@@ -13,24 +13,27 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 COMMON_HAN = (
-    "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后小么心多"
-    "天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长知民样现分将外但"
-    "身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名定女问力机给等几很业最间新什打便位因重被走电四"
-    "第门相次东政海口使教西再平真听世气信北少关并内加化由却代军产入先山五太水万市眼体别处总才场师书比住员九笑性通"
-    "目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受光王果亲界及今京务制解各任至清物"
-    "台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让认算论百吃义科怎元社术结六功指思非流每青管夫连远"
-    "资队跟带花快条院变联言权往展该领传近留红治决周保达办运武半候七必城父强步完革深区即求品士转量空甚众技轻程告江"
-    "语英基派满式李息写呢识极令黄德收脸钱党倒未持取设始版双历越史商千片容研像找友孩站广改议形委早房音火际则首单据"
-    "导影失拿网香似斯专石若兵弟谁校读志飞观争究包组造落视济喜离虽坏兴切证警察腾讯微信汤圆饺子"
+    "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后"
+    "小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长"
+    "知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名定女问力机给等几很业最"
+    "间新什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并内加化由却代军产入先山五太水万市"
+    "眼体别处总才场师书比住员九笑性通目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计"
+    "或司利受光王果亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让"
+    "认算论百吃义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言权往展该领传近留红治决周保达办"
+    "运武半候七必城父强步完革深区即求品士转量空甚众技轻程告江语英基派满式李息写呢识极令黄德收脸钱党倒未持"
+    "取设始版双历越史商千片容研像找友孩站广改议形委早房音火际则首单据导影失拿网香似斯专石若兵弟谁校读志飞"
+    "观争究包组造落视济喜离虽坏兴切证警察腾讯微信汤圆饺子"
 )
-WORDS = (
-    "the be to of and a in that have it for not on with he as you do at this but his by from they we say her she or an "
-    "will my one all would there their what so up out if about who get which go me when make can like time no just him "
-    "know take people into year your good some could them see other than then now look only come its over think also "
-    "back after use two how our work first well way even new want because any these give day most us meeting dinner "
-    "tomorrow tonight photo lol haha ok okay thanks sorry late train airport coffee café naïve résumé Zürich Straße "
-    "iphone android password birthday weekend holiday project deadline invoice doctor school kids football concert"
-).split()
+_WORD_TEXT = (
+    "the be to of and a in that have it for not on with he as you do at this but his by from they we say "
+    "her she or an will my one all would there their what so up out if about who get which go me when "
+    "make can like time no just him know take people into year your good some could them see other than "
+    "then now look only come its over think also back after use two how our work first well way even new "
+    "want because any these give day most us meeting dinner tomorrow tonight photo lol haha ok okay "
+    "thanks sorry late train airport coffee café naïve résumé Zürich Straße iphone android password "
+    "birthday weekend holiday project deadline invoice doctor school kids football concert "
+)
+WORDS = _WORD_TEXT.split()
 EMOJI = "😂❤️👍🙏😊🎉🤔😭🔥✨🍕🚗"
 SENDERS = ["Mei", "Jon", "Ana", "Lukas", "李伟", "王芳", "Sora", "민지", "Layla", "Tom"]
 
@@ -67,8 +70,15 @@ def write_telegram(path: Path, n: int, seed: int = 1) -> Path:
     with path.open("w", encoding="utf-8") as fh:
         fh.write('{"name": "Benchmark group", "type": "private_group", "id": 123456, "messages": [\n')
         for i, (ts, sender, body) in enumerate(messages(n, seed)):
-            rec = {"id": i + 1, "type": "message", "date": datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-                   "date_unixtime": str(ts), "from": sender, "from_id": f"user{abs(hash(sender)) % 10**8}", "text": body}
+            rec = {
+                "id": i + 1,
+                "type": "message",
+                "date": datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+                "date_unixtime": str(ts),
+                "from": sender,
+                "from_id": f"user{abs(hash(sender)) % 10**8}",
+                "text": body,
+            }
             fh.write(("," if i else "") + json.dumps(rec, ensure_ascii=False) + "\n")
         fh.write("]}\n")
     return path

@@ -34,7 +34,8 @@ n = 0
 with open(src, "rb") as fh:
     for m in ijson.items(fh, "messages.item"):
         text = m.get("text") if isinstance(m.get("text"), str) else ""
-        cur = con.execute("INSERT INTO messages(ts, sender, text) VALUES (?, ?, ?)", (int(m["date_unixtime"]), m.get("from"), text))
+        row = (int(m["date_unixtime"]), m.get("from"), text)
+        cur = con.execute("INSERT INTO messages(ts, sender, text) VALUES (?, ?, ?)", row)
         con.execute("INSERT INTO fts(rowid, text) VALUES (?, ?)", (cur.lastrowid, text))
         n += 1
 con.execute("COMMIT")

@@ -1,4 +1,4 @@
-"""iMessage / SMS history: the Messages database `chat.db` of a Mac, or `sms.db` from an iPhone backup.
+"""iMessage / SMS history: the Messages `chat.db` of a Mac, or `sms.db` from an iPhone backup.
 
 How a person gets it:
 - Mac: the database is ~/Library/Messages/chat.db (with chat.db-wal and chat.db-shm beside it, and
@@ -158,7 +158,7 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
     conn, without_wal = connect(db_path)
     try:
         yield from _parse_db(conn, db_path, without_wal)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, UnicodeDecodeError) as exc:  # damaged pages; error texts may not decode
         raise ExportError(
             "the Messages database could not be read to the end (damaged?); copy it again "
             "(with its -wal and -shm files) and retry",
@@ -171,15 +171,18 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
 def _parse_db(conn: sqlite3.Connection, db_path: Path, without_wal: bool) -> Iterator[Record]:
     if without_wal:
         yield Note(
-            "chat.db-wal could not be read, so the newest messages may be missing; quit Messages "
-            "and import again"
+            "chat.db-wal could not be read, so the newest messages may be missing; quit Messages and import again"
         )
-    db = ChatDb(conn)
+    db = ChatDb(conn, str(db_path))
     ctx = _Context(str(db_path), db, db_path.parent, db.handles())
     for chat in db.chats():
+        guid = _str(chat["guid"])
+        if guid is None:
+            yield Problem(ctx.path, None, f"chat row {chat['ROWID']} has no guid; its messages were skipped")
+            continue
         members = [ctx.handles[h] for h in db.members(chat["ROWID"]) if h in ctx.handles]
-        yield _chat(chat, members)
-        ctx.chat = chat["guid"]
+        yield _chat(chat, guid, members)
+        ctx.chat = guid
         for row in db.chat_messages(chat["ROWID"]):
             yield from _convert(row, ctx)
     if db.has_orphans():
@@ -193,9 +196,17 @@ def _parse_db(conn: sqlite3.Connection, db_path: Path, without_wal: bool) -> Ite
     votes = db.poll_votes()
     if votes:
         yield Note(f"{votes} poll vote(s) were not imported")
+    deleted = db.recently_deleted()
+    if deleted:
+        yield Note(f'{deleted} message(s) in Messages\' "Recently Deleted" were not imported')
 
 
-def _chat(row: sqlite3.Row, members: list[str]) -> Chat:
+def _str(value: object) -> str | None:
+    """A TEXT column's value, or None when it is empty or (SQLite being dynamically typed) not text."""
+    return value if isinstance(value, str) and value else None
+
+
+def _chat(row: sqlite3.Row, guid: str, members: list[str]) -> Chat:
     style = row["style"]
     if style == CHAT_STYLE_GROUP:
         kind = GROUP
@@ -203,9 +214,10 @@ def _chat(row: sqlite3.Row, members: list[str]) -> Chat:
         kind = DIRECT
     else:
         kind = GROUP if len(members) > 1 else DIRECT if members else UNKNOWN
-    title = (row["display_name"] or "").strip() or ", ".join(members) or row["chat_identifier"] or row["guid"]
-    extra = {k: row[k] for k in ("chat_identifier", "service_name") if row[k]}
-    return Chat(SOURCE, row["guid"], title, kind, tuple(members), extra)
+    name = (_str(row["display_name"]) or "").strip()
+    title = name or ", ".join(members) or _str(row["chat_identifier"]) or guid
+    extra = {k: v for k in ("chat_identifier", "service_name") if (v := _str(row[k]))}
+    return Chat(SOURCE, guid, title, kind, tuple(members), extra)
 
 
 def _convert(row: sqlite3.Row, ctx: _Context) -> Iterator[Record]:
@@ -218,16 +230,16 @@ def _convert(row: sqlite3.Row, ctx: _Context) -> Iterator[Record]:
 
 def _convert_row(row: sqlite3.Row, ctx: _Context) -> Iterator[Record]:
     rowid = row["ROWID"]
-    guid = row["guid"]
+    guid = _str(row["guid"])
     ts = apple_time(row["date"])
-    if not guid or ts is None:
+    if guid is None or ts is None:
         yield Problem(ctx.path, None, f"message row {rowid}: no guid or no date; skipped")
         return
     from_me = bool(row["is_from_me"])
     sender = ME if from_me else ctx.handles.get(row["handle_id"])
-    item_type = row["item_type"] or 0
+    item_type = _int(row["item_type"]) or 0
     if item_type:
-        yield _event(row, ctx, ts, sender, item_type)
+        yield _event(row, ctx, guid, ts, sender, item_type)
         return
 
     problems: list[Problem] = []
@@ -236,8 +248,8 @@ def _convert_row(row: sqlite3.Row, ctx: _Context) -> Iterator[Record]:
     attachments, attachment_info = _attachments(row, ctx)
     extra: dict[str, Any] = {}
     for key in ("service", "subject", "balloon_bundle_id", "expressive_send_style_id"):
-        if row[key]:
-            extra[key] = row[key]
+        if value := _str(row[key]):
+            extra[key] = value
     if attachment_info:
         extra["attachments"] = attachment_info
 
@@ -257,7 +269,7 @@ def _convert_row(row: sqlite3.Row, ctx: _Context) -> Iterator[Record]:
     elif unsent:
         extra["unsent_parts"] = unsent
 
-    reply_to = row["thread_originator_guid"] or None
+    reply_to = _str(row["thread_originator_guid"])
     if row["associated_message_type"] == STICKER_PLACED:
         reply_to = reply_to or _target_guid(row["associated_message_guid"])
     yield from problems
@@ -291,9 +303,7 @@ def _body(row: sqlite3.Row, ctx: _Context, problems: list[Problem]) -> str:
     except TypedStreamError:
         salvaged = salvage_text(blob)
         note = "kept the part that could be read" if salvaged else "its text is missing"
-        problems.append(
-            Problem(ctx.path, None, f"message row {row['ROWID']}: damaged attributedBody; {note}")
-        )
+        problems.append(Problem(ctx.path, None, f"message row {row['ROWID']}: damaged attributedBody; {note}"))
         return salvaged or ""
 
 
@@ -315,7 +325,7 @@ def _kind(row: sqlite3.Row, visible: str, attachments: tuple[Attachment, ...]) -
 
 
 def _summary(row: sqlite3.Row, ctx: _Context, problems: list[Problem]) -> dict[str, Any]:
-    """message_summary_info: a binary plist (ec = edit history, rp = unsent parts, otr = part ranges)."""
+    """message_summary_info, a binary plist: ec = edit history, rp = unsent parts, otr = ranges."""
     blob = row["message_summary_info"]
     if not isinstance(blob, bytes) or not blob:
         return {}
@@ -367,7 +377,7 @@ def _fully_unsent(
 ) -> bool:
     """Whether nothing of the message is left: every part unsent, or retracted and empty."""
     otr = summary.get("otr")
-    parts = max(row["part_count"] or 0, len(otr) if isinstance(otr, dict) else 0)
+    parts = max(_int(row["part_count"]) or 0, len(otr) if isinstance(otr, dict) else 0)
     if unsent and parts and set(range(parts)) <= set(unsent):
         return True
     if unsent and not parts:
@@ -377,13 +387,16 @@ def _fully_unsent(
 
 def _int(value: object) -> int | None:
     try:
-        return int(value)  # type: ignore[call-overload, no-any-return]
-    except (TypeError, ValueError):
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
 def _target_guid(associated: object) -> str | None:
-    """The target of a tapback or sticker: 'p:0/GUID', 'bp:GUID' or a bare GUID (clean_associated_guid)."""
+    """The target of a tapback or sticker: 'p:0/GUID', 'bp:GUID' or a bare GUID.
+
+    As imessage-exporter's `clean_associated_guid` (tables/messages/message.rs) reads it.
+    """
     if not isinstance(associated, str) or not associated:
         return None
     if associated.startswith("p:") and "/" in associated:
@@ -397,11 +410,12 @@ def _reactions(row: sqlite3.Row, text: str, ctx: _Context) -> tuple[Reaction, ..
     """Tapbacks on this message, one per (person, emoji), in their latest state (added or removed).
 
     Messages keeps only the latest tapback row of a person on a part (imessage-exporter,
-    variants.rs), so replaying the rows in date order and keeping the last one per (person, emoji)
-    gives the current state; a removal is reported with removed=True so that a re-import can drop it.
+    variants.rs), so replaying the rows in date order and keeping the last one per (person,
+    emoji) gives the current state; a removal is reported with removed=True so that a re-import
+    can drop it.
     """
     guid = row["guid"]
-    parts = max(row["part_count"] or 0, sum(text.count(p) for p in OBJECT_PLACEHOLDERS) + 1, 1)
+    parts = max(_int(row["part_count"]) or 0, sum(text.count(p) for p in OBJECT_PLACEHOLDERS) + 1)
     targets = [guid, f"bp:{guid}", *(f"p:{i}/{guid}" for i in range(min(parts, MAX_PARTS)))]
     state: dict[tuple[str | None, str], Reaction] = {}
     for tb in ctx.db.tapbacks(targets):
@@ -425,15 +439,15 @@ def _attachments(row: sqlite3.Row, ctx: _Context) -> tuple[tuple[Attachment, ...
     out: list[Attachment] = []
     info: list[dict[str, Any]] = []
     for a in ctx.db.attachments(row["ROWID"]):
-        filename = a["filename"] if isinstance(a["filename"], str) else ""
-        name = a["transfer_name"] or PurePosixPath(filename).name or a["guid"] or "attachment"
-        mime = a["mime_type"] or mimetypes.guess_type(name)[0]
+        filename = _str(a["filename"]) or ""
+        name = _str(a["transfer_name"]) or PurePosixPath(filename).name or _str(a["guid"]) or "attachment"
+        mime = _str(a["mime_type"]) or mimetypes.guess_type(name)[0]
         size = a["total_bytes"] if isinstance(a["total_bytes"], int) and a["total_bytes"] > 0 else None
         local = _local_file(filename, ctx.folder)
         kind = STICKER if a["is_sticker"] else _mime_kind(mime)
         out.append(Attachment(name, kind, mime, size, open=file_opener(local) if local else None))
         created = apple_time(a["created_date"])
-        entry = {"guid": a["guid"], "created": created.isoformat() if created else None}
+        entry = {"guid": _str(a["guid"]), "created": created.isoformat() if created else None}
         info.append({k: v for k, v in entry.items() if v})
     return tuple(out), info
 
@@ -470,9 +484,9 @@ def _local_file(filename: str, folder: Path) -> Path | None:
     return None
 
 
-def _event(row: sqlite3.Row, ctx: _Context, ts: datetime, actor: str | None, item_type: int) -> Event:
+def _event(row: sqlite3.Row, ctx: _Context, guid: str, ts: datetime, actor: str | None, item_type: int) -> Event:
     """Group events: members added/removed/left, renames, photo changes, location sharing, calls."""
-    action = row["group_action_type"] or 0
+    action = _int(row["group_action_type"]) or 0
     other = ctx.handles.get(row["other_handle"]) if row["other_handle"] else None
     who = actor or "someone"
     kind = EV_SYSTEM
@@ -483,7 +497,7 @@ def _event(row: sqlite3.Row, ctx: _Context, ts: datetime, actor: str | None, ite
         text = f"{who} {'added' if action == 0 else 'removed'} {other or 'someone'}"
     elif item_type == ITEM_RENAME:
         kind = EV_TITLE
-        title = row["group_title"]
+        title = _str(row["group_title"])
         text = f"{who} named the conversation “{title}”" if title else f"{who} removed the conversation name"
     elif item_type == ITEM_GROUP_ACTION and action in GROUP_ACTIONS:
         kind, what = GROUP_ACTIONS[action]
@@ -498,15 +512,15 @@ def _event(row: sqlite3.Row, ctx: _Context, ts: datetime, actor: str | None, ite
     else:
         text = f"{who}: conversation event (type {item_type}, action {action})"
     extra = {"item_type": item_type, "group_action_type": action}
-    return Event(ctx.chat, ts, text, kind, actor=actor, source_id=row["guid"], extra=extra)
+    return Event(ctx.chat, ts, text, kind, actor=actor, source_id=guid, extra=extra)
 
 
 FORMATS = [
     Format(
         name="imessage",
         source=SOURCE,
-        description="iMessage/SMS: macOS Messages chat.db, or sms.db from an unencrypted iPhone backup",
-        detection="SQLite database with the Messages tables message, chat, handle, chat_message_join",
+        description="iMessage/SMS: a Mac's chat.db, or the sms.db of an unencrypted iPhone backup",
+        detection="an SQLite database with the tables message, chat, handle and chat_message_join",
         detect=detect,
         parse=parse,
     )

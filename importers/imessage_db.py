@@ -1,4 +1,4 @@
-"""Read-only access to a Messages `chat.db` (macOS) or `sms.db` (iPhone backup): schema probing and queries.
+"""Read-only access to a Messages `chat.db` (Mac) or `sms.db` (iPhone backup): schema and queries.
 
 Tables used (names as in corpus/imessage/test.db.schema.sql, macOS 15 / iOS 18; older versions
 lack some columns, which are then read as NULL):
@@ -25,7 +25,8 @@ from importers.base import read_head
 from vault.errors import ExportError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-# An iPhone backup names each file by SHA-1 of "<domain>-<path>"; this is HomeDomain-Library/SMS/sms.db.
+# An iPhone backup names each file by the SHA-1 of "<domain>-<path>":
+# this one is "HomeDomain-Library/SMS/sms.db".
 BACKUP_SMS_DB = "3d0d7e5fb2ce288813306e4d4636395e047a3d28"
 DB_NAMES = ("chat.db", "sms.db", BACKUP_SMS_DB, f"{BACKUP_SMS_DB[:2]}/{BACKUP_SMS_DB}")
 REQUIRED_TABLES = frozenset({"message", "chat", "handle", "chat_message_join"})
@@ -63,6 +64,14 @@ MESSAGE_COLUMNS = (
     "thread_originator_part",
     "part_count",
 )
+TAPBACK_COLUMNS = (
+    "ROWID",
+    "associated_message_type",
+    "associated_message_emoji",
+    "is_from_me",
+    "handle_id",
+    "date",
+)
 ATTACHMENT_COLUMNS = (
     "ROWID",
     "guid",
@@ -74,12 +83,13 @@ ATTACHMENT_COLUMNS = (
     "is_sticker",
     "created_date",
 )
-# Rows that are not messages of their own: tapbacks (folded into their target) and poll votes.
-_NOT_MESSAGES = (
-    "COALESCE(m.associated_message_type, 0) NOT BETWEEN 2000 AND 2007"
-    " AND COALESCE(m.associated_message_type, 0) NOT BETWEEN 3000 AND 3007"
-    " AND COALESCE(m.associated_message_type, 0) != 4000"
+_ASSOCIATED = "COALESCE(m.associated_message_type, 0)"
+_IS_TAPBACK = (
+    f"({_ASSOCIATED} BETWEEN {TAPBACK_ADDED.start} AND {TAPBACK_ADDED.stop - 1}"
+    f" OR {_ASSOCIATED} BETWEEN {TAPBACK_REMOVED.start} AND {TAPBACK_REMOVED.stop - 1})"
 )
+# Rows that are not messages of their own: tapbacks (folded into their target) and poll votes.
+_NOT_MESSAGES = f"NOT {_IS_TAPBACK} AND {_ASSOCIATED} != {POLL_VOTE}"
 
 
 def find_db(path: Path) -> Path | None:
@@ -104,7 +114,7 @@ def is_chat_db(db: Path) -> bool:
     try:
         conn = sqlite3.connect(db.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
         try:
-            return REQUIRED_TABLES <= table_names(conn)
+            return table_names(conn) >= REQUIRED_TABLES
         finally:
             conn.close()
     except (sqlite3.Error, OSError, ValueError):
@@ -129,16 +139,23 @@ def connect(db: Path) -> tuple[sqlite3.Connection, bool]:
     attempts.append((base + "?mode=ro&immutable=1", has_wal))
     last: Exception | None = None
     for uri, without_wal in attempts:
+        conn = None
         try:
             conn = sqlite3.connect(uri, uri=True)
             conn.execute("PRAGMA query_only = ON")
             conn.execute("PRAGMA temp_store = MEMORY")  # never a temp file beside the source
             conn.row_factory = sqlite3.Row
+            conn.text_factory = _lenient_text
             tables = table_names(conn)
-        except sqlite3.Error as exc:
+        except (
+            sqlite3.Error,
+            UnicodeDecodeError,
+        ) as exc:  # a damaged schema's error text may not decode
+            if conn is not None:
+                conn.close()
             last = exc
             continue
-        if not REQUIRED_TABLES <= tables:
+        if not tables >= REQUIRED_TABLES:
             conn.close()
             raise ExportError(
                 "this SQLite database is not a Messages chat.db (no message/chat/handle tables); "
@@ -152,6 +169,11 @@ def connect(db: Path) -> tuple[sqlite3.Connection, bool]:
         "Full Disk Access to read ~/Library/Messages/chat.db",
         path=str(db),
     ) from last
+
+
+def _lenient_text(raw: bytes) -> str:
+    """TEXT values as str; bytes that are not UTF-8 (a damaged page) become U+FFFD, not errors."""
+    return raw.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)
@@ -180,12 +202,17 @@ class Schema:
 class ChatDb:
     """The queries the importer runs, each a streaming cursor or a small indexed look-up."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self.conn = conn
         self.schema = Schema.probe(conn)
         if not self.schema.has("message", "guid") or not self.schema.has("message", "date"):
-            raise ExportError("this database's message table has no guid/date columns; not a chat.db")
+            raise ExportError(
+                "this database's message table has no guid/date columns: not a Messages chat.db",
+                path=path,
+            )
         self._message_cols = self.schema.select("message", "m", MESSAGE_COLUMNS)
+        self._tapback_cols = self.schema.select("message", "m", TAPBACK_COLUMNS)
+        self._attachment_cols = self.schema.select("attachment", "a", ATTACHMENT_COLUMNS)
         self._tapbacks = self.schema.has("message", "associated_message_type") and self.schema.has(
             "message", "associated_message_guid"
         )
@@ -193,11 +220,14 @@ class ChatDb:
         self._attachments = self.schema.has("attachment") and self.schema.has("message_attachment_join")
 
     def handles(self) -> dict[int, str]:
-        return {r["ROWID"]: r["id"] for r in self.conn.execute("SELECT ROWID, id FROM handle")}
+        rows = self.conn.execute("SELECT ROWID, id FROM handle")
+        return {r["ROWID"]: r["id"] for r in rows if isinstance(r["id"], str) and r["id"]}
 
     def chats(self) -> Iterator[sqlite3.Row]:
         cols = self.schema.select(
-            "chat", "c", ("ROWID", "guid", "style", "chat_identifier", "service_name", "display_name")
+            "chat",
+            "c",
+            ("ROWID", "guid", "style", "chat_identifier", "service_name", "display_name"),
         )
         yield from self.conn.execute(f"SELECT {cols} FROM chat c ORDER BY c.ROWID")
 
@@ -205,48 +235,52 @@ class ChatDb:
         if not self.schema.has("chat_handle_join"):
             return []
         rows = self.conn.execute(
-            "SELECT handle_id FROM chat_handle_join WHERE chat_id = ? ORDER BY handle_id", (chat_rowid,)
+            "SELECT handle_id FROM chat_handle_join WHERE chat_id = ? ORDER BY handle_id",
+            (chat_rowid,),
         )
         return [r[0] for r in rows]
 
     def chat_messages(self, chat_rowid: int) -> Iterator[sqlite3.Row]:
         """A chat's messages in the order they were stored (the join table's primary key)."""
         yield from self.conn.execute(
-            f"SELECT {self._message_cols} FROM chat_message_join j JOIN message m ON m.ROWID = j.message_id"
+            f"SELECT {self._message_cols} FROM chat_message_join j"
+            " JOIN message m ON m.ROWID = j.message_id"
             f" WHERE j.chat_id = ? AND {self._not_messages} ORDER BY j.chat_id, j.message_id",
             (chat_rowid,),
         )
 
+    def _orphan_filter(self) -> str:
+        """Messages in no chat, except those in "Recently Deleted" (the person deleted them)."""
+        where = f"NOT EXISTS (SELECT 1 FROM chat_message_join j WHERE j.message_id = m.ROWID) AND {self._not_messages}"
+        if self.schema.has("chat_recoverable_message_join"):
+            where += " AND NOT EXISTS (SELECT 1 FROM chat_recoverable_message_join r WHERE r.message_id = m.ROWID)"
+        return where
+
     def has_orphans(self) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM message m WHERE NOT EXISTS"
-            " (SELECT 1 FROM chat_message_join j WHERE j.message_id = m.ROWID)"
-            f" AND {self._not_messages} LIMIT 1"
-        ).fetchone()
-        return row is not None
+        query = f"SELECT 1 FROM message m WHERE {self._orphan_filter()} LIMIT 1"
+        return self.conn.execute(query).fetchone() is not None
 
     def orphan_messages(self) -> Iterator[sqlite3.Row]:
-        """Messages in no chat (the chat was deleted, or a test database like corpus/test.db)."""
+        """Messages in no chat (left over from a deleted chat, or a test database like test.db)."""
         yield from self.conn.execute(
-            f"SELECT {self._message_cols} FROM message m WHERE NOT EXISTS"
-            " (SELECT 1 FROM chat_message_join j WHERE j.message_id = m.ROWID)"
-            f" AND {self._not_messages} ORDER BY m.ROWID"
+            f"SELECT {self._message_cols} FROM message m WHERE {self._orphan_filter()} ORDER BY m.ROWID"
         )
+
+    def recently_deleted(self) -> int:
+        """How many messages wait in "Recently Deleted" (not imported)."""
+        if not self.schema.has("chat_recoverable_message_join"):
+            return 0
+        query = "SELECT COUNT(DISTINCT message_id) FROM chat_recoverable_message_join"
+        return int(self.conn.execute(query).fetchone()[0])
 
     def tapbacks(self, targets: Sequence[str]) -> list[sqlite3.Row]:
         """Tapback rows aimed at any of `targets` (associated_message_guid forms), oldest first."""
         if not self._tapbacks or not targets:
             return []
-        cols = self.schema.select(
-            "message",
-            "m",
-            ("ROWID", "associated_message_type", "associated_message_emoji", "is_from_me", "handle_id", "date"),
-        )
         marks = ", ".join("?" * len(targets))
         return self.conn.execute(
-            f"SELECT {cols} FROM message m WHERE m.associated_message_guid IN ({marks})"
-            " AND (m.associated_message_type BETWEEN 2000 AND 2007"
-            " OR m.associated_message_type BETWEEN 3000 AND 3007)"
+            f"SELECT {self._tapback_cols} FROM message m"
+            f" WHERE m.associated_message_guid IN ({marks}) AND {_IS_TAPBACK}"
             " ORDER BY m.date, m.ROWID",
             tuple(targets),
         ).fetchall()
@@ -254,9 +288,9 @@ class ChatDb:
     def attachments(self, message_rowid: int) -> list[sqlite3.Row]:
         if not self._attachments:
             return []
-        cols = self.schema.select("attachment", "a", ATTACHMENT_COLUMNS)
         return self.conn.execute(
-            f"SELECT {cols} FROM message_attachment_join j JOIN attachment a ON a.ROWID = j.attachment_id"
+            f"SELECT {self._attachment_cols} FROM message_attachment_join j"
+            " JOIN attachment a ON a.ROWID = j.attachment_id"
             " WHERE j.message_id = ? ORDER BY a.ROWID",
             (message_rowid,),
         ).fetchall()

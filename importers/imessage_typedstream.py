@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Union
 
 # Tags of the typedstream encoding (Apple's NSArchiver / GNUstep's typedstream.h).
@@ -87,7 +88,8 @@ class ArchivedObject:
         return self.cls is not None and any(n in names for n in self.cls.chain())
 
 
-Value = Union[int, float, bytes, str, None, ArchivedObject, ArchivedClass, list["Value"]]
+# A decoded value: integers, floats, byte strings, C strings, objects, classes, arrays/structs.
+Value = Union[int, float, bytes, str, None, ArchivedObject, ArchivedClass, list["Value"]]  # noqa: UP007
 
 
 class _Reader:
@@ -109,12 +111,16 @@ class _Reader:
         return out
 
     def head(self) -> int:
-        return struct.unpack("b", self.take(1))[0]  # type: ignore[no-any-return]
+        """The next byte as a signed value (tags are negative)."""
+        b = self.peek_head()
+        self.pos += 1
+        return b
 
     def peek_head(self) -> int:
         if self.pos >= len(self.data):
             raise TypedStreamError("data ends early")
-        return struct.unpack("b", self.data[self.pos : self.pos + 1])[0]  # type: ignore[no-any-return]
+        b = self.data[self.pos]
+        return b - 0x100 if b & 0x80 else b
 
     def integer(self, head: int | None = None, *, signed: bool = True) -> int:
         if head is None:
@@ -220,16 +226,12 @@ class _Reader:
         encoding = self.shared_string()
         if not encoding:
             raise TypedStreamError("a value without a type")
-        types = split_types(encoding.decode("ascii", errors="replace"))
-        return [self.value(t, depth) for t in types]
+        return [self.value(t, depth) for t in split_types(encoding.decode("ascii", errors="replace"))]
 
     def value(self, t: str, depth: int) -> Value:
         self.count += 1
         if self.count > MAX_VALUES:
             raise TypedStreamError("too many values")
-        t = t.lstrip(_TYPE_QUALIFIERS)
-        if not t:
-            raise TypedStreamError("an empty type")
         kind = t[0]
         if kind == "@":
             return self.archived_object(depth)
@@ -284,16 +286,20 @@ class _Reader:
         return values[0] if values else None
 
 
-def split_types(encoding: str) -> list[str]:
-    """Split an `@encode` string such as 'iI' or '{_NSRange=QQ}@' into one string per value."""
+@lru_cache(maxsize=512)
+def split_types(encoding: str) -> tuple[str, ...]:
+    """Split an `@encode` string such as 'iI' or '{_NSRange=QQ}@' into one type per value.
+
+    Qualifiers (const, in, out, ...) are dropped. Cached: a blob repeats a handful of encodings.
+    """
     out: list[str] = []
     i = 0
     while i < len(encoding):
-        start = i
         while i < len(encoding) and encoding[i] in _TYPE_QUALIFIERS:
             i += 1
         if i >= len(encoding):
             raise TypedStreamError("a type encoding ends in a qualifier")
+        start = i
         if encoding[i] in "[{(":
             i = _matching_close(encoding, i) + 1
         elif encoding[i] == "^":
@@ -305,7 +311,7 @@ def split_types(encoding: str) -> list[str]:
         else:
             i += 1
         out.append(encoding[start:i])
-    return out
+    return tuple(out)
 
 
 def _matching_close(encoding: str, i: int) -> int:
@@ -332,7 +338,7 @@ def _array_type(t: str) -> tuple[int, str]:
     return int(inner[:digits]), inner[digits:]
 
 
-def _struct_fields(t: str) -> list[str]:
+def _struct_fields(t: str) -> tuple[str, ...]:
     inner = t[1:-1]
     if "=" in inner:
         inner = inner.split("=", 1)[1]

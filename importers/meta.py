@@ -33,7 +33,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from importers.base import SNIFF_BYTES, Format, ParseOptions, head_text, is_zip, open_zip
+from importers.base import (
+    SNIFF_BYTES,
+    Format,
+    ParseOptions,
+    head_text,
+    is_zip,
+    open_zip,
+    safe_member_name,
+)
 from importers.meta_thread import (
     E2EE,
     LEGACY,
@@ -45,7 +53,13 @@ from importers.meta_thread import (
     scan_thread,
     thread_messages,
 )
-from importers.meta_tree import JSON_ERRORS, ExportTree, FolderTree, ZipTree
+from importers.tree import (
+    JSON_ERRORS,
+    ExportTree,
+    FolderTree,
+    ZipTree,
+    unsafe_members_problem,
+)
 from vault.errors import ExportError
 from vault.records import DIRECT, GROUP, UNKNOWN, Chat, Note, Problem, Record, title_key
 
@@ -55,6 +69,8 @@ INSTAGRAM = "instagram"
 # A DYI thread file, and the folders around it: messages/<folder>/<thread>/message_N.json.
 THREAD_FILE = re.compile(r"message(?:_(\d+))?\.json")
 _THREAD_MEMBER = re.compile(r"(?:^|/)messages/[^/]+/[^/]+/message(?:_\d+)?\.json$")
+# The folders of messages/ that hold threads (others, e.g. e2ee_cutover, are found when parsing).
+MESSAGE_FOLDERS = ("inbox", "archived_threads", "filtered_threads", "message_requests")
 # The 2024+ top folders: your_facebook_activity, your_instagram_activity.
 _ACTIVITY_DIR = re.compile(r"your_(facebook|instagram)_activity")
 # Meta's names for the downloaded archive and its unpacked folder: instagram-<user>-2024-05-01-<id>.
@@ -81,11 +97,7 @@ def _head_variant(text: str) -> str | None:
         return None
     if '"sender_name"' in text and '"timestamp_ms"' in text:
         return LEGACY
-    if (
-        '"senderName"' in text
-        and '"timestamp"' in text
-        and ('"threadName"' in text or '"isUnsent"' in text)
-    ):
+    if '"senderName"' in text and '"timestamp"' in text and ('"threadName"' in text or '"isUnsent"' in text):
         return E2EE
     return None
 
@@ -101,7 +113,7 @@ def _name_hint(parts: tuple[str, ...] | list[str]) -> str | None:
 
 def _zip_sniff(path: Path) -> str | None:
     with zipfile.ZipFile(path) as zf:
-        names = [n.replace("\\", "/") for n in zf.namelist()]
+        names = [safe for n in zf.namelist() if (safe := safe_member_name(n))]
         threads = [n for n in names if _THREAD_MEMBER.search(n)]
         if threads:
             hint = _name_hint([path.name])
@@ -141,11 +153,11 @@ def _file_sniff(path: Path) -> str | None:
 
 def _first_thread_file(folder: Path) -> Path | None:
     """A message_N.json in the folder, in a thread folder below it, or in the usual places."""
-    candidates = [folder, folder / "messages", folder / "inbox"]
+    candidates = [folder, folder / "messages"]
     candidates += [folder / d / "messages" for d in ("your_facebook_activity", "your_instagram_activity")]
     seen = 0
     for base in candidates:
-        for sub in (base, base / "inbox"):
+        for sub in (base, *(base / name for name in MESSAGE_FOLDERS)):
             if not sub.is_dir():
                 continue
             for entry in sorted(sub.iterdir())[:_DETECT_ENTRIES]:
@@ -291,9 +303,7 @@ def _chat(source: str, thread: Thread, header: ThreadHeader, fallback_title: str
     return Chat(source, key, title, kind=kind, participants=participants, extra=extra)
 
 
-def _parse_threads(
-    tree: ExportTree, threads: list[Thread], source: str, *, single: bool
-) -> Iterator[Record]:
+def _parse_threads(tree: ExportTree, threads: list[Thread], source: str, *, single: bool) -> Iterator[Record]:
     """Records of every thread. With `single`, an unreadable file is an ExportError; in a
     folder or zip it is reported as a Problem and the other threads are read."""
     missing_media = 0
@@ -360,10 +370,9 @@ def _parse(path: Path, source: str) -> Iterator[Record]:
     if is_zip(path):
         with open_zip(path) as zf:
             tree = ZipTree(zf, path)
-            if tree.unsafe:
-                yield Problem(
-                    str(path), None, f"{tree.unsafe} archive entries with unsafe names (../ or absolute) were ignored"
-                )
+            problem = unsafe_members_problem(tree)
+            if problem is not None:
+                yield problem
             threads = _threads_in(tree, tree.names(), None)
             if not threads:
                 raise ExportError(_NOTHING_FOUND, path=str(path))
@@ -421,8 +430,8 @@ FORMATS = [
         name=INSTAGRAM,
         source=INSTAGRAM,
         description="Instagram 'Download your information' messages (JSON; zip, folder or message_N.json)",
-        detection="message_N.json threads under your_instagram_activity/, an instagram-<user>-<date> "
-        "archive, or an ig.me group link",
+        detection="message_N.json threads under your_instagram_activity/, an "
+        "instagram-<user>-<date> archive, or an ig.me group link",
         detect=detect_instagram,
         parse=parse_instagram,
     ),

@@ -23,12 +23,16 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 
 from importers.base import safe_member_name
-from importers.meta_tree import (
+from importers.tree import (
     ExportTree,
+    dict_at,
+    int_at,
     json_events,
     json_items,
     kind_for_name,
+    list_at,
     mime_for_name,
+    str_at,
 )
 from vault.records import (
     AUDIO,
@@ -137,7 +141,7 @@ class ThreadHeader:
     thread_type: str | None = None
     participants: list[str] = field(default_factory=list)
     still_participant: bool | None = None
-    joinable_link: str | None = None
+    camel_case: bool = False  # threadName or plain-string participants: the E2EE download
     messages: int = 0
 
 
@@ -179,12 +183,12 @@ def scan_thread(fh: IO[bytes]) -> ThreadHeader:
             header.still_participant = value
     if not has_messages:
         raise NotAThread("no messages list")
-    if _LEGACY_KEYS <= message_keys:
+    if message_keys >= _LEGACY_KEYS:
         header.variant = LEGACY
-    elif _E2EE_KEYS <= message_keys:
+    elif message_keys >= _E2EE_KEYS:
         header.variant = E2EE
     elif header.messages == 0:
-        header.variant = LEGACY if header.thread_path or not header.title else E2EE
+        header.variant = E2EE if header.camel_case else LEGACY
     else:
         raise NotAThread("messages lack sender and time")
     return header
@@ -193,15 +197,15 @@ def scan_thread(fh: IO[bytes]) -> ThreadHeader:
 def _header_string(header: ThreadHeader, prefix: str, value: str) -> None:
     if prefix in ("title", "threadName"):
         header.title = value
+        header.camel_case |= prefix == "threadName"
     elif prefix == "thread_path":
         header.thread_path = value
     elif prefix == "thread_type":
         header.thread_type = value
     elif prefix in ("participants.item.name", "participants.item"):
+        header.camel_case |= prefix == "participants.item"
         if len(header.participants) < _MAX_PARTICIPANTS:
             header.participants.append(value)
-    elif prefix == "joinable_mode.link":
-        header.joinable_link = value
 
 
 @dataclass
@@ -239,50 +243,43 @@ def convert(msg: Any, ctx: ThreadContext) -> Message | Event:
     return _convert_e2ee(msg, ctx)
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def _convert_dyi(msg: dict[str, Any], ctx: ThreadContext) -> Message | Event:
     ts = epoch_time(msg["timestamp_ms"])
-    sender = msg.get("sender_name") if isinstance(msg.get("sender_name"), str) else None
-    text = _text(msg.get("content"))
-    msg_type = msg.get("type") if isinstance(msg.get("type"), str) else None
-    extra: dict[str, Any] = {}
-    if msg_type and msg_type != TYPE_PLAIN:
-        extra["type"] = msg_type
+    sender = str_at(msg, "sender_name")
+    text = str_at(msg, "content") or ""
+    msg_type = str_at(msg, "type")
+    extra: dict[str, Any] = {"type": msg_type} if msg_type and msg_type != TYPE_PLAIN else {}
 
-    users = [u["name"] for u in msg.get("users") or [] if isinstance(u, dict) and isinstance(u.get("name"), str)]
+    users = [name for u in list_at(msg, "users") if (name := str_at(u, "name"))]
     event = _notice(text, sender, users, msg_type)
     if event is not None:
         kind, event_extra = event
         return Event(ctx.chat, ts, text, kind=kind, actor=sender, extra={**extra, **event_extra})
 
-    attachments: list[Attachment] = []
-    for key, kind in MEDIA_FIELDS:
-        for item in msg.get(key) or []:
-            if isinstance(item, dict) and isinstance(item.get("uri"), str):
-                attachments.append(_attachment(item["uri"], kind, ctx))
-    sticker = msg.get("sticker")
-    if isinstance(sticker, dict) and isinstance(sticker.get("uri"), str):
-        attachments.append(_attachment(sticker["uri"], STICKER, ctx))
+    attachments = [
+        _attachment(uri, kind, ctx)
+        for key, kind in MEDIA_FIELDS
+        for item in list_at(msg, key)
+        if (uri := str_at(item, "uri"))
+    ]
+    sticker_uri = str_at(dict_at(msg, "sticker"), "uri")
+    if sticker_uri:
+        attachments.append(_attachment(sticker_uri, STICKER, ctx))
 
-    share = msg.get("share")
-    if isinstance(share, dict):
-        kept = {k: v for k, v in share.items() if isinstance(v, str) and v}
-        if kept:
-            extra["share"] = kept
-        link = kept.get("link")
-        if link and link not in text:
+    share = {k: v for k, v in dict_at(msg, "share").items() if isinstance(v, str) and v}
+    if share:
+        extra["share"] = share
+        link = share.get("link")
+        if link and link not in text:  # searchable with the message
             text = f"{text}\n{link}" if text else link
 
     if msg.get("is_unsent") is True:
         kind = DELETED
     elif "call_duration" in msg or msg_type == TYPE_CALL:
         kind = CALL
-        duration = msg.get("call_duration")
-        if isinstance(duration, (int, Decimal)) and not isinstance(duration, bool):
-            extra["duration"] = int(duration)
+        duration = int_at(msg, "call_duration")
+        if duration is not None:
+            extra["duration"] = duration
         if isinstance(msg.get("missed"), bool):
             extra["missed"] = msg["missed"]
     elif attachments:
@@ -297,27 +294,22 @@ def _convert_dyi(msg: dict[str, Any], ctx: ThreadContext) -> Message | Event:
         text=text,
         kind=kind,
         attachments=tuple(attachments),
-        reactions=_reactions(msg.get("reactions")),
+        reactions=_reactions(msg),
         extra=extra,
     )
 
 
 def _convert_e2ee(msg: dict[str, Any], ctx: ThreadContext) -> Message | Event:
     ts = epoch_time(msg["timestamp"])
-    sender = msg.get("senderName") if isinstance(msg.get("senderName"), str) else None
-    text = _text(msg.get("text"))
-    extra: dict[str, Any] = {}
-    if isinstance(msg.get("type"), str) and msg["type"]:
-        extra["type"] = msg["type"]
+    sender = str_at(msg, "senderName")
+    text = str_at(msg, "text") or ""
+    msg_type = str_at(msg, "type")
+    extra: dict[str, Any] = {"type": msg_type} if msg_type else {}
     event = _notice(text, sender, [], None)
     if event is not None:
         kind, event_extra = event
         return Event(ctx.chat, ts, text, kind=kind, actor=sender, extra={**extra, **event_extra})
-    attachments = [
-        _attachment(item["uri"], None, ctx)
-        for item in msg.get("media") or []
-        if isinstance(item, dict) and isinstance(item.get("uri"), str)
-    ]
+    attachments = [_attachment(uri, None, ctx) for item in list_at(msg, "media") if (uri := str_at(item, "uri"))]
     if msg.get("isUnsent") is True:
         kind = DELETED
     elif attachments:
@@ -331,23 +323,19 @@ def _convert_e2ee(msg: dict[str, Any], ctx: ThreadContext) -> Message | Event:
         text=text,
         kind=kind,
         attachments=tuple(attachments),
-        reactions=_reactions(msg.get("reactions")),
+        reactions=_reactions(msg),
         extra=extra,
     )
 
 
-def _reactions(value: Any) -> tuple[Reaction, ...]:
-    out = []
-    for r in value or []:
-        if isinstance(r, dict) and isinstance(r.get("reaction"), str):
-            actor = r.get("actor") if isinstance(r.get("actor"), str) else None
-            out.append(Reaction(r["reaction"], actor))
-    return tuple(out)
+def _reactions(msg: dict[str, Any]) -> tuple[Reaction, ...]:
+    """Reactions: {reaction, actor} in both shapes; Meta records no time for them."""
+    return tuple(
+        Reaction(emoji, str_at(r, "actor")) for r in list_at(msg, "reactions") if (emoji := str_at(r, "reaction"))
+    )
 
 
-def _notice(
-    text: str, sender: str | None, users: list[str], msg_type: str | None
-) -> tuple[str, dict[str, Any]] | None:
+def _notice(text: str, sender: str | None, users: list[str], msg_type: str | None) -> tuple[str, dict[str, Any]] | None:
     """The event kind (and extra) when a message is a group notice, else None.
 
     Old exports mark joins and leaves with `type` Subscribe/Unsubscribe; join/leave notices carry

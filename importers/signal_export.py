@@ -25,12 +25,12 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote
 
 from importers.base import ParseOptions, file_opener, head_text, text_lines
 from importers.signal_files import resolve_inside
-from importers.signal_json import kind_of_mime
+from importers.signal_json import kind_of_mime, text_of
 from vault.errors import ExportError
 from vault.records import (
     DELETED,
@@ -52,9 +52,7 @@ MD_NAME = "chat.md"
 JSON_NAME = "data.json"
 STICKER_DIR = "exported_stickers"
 # `[2021-01-01 12:00:00] Name: ` (current) or `[2021-01-01, 12:00] Name: ` (older).
-HEADER = re.compile(
-    r"\[(\d{4}-\d{2}-\d{2})(,?) (\d{2}:\d{2}(?::\d{2})?)\] (.+?): ?(.*)"
-)
+HEADER = re.compile(r"\[(\d{4}-\d{2}-\d{2})(,?) (\d{2}:\d{2}(?::\d{2})?)\] (.+?): ?(.*)")
 NEW_STYLE = re.compile(r"\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] [^\n]+?: ")
 OLD_STYLE = re.compile(r"\[\d{4}-\d{2}-\d{2}, \d{2}:\d{2}\] [^\n]+?: ")
 DELETED_TEXT = "(This message was deleted)"
@@ -62,13 +60,9 @@ OWN_SENDER = "Me"  # signal-export's name for the exporting person
 MD_BREAK = "  "  # signal-export ends every body with two spaces (a Markdown line break)
 REACTIONS_LINE = re.compile(r"\(- (.*) -\)")
 STICKER_LINE = re.compile(r"\(\( (.*) \)\)")
-ATTACHMENT_TAIL = re.compile(
-    r"!?\[([^\]\n]*)\]\(((?:\./)?media/[^)\s]*|\.\./" + STICKER_DIR + r"/[^)\s]*)\)  $"
-)
+ATTACHMENT_TAIL = re.compile(r"!?\[([^\]\n]*)\]\(((?:\./)?media/[^)\s]*|\.\./" + STICKER_DIR + r"/[^)\s]*)\)  $")
 # signal-export's own wording for calls (create.py `_format_call`).
-CALL_TEXT = re.compile(
-    r"(?:Incoming|Outgoing) (?:voice |video )?call(?: \([^\n]*\))?|Missed (?:voice |video )?call"
-)
+CALL_TEXT = re.compile(r"(?:Incoming|Outgoing) (?:voice |video )?call(?: \([^\n]*\))?|Missed (?:voice |video )?call")
 DETECT_FOLDERS = 50
 
 
@@ -79,8 +73,10 @@ def _is_jsonl(path: Path) -> bool:
         obj = json.loads(first)
     except ValueError:
         return False
-    return isinstance(obj, dict) and {"date", "sender", "body"} <= obj.keys() and (
-        "attachments" in obj or "reactions" in obj or "quote" in obj
+    return (
+        isinstance(obj, dict)
+        and {"date", "sender", "body"} <= obj.keys()
+        and ("attachments" in obj or "reactions" in obj or "quote" in obj)
     )
 
 
@@ -166,11 +162,7 @@ def parse_signal_export(path: Path, options: ParseOptions) -> Iterator[Record]:
 def _parse_file(path: Path, title: str) -> Iterator[Record]:
     key = title_key(title)
     yield Chat(source="signal", key=key, title=title, kind=UNKNOWN)
-    try:
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise ExportError("the file cannot be opened", path=str(path)) from exc
-    with fh:
+    with open_export(path) as fh:
         lines = text_lines(fh, path=str(path))
         if path.name == JSON_NAME or path.suffix.lower() == ".json":
             yield from _parse_jsonl(lines, path, key)
@@ -178,12 +170,22 @@ def _parse_file(path: Path, title: str) -> Iterator[Record]:
             yield from _parse_markdown(lines, path, key)
 
 
+def open_export(path: Path) -> IO[bytes]:
+    """The export file opened for reading, or ExportError naming it."""
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise ExportError("the file cannot be opened", path=str(path)) from exc
+
+
 def _attachment(chat_dir: Path, name: str, rel: str) -> Attachment:
     rel = unquote(rel)
     if rel.startswith("./"):
         rel = rel[2:]
-    if rel.startswith(f"../{STICKER_DIR}/"):
+    sticker = rel.startswith(f"../{STICKER_DIR}/")
+    if sticker:
         found = resolve_inside(chat_dir.parent / STICKER_DIR, rel[len(STICKER_DIR) + 4 :])
+        name = Path(rel).name
     else:
         found = resolve_inside(chat_dir, rel)
     mime = mimetypes.guess_type(name or rel)[0]
@@ -195,7 +197,7 @@ def _attachment(chat_dir: Path, name: str, rel: str) -> Attachment:
             found = None
     return Attachment(
         name=name or Path(rel).name or "attachment",
-        kind=kind_of_mime(mime),
+        kind=STICKER if sticker else kind_of_mime(mime),
         mime=mime,
         size=size,
         open=file_opener(found) if found is not None else None,
@@ -260,8 +262,8 @@ def _parse_jsonl(lines: Iterator[tuple[int, str]], path: Path, chat: str) -> Ite
             if not isinstance(obj, dict):
                 raise TypeError
             ts = datetime.fromisoformat(str(obj["date"]))
-            sender = obj.get("sender") if isinstance(obj.get("sender"), str) else None
-            body = obj.get("body") if isinstance(obj.get("body"), str) else ""
+            sender = text_of(obj.get("sender"))
+            body = text_of(obj.get("body"))
         except (ValueError, TypeError, KeyError):
             yield Problem(where, lineno, "not a signal-export message record; skipped")
             continue
@@ -278,7 +280,7 @@ def _parse_jsonl(lines: Iterator[tuple[int, str]], path: Path, chat: str) -> Ite
         sticker = obj.get("sticker")
         if isinstance(sticker, dict):
             sticker = sticker.get("emoji") or "sticker"
-        quote = obj.get("quote") if isinstance(obj.get("quote"), str) else ""
+        quote = text_of(obj.get("quote"))
         yield _record(
             chat,
             ts,
@@ -339,7 +341,10 @@ def _md_record(current: tuple[int, datetime, str, list[str]], path: Path, chat: 
     text = "\n".join(body)
     attachments: list[Attachment] = []
     while (att := ATTACHMENT_TAIL.search(text)) is not None:
-        attachments.insert(0, _attachment(path.parent, att.group(1), att.group(2)))
+        made = _attachment(path.parent, att.group(1), att.group(2))
+        if made.kind == STICKER:
+            sticker = att.group(1)
+        attachments.insert(0, made)
         text = text[: att.start()]
     text = _strip_break(text)
     quote = ""

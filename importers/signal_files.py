@@ -129,24 +129,28 @@ def _strip_pkcs7(data: bytes) -> bytes:
     return data
 
 
+class AttachmentDamaged(Exception):
+    """An encrypted attachment file failed its integrity check (holds no content)."""
+
+
 def _authenticate(path: Path, mac_key: bytes) -> int:
     """Check the file's HMAC in one streaming pass; return the ciphertext length."""
     total = path.stat().st_size
     ct_len = total - IV_SIZE - MAC_SIZE
     if ct_len <= 0 or ct_len % AES_BLOCK:
-        raise OSError("attachment file has an impossible length (damaged?)")
+        raise AttachmentDamaged("attachment file has an impossible length")
     mac = hmac.new(mac_key, digestmod=hashlib.sha256)
     with open(path, "rb") as fh:
         left = total - MAC_SIZE
         while left:
             chunk = fh.read(min(CHUNK, left))
             if not chunk:
-                raise OSError("attachment file ended early")
+                raise AttachmentDamaged("attachment file ended early")
             mac.update(chunk)
             left -= len(chunk)
         theirs = fh.read(MAC_SIZE)
     if not hmac.compare_digest(mac.digest(), theirs):
-        raise OSError("attachment file failed its integrity check (damaged, or a wrong key)")
+        raise AttachmentDamaged("attachment file failed its integrity check")
     return ct_len
 
 
@@ -155,8 +159,9 @@ def attachment_opener(
 ) -> Callable[[], IO[bytes]] | None:
     """An opener for an attachment file under `root`, or None when the file is not there.
 
-    Encrypted files are authenticated when opened (a streaming pass), then decrypted while the
-    caller reads; a file that fails the check raises OSError from the opener.
+    An encrypted file is authenticated here, in one streaming pass, and raises AttachmentDamaged
+    when it fails (so the vault never meets a broken stream); the opener then decrypts it while
+    the caller reads.
     """
     if not rel:
         return None
@@ -170,10 +175,13 @@ def attachment_opener(
     if keys is None:
         return None
     cipher_key, mac_key = keys
+    try:
+        ct_len = _authenticate(path, mac_key)
+    except OSError:
+        return None
 
     def opener() -> IO[bytes]:
-        ct_len = _authenticate(path, mac_key)
-        raw = _DecryptingReader(open(path, "rb"), cipher_key, ct_len, size)
+        raw = _DecryptingReader(open(path, "rb"), cipher_key, ct_len, size)  # noqa: SIM115 (the reader closes it)
         return io.BufferedReader(raw, CHUNK)
 
     return opener

@@ -80,6 +80,11 @@ STORY_TYPE = "story"
 QUOTE_MEMORY = 50_000
 
 
+def text_of(value: object) -> str:
+    """A JSON value that should be a string, or "" when it is not."""
+    return value if isinstance(value, str) else ""
+
+
 def ms_value(value: object) -> int | None:
     """An epoch-millisecond value from JSON or a column (int, float, Decimal or digits)."""
     if isinstance(value, bool):
@@ -147,9 +152,7 @@ def plain_attachment(att: Mapping[str, Any], view_once: bool) -> Attachment:
     mime = att.get("contentType") if isinstance(att.get("contentType"), str) else None
     size = att.get("size") if isinstance(att.get("size"), int) else None
     name = att.get("fileName") if isinstance(att.get("fileName"), str) else None
-    return Attachment(
-        name=name or "attachment", kind=kind_of_mime(mime, att.get("flags")), mime=mime, size=size
-    )
+    return Attachment(name=name or "attachment", kind=kind_of_mime(mime, att.get("flags")), mime=mime, size=size)
 
 
 class QuoteMemory:
@@ -182,6 +185,7 @@ class SignalStats:
     view_once: int = 0
     stories: int = 0
     long_text_truncated: int = 0
+    damaged_attachments: int = 0
 
 
 @dataclass
@@ -283,7 +287,7 @@ class SignalConverter:
             if msg.get("isErased"):
                 extra["erased"] = True
 
-        body = msg.get("body") if isinstance(msg.get("body"), str) else ""
+        body = text_of(msg.get("body"))
         raw_atts = [a for a in (msg.get("attachments") or []) if isinstance(a, Mapping)]
         body_att = msg.get("bodyAttachment")
         long_atts = [a for a in raw_atts if a.get("contentType") == LONG_TEXT_MIME]
@@ -325,10 +329,8 @@ class SignalConverter:
             for version in history:
                 if isinstance(version, Mapping):
                     when = ms_to_utc(version.get("timestamp"))
-                    vbody = version.get("body") if isinstance(version.get("body"), str) else ""
-                    versions.append(
-                        {"ts": when.isoformat() if when else None, "text": vbody or ""}
-                    )
+                    vbody = text_of(version.get("body"))
+                    versions.append({"ts": when.isoformat() if when else None, "text": vbody})
             extra["edit_history"] = list(reversed(versions))  # oldest first
             edited = ms_to_utc(msg.get("editMessageTimestamp")) or ms_to_utc(
                 history[0].get("timestamp") if isinstance(history[0], Mapping) else None
@@ -362,11 +364,10 @@ class SignalConverter:
     def _sticker(
         self, sticker: Mapping[str, Any], text: str, attachments: tuple[Attachment, ...]
     ) -> tuple[str, str, tuple[Attachment, ...]]:
-        emoji = sticker.get("emoji") if isinstance(sticker.get("emoji"), str) else ""
+        emoji = text_of(sticker.get("emoji"))
         data = sticker.get("data")
         if isinstance(data, Mapping):
-            if not emoji and isinstance(data.get("emoji"), str):
-                emoji = data["emoji"]
+            emoji = emoji or text_of(data.get("emoji"))
             att = dict(data)
             att.setdefault("contentType", "image/webp")
             att["fileName"] = f"sticker-{sticker.get('packId', '')}-{sticker.get('stickerId', '')}"
@@ -531,9 +532,7 @@ class SignalConverter:
             return EV_TITLE, f"{actor} changed the group name to “{update['name']}”"
         return EV_SYSTEM, f"{actor} updated the group"
 
-    def _call(
-        self, msg: Mapping[str, Any], extra: dict[str, Any]
-    ) -> tuple[str, str, str | None]:
+    def _call(self, msg: Mapping[str, Any], extra: dict[str, Any]) -> tuple[str, str, str | None]:
         ctx = self.ctx
         row = ctx.call_row(msg.get("callId")) if msg.get("callId") is not None else None
         legacy = msg.get("callHistoryDetails")
@@ -549,9 +548,7 @@ class SignalConverter:
         status = details.get("status")
         if status is None and details.get("wasDeclined"):
             status = "Declined"
-        label = {"Video": "video call", "Group": "group call", "Adhoc": "call link call"}.get(
-            str(ctype), "voice call"
-        )
+        label = {"Video": "video call", "Group": "group call", "Adhoc": "call link call"}.get(str(ctype), "voice call")
         text = f"{direction or 'A'} {label}".strip()
         text = text[0].upper() + text[1:]
         if isinstance(status, str) and status:

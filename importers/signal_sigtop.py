@@ -29,6 +29,7 @@ from typing import Any
 import ijson
 
 from importers.base import ParseOptions, head_text, text_lines
+from importers.signal_export import open_export
 from importers.signal_json import (
     SignalContext,
     SignalConverter,
@@ -57,10 +58,10 @@ from vault.records import (
 )
 
 # sigtop's time layout "Mon, 2 Jan 2006 15:04:05 -0700" (Go reference time; English names).
-SENT_TIME = re.compile(
-    r"[A-Z][a-z]{2}, (\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"
-)
-MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+SENT_TIME = re.compile(r"[A-Z][a-z]{2}, (\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
+MONTHS = {
+    m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)
+}
 FIELD = re.compile(r"(From|Type|Sent|Received|Attachment|Reaction|Edited): (.*)")
 FIELD_NAMES = ("From: ", "Type: ", "Sent: ", "Received: ", "Attachment: ", "Reaction: ", "Edited: ")
 ATTACHMENT = re.compile(r"(.*) \(([^,()]*), (\d+) bytes\)")
@@ -103,7 +104,7 @@ def _sent_time(value: str) -> datetime | None:
         offset = timedelta(hours=int(oh), minutes=int(om)) * (1 if sign == "+" else -1)
         local = datetime(int(year), MONTHS[m.group(2)], int(day), int(hh), int(mm), int(ss))
         return (local - offset).replace(tzinfo=timezone.utc)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -175,11 +176,7 @@ def _parse_json(path: Path, options: ParseOptions) -> Iterator[Record]:
     converter: SignalConverter | None = None
     where = str(path)
     count = 0
-    try:
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise ExportError("the file cannot be opened", path=where) from exc
-    with fh:
+    with open_export(path) as fh:
         try:
             for item in ijson.items(fh, "item"):
                 count += 1
@@ -219,8 +216,9 @@ def _parse_json(path: Path, options: ParseOptions) -> Iterator[Record]:
                     path=where,
                 ) from exc
             yield Problem(
-                where, count, f"the file is damaged or cut short after record {count}; "
-                "the rest could not be read"
+                where,
+                count,
+                f"the file is damaged or cut short after record {count}; the rest could not be read",
             )
     if stats.stories:
         yield Note(f"{stats.stories} stories were left out (they are not part of a chat)")
@@ -261,11 +259,7 @@ def _starts_message(first: str | None, second: str | None) -> bool:
 
 def _parse_text(path: Path) -> Iterator[Record]:
     where = str(path)
-    try:
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise ExportError("the file cannot be opened", path=where) from exc
-    with fh:
+    with open_export(path) as fh:
         lines = _Peek(text_lines(fh, path=where))
         first = lines.peek()
         if first is None or not first.startswith("Conversation: "):
@@ -331,14 +325,10 @@ def _text_block(lines: _Peek, chat: str, kind: str, title: str, where: str) -> R
             while (lines.peek() or "").startswith(">"):
                 quoted.append(lines.take()[1])
             quote = _quote(quoted)
-        if lines.peek() == "" and lines.peek(1) is not None and not _starts_message(
-            lines.peek(1), lines.peek(2)
-        ):
+        if lines.peek() == "" and lines.peek(1) is not None and not _starts_message(lines.peek(1), lines.peek(2)):
             lines.take()
             while lines.peek() is not None:
-                if lines.peek() == "" and (
-                    lines.peek(1) is None or _starts_message(lines.peek(1), lines.peek(2))
-                ):
+                if lines.peek() == "" and (lines.peek(1) is None or _starts_message(lines.peek(1), lines.peek(2))):
                     break
                 body.append(lines.take()[1])
 
@@ -361,8 +351,7 @@ def _text_block(lines: _Peek, chat: str, kind: str, title: str, where: str) -> R
         text = versions[0]["text"]
         edited = versions[0]["when"]
         extra["edit_history"] = [
-            {"ts": v["when"].isoformat() if v["when"] else None, "text": v["text"]}
-            for v in reversed(versions)
+            {"ts": v["when"].isoformat() if v["when"] else None, "text": v["text"]} for v in reversed(versions)
         ]
         if edited is not None and edited <= ts:
             edited = None
@@ -370,12 +359,14 @@ def _text_block(lines: _Peek, chat: str, kind: str, title: str, where: str) -> R
             attachments = versions[0]["attachments"]
     if quote:
         extra["quote"] = quote
+    sender: str | None = None
+    sender_id: str | None = None
     if outgoing:
-        sender, sender_id = "You", None
+        sender = "You"
     elif sender_shown:
         sender, sender_id = split_detail(sender_shown)
-    else:
-        sender, sender_id = (title if kind == DIRECT else None), None
+    elif kind == DIRECT:
+        sender = title
     msg_kind = attachments[0].kind if attachments else (TEXT if text else OTHER)
     return Message(
         chat=chat,

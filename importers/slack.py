@@ -23,8 +23,10 @@ the file URLs (which embed an access token) are never kept.
 from __future__ import annotations
 
 import itertools
+import lzma
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -75,7 +77,12 @@ from vault.records import (
 SOURCE = "slack"
 
 # Which list file holds which kind of conversation (Slack export documentation; slackdump).
-LIST_KINDS = {"channels.json": CHANNEL, "groups.json": CHANNEL, "mpims.json": GROUP, "dms.json": DIRECT}
+LIST_KINDS = {
+    "channels.json": CHANNEL,
+    "groups.json": CHANNEL,
+    "mpims.json": GROUP,
+    "dms.json": DIRECT,
+}
 
 # Message subtypes that are system entries, not something a person wrote
 # (api.slack.com/events/message#subtypes, plus huddle and canvas notices seen in newer exports).
@@ -166,7 +173,7 @@ class _Conversation:
 
 @dataclass
 class _Context:
-    """What converting one message needs: the chat, the name maps and where we are (for Problems)."""
+    """What converting one message needs: the chat, the name maps, where we are (for Problems)."""
 
     path: str
     chat: str
@@ -189,7 +196,18 @@ def _json_items(fh: IO[bytes]) -> Iterator[Any]:
     yield from ijson.items(itertools.chain([first], events), "item")
 
 
-_READ_ERRORS = (ijson.JSONError, ValueError, UnicodeDecodeError, OSError, zipfile.BadZipFile, EOFError)
+# What reading one JSON file of the export can raise: bad JSON or UTF-8 (ijson), and damaged,
+# encrypted or oddly compressed zip members (zipfile, zlib, lzma; RuntimeError/NotImplementedError).
+_READ_ERRORS = (
+    ijson.JSONError,
+    ValueError,
+    OSError,
+    EOFError,
+    RuntimeError,
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 
 def _read_users(export: SlackExport, path: str) -> Iterator[Record | tuple[str, str]]:
@@ -200,7 +218,8 @@ def _read_users(export: SlackExport, path: str) -> Iterator[Record | tuple[str, 
     n = 0
     try:
         with export.open(USERS_FILE) as fh:
-            for n, user in enumerate(_json_items(fh), 1):
+            for user in _json_items(fh):
+                n += 1
                 if isinstance(user, dict) and isinstance(user.get("id"), str):
                     name = user_name(user)
                     if name:
@@ -231,7 +250,8 @@ def _read_conversations(export: SlackExport, path: str) -> Iterator[Record | _Co
 def _conversation(raw: Any, kind: str, list_file: str) -> _Conversation | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
         return None
-    members = [m for m in raw.get("members") or () if isinstance(m, str)]
+    listed = raw.get("members")
+    members = [m for m in listed if isinstance(m, str)] if isinstance(listed, list) else []
     extra: dict[str, Any] = {"list": list_file}
     for key in ("is_archived", "is_general", "is_private"):
         if isinstance(raw.get(key), bool):
@@ -262,7 +282,7 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
             yield from _parse_export(export, str(path))
     except ExportError:
         raise
-    except (OSError, zipfile.BadZipFile, EOFError, RuntimeError) as exc:
+    except (*_READ_ERRORS, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise ExportError(
             "this Slack export could not be read (damaged or incomplete?); download it again",
             path=str(path),
@@ -270,9 +290,13 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
 
 
 def _parse_export(export: SlackExport, path: str) -> Iterator[Record]:
+    if not any(export.has(n) for n in (USERS_FILE, *LIST_FILES)):
+        raise ExportError("not a Slack export: no users.json or channels.json found", path=path)
     if export.unsafe_members:
         yield Problem(
-            path, None, f"{export.unsafe_members} archive member(s) with names escaping the archive were skipped"
+            path,
+            None,
+            f"{export.unsafe_members} archive member(s) named to leave the archive were skipped",
         )
     users: dict[str, str] = {}
     for item in _read_users(export, path):
@@ -286,10 +310,6 @@ def _parse_export(export: SlackExport, path: str) -> Iterator[Record]:
             conversations.append(conv)
         else:
             yield conv
-    if not conversations and not any(export.has(n) for n in (USERS_FILE, *LIST_FILES)):
-        raise ExportError(
-            "not a Slack export: no users.json or channels.json found", path=path
-        )
     channels = {c.id: c.name for c in conversations if c.name}
     folders = export.folders()
     used: set[str] = set()
@@ -359,7 +379,13 @@ def _convert(raw: Any, n: int, ctx: _Context, day: str) -> Record | None:
     text = _text(raw, ctx)
     if subtype in EVENT_SUBTYPES:
         return Event(
-            ctx.chat, ts, text, EVENT_SUBTYPES[subtype], actor=sender, source_id=source_id, line=n,
+            ctx.chat,
+            ts,
+            text,
+            EVENT_SUBTYPES[subtype],
+            actor=sender,
+            source_id=source_id,
+            line=n,
             extra={"subtype": subtype},
         )
     attachments, files_extra = _files(raw)
@@ -410,7 +436,7 @@ def _author_id(raw: Mapping[str, Any]) -> str | None:
 
 
 def _sender(raw: Mapping[str, Any], user: str | None, users: Mapping[str, str]) -> str | None:
-    """The author's name: users.json, else the message's own profile copy, else bot names, else the id."""
+    """The author's name: users.json, the message's own profile copy, the bot's name, or the id."""
     if user and user in users:
         return users[user]
     profile = raw.get("user_profile")
@@ -450,9 +476,7 @@ def _files(raw: Mapping[str, Any]) -> tuple[tuple[Attachment, ...], list[dict[st
     for f in files:
         if not isinstance(f, dict) or f.get("mode") in ABSENT_FILE_MODES:
             continue
-        name = next(
-            (f[k] for k in ("name", "title", "id") if isinstance(f.get(k), str) and f[k]), "file"
-        )
+        name = next((f[k] for k in ("name", "title", "id") if isinstance(f.get(k), str) and f[k]), "file")
         mime = f.get("mimetype") if isinstance(f.get("mimetype"), str) and f["mimetype"] else None
         size = f.get("size") if isinstance(f.get("size"), int) and f["size"] >= 0 else None
         out.append(Attachment(name, _file_kind(mime), mime, size, open=None))
@@ -467,7 +491,7 @@ def _file_kind(mime: str | None) -> str:
 
 
 def _reactions(raw: Any, users: Mapping[str, str]) -> tuple[Reaction, ...]:
-    """One Reaction per reacting person; Slack exports give shortcode names (`:thumbsup:`), no times."""
+    """One Reaction per reacting person: shortcode names (`:thumbsup:`), no times in exports."""
     out: list[Reaction] = []
     for r in raw if isinstance(raw, list) else ():
         if not isinstance(r, dict) or not isinstance(r.get("name"), str):
@@ -493,7 +517,7 @@ FORMATS = [
     Format(
         name="slack",
         source=SOURCE,
-        description="Slack workspace export (.zip or unzipped folder): channels, private channels, DMs, group DMs",
+        description="Slack workspace export (.zip or folder): channels, private channels, DMs",
         detection="users.json beside channels.json/groups.json/dms.json/mpims.json (zip or folder)",
         detect=detect,
         parse=parse,

@@ -76,9 +76,7 @@ class FolderExport(SlackExport):
         for d in sorted(self.root.iterdir()):
             if not d.is_dir() or not self._inside(d):
                 continue
-            days = sorted(
-                f.name for f in d.iterdir() if DAY_FILE.match(f.name) and f.is_file() and self._inside(f)
-            )
+            days = sorted(f.name for f in d.iterdir() if DAY_FILE.match(f.name) and f.is_file() and self._inside(f))
             if days:
                 out[d.name] = days
         return out
@@ -184,9 +182,7 @@ def detect_folder(path: Path) -> bool:
         return False
     if USERS_FILE in names:
         return looks_like_export(names, False)
-    has_days = any(
-        d.is_dir() and any(DAY_FILE.match(f.name) for f in d.iterdir()) for d in root.iterdir()
-    )
+    has_days = any(d.is_dir() and any(DAY_FILE.match(f.name) for f in d.iterdir()) for d in root.iterdir())
     return looks_like_export(names, has_days)
 
 
@@ -196,9 +192,7 @@ def detect_zip(path: Path) -> bool:
         prefix = zip_root(names)
         rel = [n[len(prefix) :] for n in names if n.startswith(prefix)]
         root_names = {n for n in rel if n in ROOT_FILES}
-        has_days = any(
-            len(parts) == 2 and DAY_FILE.match(parts[1]) for parts in (n.split("/") for n in rel)
-        )
+        has_days = any(len(parts) == 2 and DAY_FILE.match(parts[1]) for parts in (n.split("/") for n in rel))
         if not looks_like_export(root_names, has_days):
             return False
         list_file = next(n for n in LIST_FILES if n in root_names)

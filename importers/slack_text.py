@@ -1,10 +1,11 @@
 """Slack message text: mrkdwn tokens made readable, and text for messages that only carry blocks.
 
-Slack stores message text as "mrkdwn": mentions as `<@U024BE7LH>` (older exports: `<@U024BE7LH|bob>`),
-channel links as `<#C024BE7LR|general>`, special mentions as `<!here>`, `<!channel>`,
-`<!subteam^S123|@team>`, dates as `<!date^1392734382^{date_short}|Feb 18, 2014>`, links as
-`<https://example.com|label>`, and escapes `&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;` (nothing else is
-escaped). We resolve the tokens first, then unescape, so `&lt;@U1&gt;` stays the literal text `<@U1>`.
+Slack stores message text as "mrkdwn": mentions as `<@U024BE7LH>` (older exports:
+`<@U024BE7LH|bob>`), channel links as `<#C024BE7LR|general>`, special mentions as `<!here>`,
+`<!channel>`, `<!subteam^S123|@team>`, dates as `<!date^1392734382^{date_short}|Feb 18, 2014>`,
+links as `<https://example.com|label>`, and escapes `&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;`
+(nothing else is escaped). We resolve the tokens first, then unescape, so `&lt;@U1&gt;` stays
+the literal text `<@U1>`.
 """
 
 from __future__ import annotations
@@ -67,9 +68,7 @@ def _link(url: str, label: str) -> str:
     return f"{label} ({url})"
 
 
-def attachments_text(
-    attachments: Iterable[Any], users: Mapping[str, str], channels: Mapping[str, str]
-) -> str:
+def attachments_text(attachments: Iterable[Any], users: Mapping[str, str], channels: Mapping[str, str]) -> str:
     """The readable part of legacy message attachments (bots, link unfurls): pretext, title, text.
 
     Used only when a message's own text is empty, as for most bot messages of older exports.
@@ -137,7 +136,7 @@ def _rich_leaf(leaf: Any, users: Mapping[str, str], channels: Mapping[str, str])
 
 
 def _emoji(leaf: Mapping[str, Any]) -> str:
-    """An emoji element: its character from `unicode` ('1f3c0' or '1f468-200d-1f4bb'), else :name:."""
+    """An emoji element: its character from `unicode` ('1f3c0', '1f468-200d-1f4bb') or :name:."""
     code = leaf.get("unicode")
     if isinstance(code, str) and code:
         try:

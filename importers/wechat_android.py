@@ -16,9 +16,11 @@ the owner's wxid, id 4 = the owner's nickname).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from importers.wechat_common import (
+    APP_LIVE_LOCATION,
     SOURCE,
     TYPE_APP,
     TYPE_STICKER,
@@ -33,11 +35,11 @@ from importers.wechat_common import (
     split_group_prefix,
 )
 from importers.wechat_db import (
-    ANDROID,
+    DAMAGED_REST,
     DatabaseReadError,
     Layout,
     Opener,
-    close_quietly,
+    each_database,
     query,
     tables_of,
 )
@@ -66,7 +68,7 @@ def android_type(stored: int) -> tuple[int, int]:
     if stored == ANDROID_CUSTOM_EMOJI:
         return TYPE_STICKER, 0
     if stored == ANDROID_LOCATION_SHARING:
-        return TYPE_APP, 17
+        return TYPE_APP, APP_LIVE_LOCATION
     if stored > LOW16 or stored < 0:
         low = stored & LOW16
         if low == TYPE_APP:
@@ -84,9 +86,7 @@ def _names(conn: Any) -> tuple[dict[str, str], dict[str, list[str]], str | None,
         for row in query(conn, "SELECT * FROM rcontact"):
             user = row.get("username")
             if user:
-                names[str(user)] = display_name(
-                    row.get("conRemark"), row.get("nickname"), row.get("alias"), str(user)
-                )
+                names[str(user)] = display_name(row.get("conRemark"), row.get("nickname"), row.get("alias"), str(user))
     if "chatroom" in tables:
         for row in query(conn, "SELECT * FROM chatroom"):
             room = row.get("chatroomname")
@@ -94,8 +94,11 @@ def _names(conn: Any) -> tuple[dict[str, str], dict[str, list[str]], str | None,
                 members = str(row.get("memberlist") or "").split(MEMBER_SEPARATOR)
                 rooms[str(room)] = [m for m in members if m]
     if "userinfo" in tables:
-        for row in query(conn, "SELECT id, value FROM userinfo WHERE id IN (?, ?)",
-                         (USERINFO_WXID, USERINFO_NICKNAME)):
+        for row in query(
+            conn,
+            "SELECT id, value FROM userinfo WHERE id IN (?, ?)",
+            (USERINFO_WXID, USERINFO_NICKNAME),
+        ):
             if row.get("id") == USERINFO_WXID and row.get("value"):
                 owner_id = str(row["value"])
             elif row.get("id") == USERINFO_NICKNAME and row.get("value"):
@@ -140,10 +143,12 @@ def _raw(row: dict[str, Any], record: int) -> RawMessage | None:
 
 
 def parse_android(layout: Layout, opener: Opener) -> Iterator[Record]:
-    """Records from EnMicroMsg.db (or a decrypted copy of it)."""
-    db = layout.message_dbs[0]
-    conn = opener.open(db, ANDROID)
+    """Records from EnMicroMsg.db (or a decrypted copy of it): names and messages in one file."""
     finder = MediaFinder(layout.media_root)
+    yield from each_database(layout, opener, lambda db, conn: _read(db, conn, finder))
+
+
+def _read(db: Path, conn: Any, finder: MediaFinder) -> Iterator[Record]:
     record = 0
     try:
         contacts, rooms, owner_id, owner_name = _names(conn)
@@ -163,11 +168,7 @@ def parse_android(layout: Layout, opener: Opener) -> Iterator[Record]:
                 yield _chat(raw.chat, contacts, rooms, names)
             yield build_record(raw, names, finder.attachment)
     except DatabaseReadError:
-        yield Problem(
-            str(db), record + 1, "the database is damaged from here on; the rest was skipped"
-        )
-    finally:
-        close_quietly(conn)
+        yield Problem(str(db), record + 1, DAMAGED_REST)
 
 
 def _chat(talker: str, contacts: dict[str, str], rooms: dict[str, list[str]], names: Names) -> Chat:

@@ -67,17 +67,13 @@ TYPE_SYSTEM_XML = 10002  # <sysmsg> documents: recalls, pats (LC044 msg.py examp
 
 # --- App message sub types (SubType on 3.x, local_type >> 32 on 4.x, <appmsg><type> everywhere).
 APP_PASTED_TEXT = 1
-APP_MUSIC = 3
-APP_LINK = 5
 APP_FILE = 6
 APP_GIF = 8
 APP_LIVE_LOCATION = 17
-APP_MERGED_FORWARD = 19
 APP_QUOTE = 57
 APP_PAT = 62  # 4.x pat ("拍一拍") is an app message
 APP_GROUP_NOTICE = 87
 APP_TRANSFER = 2000
-APP_RED_PACKET = 2001
 
 # Sub type of TYPE_SYSTEM rows that are pats (PyWxDump type table: (10000, 4) 拍一拍).
 SYSTEM_PAT = 4
@@ -124,9 +120,7 @@ def aware_epoch(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
-def display_name(
-    remark: str | None, nickname: str | None, alias: str | None, wxid: str | None
-) -> str:
+def display_name(remark: str | None, nickname: str | None, alias: str | None, wxid: str | None) -> str:
     """The name WeChat shows for a contact: remark (备注), else nickname, else alias, else wxid."""
     for value in (remark, nickname, alias, wxid):
         if value and value.strip():
@@ -300,9 +294,7 @@ def _interpret_app(sub_type: int, content: str) -> Interpretation:
     if sub_type == APP_FILE:
         size = _to_int(_find_text(app, "appattach/totallen"))
         name = title or "file"
-        return Interpretation(
-            FILE, title, attachment=Attachment(name, FILE, None, size), extra=extra
-        )
+        return Interpretation(FILE, title, attachment=Attachment(name, FILE, None, size), extra=extra)
     if sub_type == APP_PAT:
         return Interpretation(EV_SYSTEM, title, event=True, extra={"pat": True})
     if sub_type == APP_TRANSFER:
@@ -357,9 +349,7 @@ def _interpret_call(content: str, display: str | None) -> Interpretation:
     return Interpretation(CALL, text or (display or "").strip())
 
 
-def interpret(
-    type_: int, sub_type: int, content: str | None, display: str | None = None
-) -> Interpretation:
+def interpret(type_: int, sub_type: int, content: str | None, display: str | None = None) -> Interpretation:
     """The meaning of one stored message: kind, text, reply link, attachment, extra facts."""
     content = content or ""
     if type_ == TYPE_TEXT:
@@ -472,10 +462,15 @@ def build_record(
         )
     attachment = meaning.attachment
     if meaning.kind in MEDIA_KINDS and raw.media:
-        rel = raw.media[0]
-        found = resolve_media(rel, meaning.kind) if resolve_media else None
+        # The first path that is there (the image, else its thumbnail); else the first, named.
+        found = None
+        if resolve_media is not None:
+            for rel in raw.media:
+                found = resolve_media(rel, meaning.kind)
+                if found is not None:
+                    break
         if attachment is None:
-            attachment = found or Attachment(media_basename(rel), meaning.kind)
+            attachment = found or Attachment(media_basename(raw.media[0]), meaning.kind)
         elif found is not None:  # a file message: keep its own name, take the bytes found
             size = attachment.size if attachment.size is not None else found.size
             attachment = Attachment(attachment.name, attachment.kind, found.mime, size, found.open)
@@ -626,7 +621,15 @@ TYPE_NAME_KINDS: dict[str, str] = {
 
 # Type names of system entries (events), unless the text is a recall notice.
 TYPE_NAME_EVENTS = frozenset(
-    {"系统通知", "系统消息", "拍一拍", "邀请加群", "添加好友", "企业微信打招呼(猜)", "企业微信添加好友(猜)"}
+    {
+        "系统通知",
+        "系统消息",
+        "拍一拍",
+        "邀请加群",
+        "添加好友",
+        "企业微信打招呼(猜)",
+        "企业微信添加好友(猜)",
+    }
 )
 
 # PyWxDump names recalls "消息撤回1", "消息撤回5", … after the sub type.

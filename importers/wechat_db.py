@@ -4,10 +4,10 @@ Four database generations exist (formats/wechat.md §0), each with its own file 
 
 | generation | files | cipher (SQLCipher 4 PRAGMAs, verified) |
 |---|---|---|
-| Windows 3.x | `Msg/MicroMsg.db`, `Msg/Multi/MSG0.db`… | hexkey, cipher_compatibility 3, page 4096 |
-| Windows/macOS 4.x | `db_storage/message/message_0.db`…, `db_storage/contact/contact.db` | hexkey, cipher_compatibility 4 |
-| macOS 3.x | `Message/msg_0.db`…, `Contact/wccontact_new2.db`, `Group/group_new.db` | raw key x'…', cipher_compatibility 3 |
-| Android | `EnMicroMsg.db` | 7-character key, cipher_compatibility 1 |
+| Windows 3.x | `Msg/MicroMsg.db`, `Msg/Multi/MSGn.db` | hexkey, compatibility 3, page 4096 |
+| Win/macOS 4.x | `db_storage/message/message_N.db`, `contact/contact.db` | hexkey, compat. 4 |
+| macOS 3.x | `Message/msg_N.db`, `Contact/wccontact_new2.db` | raw key x'…', compatibility 3 |
+| Android | `EnMicroMsg.db` | 7-character key, compatibility 1 |
 
 A database the person already decrypted (with PyWxDump, MemoTrace, wechat-dump, …) is plain
 SQLite and is recognised by its tables; an encrypted one by its file name, and opened with the key
@@ -22,13 +22,14 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from importers.base import ParseOptions
 from vault.errors import ExportError
+from vault.records import Note, Problem, Record
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -42,6 +43,7 @@ MAC3 = "macos-3"
 ANDROID = "android"
 
 _MSG_DB = re.compile(r"^MSG\d+\.db$", re.I)
+_MEDIA_DB = re.compile(r"^MediaMSG\d+\.db$", re.I)
 _V4_MESSAGE_DB = re.compile(r"^message_\d+\.db$", re.I)
 _MAC_MESSAGE_DB = re.compile(r"^msg_\d+\.db$", re.I)
 MICROMSG = "MicroMsg.db"
@@ -56,7 +58,7 @@ _HEX7 = re.compile(r"^[0-9a-f]{7}$")
 KEY_HELP = (
     "supply it with --wechat-key: the 64 hex characters a key tool printed for the desktop "
     "databases, or the 7-character key of Android's EnMicroMsg.db (or the phone's IMEI and uin "
-    "as parameters wechat_imei and wechat_uin)"
+    "with --wechat-imei and --wechat-uin)"
 )
 
 
@@ -92,7 +94,14 @@ class DatabaseReadError(Exception):
 
 
 def _is_db_error(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("sqlcipher3")
+    """A driver error, from either driver.
+
+    A UnicodeDecodeError counts: the drivers raise it when a damaged file garbles a column name or
+    an error message.
+    """
+    if isinstance(exc, (sqlite3.Error, UnicodeDecodeError)):
+        return True
+    return type(exc).__module__.startswith("sqlcipher3")
 
 
 def normalise_key(raw: str | None) -> str | None:
@@ -179,7 +188,7 @@ def table_names(path: Path) -> set[str]:
         return set()
     try:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.Error:
+    except (sqlite3.Error, UnicodeDecodeError):
         return set()
     finally:
         conn.close()
@@ -206,6 +215,7 @@ class Layout:
     message_dbs: list[Path]
     contact_dbs: list[Path] = field(default_factory=list)
     media_root: Path | None = None
+    voice_dbs: list[Path] = field(default_factory=list)  # Windows 3.x MediaMSGn.db
 
 
 def _numbered(paths: list[Path]) -> list[Path]:
@@ -247,7 +257,8 @@ def _win3_layout(folder: Path) -> Layout | None:
         return None
     micro = _first_file([folder / MICROMSG, folder / "Msg" / MICROMSG, folder.parent / MICROMSG])
     root = _account_root(msgs[0].parent, "Msg")
-    return Layout(WIN3, _numbered(msgs), [micro] if micro else [], root)
+    voices = _numbered(_files_matching(msgs[0].parent, _MEDIA_DB))
+    return Layout(WIN3, _numbered(msgs), [micro] if micro else [], root, voices)
 
 
 def _v4_layout(folder: Path) -> Layout | None:
@@ -255,9 +266,7 @@ def _v4_layout(folder: Path) -> Layout | None:
     for d in dirs:
         msgs = _files_matching(d, _V4_MESSAGE_DB)
         if msgs:
-            contact = _first_file(
-                [d / V4_CONTACT, d.parent / "contact" / V4_CONTACT, folder / V4_CONTACT]
-            )
+            contact = _first_file([d / V4_CONTACT, d.parent / "contact" / V4_CONTACT, folder / V4_CONTACT])
             root = _account_root(d, "db_storage")
             return Layout(V4, _numbered(msgs), [contact] if contact else [], root)
     return None
@@ -303,11 +312,10 @@ def file_layout(path: Path, generation: str, tables: set[str]) -> Layout:
         if "Contact" in tables:  # a merged database (PyWxDump merge_all.db) holds both
             contacts = [path]
         else:
-            micro = _first_file(
-                [folder / MICROMSG, folder.parent / MICROMSG, folder.parent / "Msg" / MICROMSG]
-            )
+            micro = _first_file([folder / MICROMSG, folder.parent / MICROMSG, folder.parent / "Msg" / MICROMSG])
             contacts = [micro] if micro and micro != path else []
-        return Layout(WIN3, [path], contacts, _account_root(folder, "Msg"))
+        voices = _numbered(_files_matching(folder, _MEDIA_DB))
+        return Layout(WIN3, [path], contacts, _account_root(folder, "Msg"), voices)
     if generation == V4:
         contact = _first_file([folder / V4_CONTACT, folder.parent / "contact" / V4_CONTACT])
         return Layout(V4, [path], [contact] if contact else [], _account_root(folder, "db_storage"))
@@ -333,7 +341,8 @@ def layout_of(path: Path) -> Layout | None:
         return None
     if is_plain_sqlite(path):
         tables = table_names(path)
-        generation = generation_by_tables(tables)
+        # A damaged copy may not list its tables; its name still says what it is.
+        generation = generation_by_tables(tables) or (generation_by_name(path) if not tables else None)
         return file_layout(path, generation, tables) if generation else None
     generation = generation_by_name(path)
     if generation is None or not looks_encrypted(path) or path.name.lower() == MICROMSG.lower():
@@ -354,13 +363,18 @@ def _load_sqlcipher() -> Any:
         import sqlcipher3
     except ImportError as exc:  # pragma: no cover - sqlcipher3 is a dependency of talkvault
         raise ExportError(
-            "reading an encrypted WeChat database needs the sqlcipher3 package; "
-            "reinstall talkvault"
+            "reading an encrypted WeChat database needs the sqlcipher3 package; reinstall talkvault"
         ) from exc
     return sqlcipher3
 
 
+def _text(value: bytes) -> str:
+    """TEXT cells as str even when WeChat stored invalid UTF-8 (undecodable bytes replaced)."""
+    return value.decode("utf-8", errors="replace")
+
+
 def _finish(conn: Any) -> Any:
+    conn.text_factory = _text
     conn.execute("PRAGMA query_only = ON")
     conn.execute("PRAGMA temp_store = MEMORY")
     return conn
@@ -393,7 +407,7 @@ class Opener:
             conn = sqlite3.connect(_uri(path), uri=True)
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return _finish(conn)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
             raise ExportError(
                 "this database is damaged or truncated; copy it again from the device",
                 path=str(path),
@@ -489,11 +503,6 @@ def tables_of(conn: Any) -> set[str]:
     return {r["name"] for r in query(conn, "SELECT name FROM sqlite_master WHERE type='table'")}
 
 
-def columns_of(conn: Any, table: str) -> set[str]:
-    safe = table.replace('"', '""')
-    return {r["name"] for r in query(conn, f'PRAGMA table_info("{safe}")')}
-
-
 def close_quietly(conn: Any) -> None:
     try:
         conn.close()
@@ -514,3 +523,53 @@ def wal_note(path: Path) -> str | None:
         return None
     return None
 
+
+# ---------------------------------------------------------------------------------------------
+# Reading a layout
+
+# The contact database each generation keeps names in (for the note when it is missing).
+CONTACT_DB_NAMES = {WIN3: MICROMSG, V4: V4_CONTACT, MAC3: MAC_CONTACT, ANDROID: ENMICROMSG}
+
+# The Problem for a database that turns out damaged part-way.
+DAMAGED_REST = "the database is damaged from here on; the rest of it was skipped"
+
+
+def load_contacts(layout: Layout, opener: Opener, load: Callable[[Any], None]) -> Iterator[Note]:
+    """`load(connection)` for each contact database of the layout; a Note when there is none."""
+    if not layout.contact_dbs:
+        expected = CONTACT_DB_NAMES.get(layout.generation, "the contact database")
+        yield Note(
+            f"{expected} was not found beside the message databases; people and groups are shown by their WeChat ids"
+        )
+        return
+    for db in layout.contact_dbs:
+        conn = opener.open(db, layout.generation)
+        try:
+            load(conn)
+        except DatabaseReadError as exc:
+            raise ExportError(f"{db.name} is damaged; copy it again", path=str(db)) from exc
+        finally:
+            close_quietly(conn)
+
+
+def each_database(layout: Layout, opener: Opener, read: Callable[[Path, Any], Iterator[Record]]) -> Iterator[Record]:
+    """`read(path, connection)` for every message database of the layout, in order.
+
+    The first one must open (its error is the import's error); a later one that does not is
+    reported as a Problem and the others are read. A note says when a -wal file stays unread.
+    """
+    for index, db in enumerate(layout.message_dbs):
+        note = wal_note(db)
+        if note:
+            yield Note(note)
+        try:
+            conn = opener.open(db, layout.generation)
+        except ExportError as exc:
+            if index == 0:
+                raise
+            yield Problem(str(db), None, exc.reason)
+            continue
+        try:
+            yield from read(db, conn)
+        finally:
+            close_quietly(conn)

@@ -9,7 +9,7 @@ naive; the vault applies the import's --tz.
 from __future__ import annotations
 
 import csv
-import io
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -17,9 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from importers.base import SNIFF_BYTES, read_head
-from importers.wechat_common import display_name
+from importers.base import SNIFF_BYTES, ParseOptions, Parser, read_head
+from importers.wechat_common import ME, display_name, event_kind, is_recall, strip_markup
 from vault.errors import ExportError
+from vault.records import DELETED, Event, Message, Record
 
 UTF8 = "utf-8-sig"
 GB18030 = "gb18030"
@@ -29,9 +30,7 @@ MAX_USERS_JSON = 16 * 1024 * 1024
 
 # Local times as the tools print them: "2023-08-12 23:22:41", and as a spreadsheet re-saves them:
 # "2024/10/4 11:42" (corpus/EXPECTED.md, WeClone test CSV).
-_LOCAL_TIME = re.compile(
-    r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*$"
-)
+_LOCAL_TIME = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*$")
 
 
 def parse_local_time(value: str) -> datetime | None:
@@ -67,10 +66,9 @@ def sniff_encoding(path: Path) -> str:
 
 def open_text(path: Path, encoding: str) -> IO[str]:
     try:
-        raw = open(path, "rb")
+        return open(path, encoding=encoding, errors="strict", newline="")
     except OSError as exc:
         raise ExportError("cannot open this file", path=str(path)) from exc
-    return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
 
 
 def csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list[str] | None]]:
@@ -118,6 +116,48 @@ def text_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
             ) from exc
 
 
+def owner_name(options: ParseOptions) -> str | None:
+    """The name the owner appears under (parameter `wechat_me`), for exports that do not say."""
+    me = options.params.get("wechat_me")
+    return me.strip() if me and me.strip() else None
+
+
+# A recall notice that starts with 你 ("you") is the owner's own recall.
+OWN_RECALL_PREFIX = "你"
+
+
+def system_entry(chat: str, ts: datetime, text: str, line: int, me: str | None) -> Message | Event:
+    """A system line of a text export: a recall becomes a deleted-message placeholder."""
+    text = strip_markup(text)
+    if is_recall(text):
+        mine = text.startswith(OWN_RECALL_PREFIX) or None
+        sender = (me or ME) if mine else None
+        return Message(chat, ts, sender, text, DELETED, from_me=mine, line=line)
+    return Event(chat, ts, text, event_kind(text), line=line)
+
+
+def guarded(parse: Parser) -> Parser:
+    """`parse` with any unexpected structure turned into one ExportError naming the file.
+
+    The readers check what they can and report bad records as Problems; this is the last line,
+    so that no input whatsoever makes an importer raise anything but ExportError.
+    """
+
+    @functools.wraps(parse)
+    def run(path: Path, options: ParseOptions) -> Iterator[Record]:
+        try:
+            yield from parse(path, options)
+        except ExportError:
+            raise
+        except Exception as exc:
+            raise ExportError(
+                f"unexpected content ({type(exc).__name__}); is the file complete and unchanged?",
+                path=str(path),
+            ) from exc
+
+    return run
+
+
 def users_json_names(folder: Path) -> dict[str, str]:
     """Display names from PyWxDump's users.json beside an export ({} when absent or unreadable)."""
     path = folder / "users.json"
@@ -136,9 +176,7 @@ def users_json_names(folder: Path) -> dict[str, str]:
         wxid = entry.get("wxid") or entry.get("username")
         if not isinstance(wxid, str) or not wxid:
             continue
-        name = display_name(
-            _str(entry.get("remark")), _str(entry.get("nickname")), _str(entry.get("account")), wxid
-        )
+        name = display_name(_str(entry.get("remark")), _str(entry.get("nickname")), _str(entry.get("account")), wxid)
         names[wxid] = name
     return names
 

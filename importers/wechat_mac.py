@@ -31,16 +31,16 @@ from importers.wechat_common import (
     split_group_prefix,
 )
 from importers.wechat_db import (
-    MAC3,
+    DAMAGED_REST,
     DatabaseReadError,
     Layout,
     Opener,
-    close_quietly,
+    each_database,
+    load_contacts,
     query,
     tables_of,
 )
-from vault.errors import ExportError
-from vault.records import DIRECT, GROUP, Chat, Note, Problem, Record, title_key
+from vault.records import DIRECT, GROUP, Chat, Problem, Record, title_key
 
 _CHAT_TABLE = re.compile(r"^Chat_([0-9a-f]{32})$")
 
@@ -66,39 +66,14 @@ def _load_names(conn: Any, names: dict[str, str]) -> None:
 def parse_mac3(layout: Layout, opener: Opener) -> Iterator[Record]:
     """Records from a macOS 3.x layout."""
     contacts: dict[str, str] = {}
-    for db in layout.contact_dbs:
-        conn = opener.open(db, MAC3)
-        try:
-            _load_names(conn, contacts)
-        except DatabaseReadError as exc:
-            raise ExportError("this contact database is damaged", path=str(db)) from exc
-        finally:
-            close_quietly(conn)
-    if not layout.contact_dbs:
-        yield Note(
-            "wccontact_new2.db was not found beside the message databases; people and groups "
-            "are shown by their WeChat ids"
-        )
+    yield from load_contacts(layout, opener, lambda conn: _load_names(conn, contacts))
     names = Names(contacts)
     hashes = {hashlib.md5(n.encode("utf-8")).hexdigest(): n for n in contacts}
     chats: set[str] = set()
-    for index, db in enumerate(layout.message_dbs):
-        try:
-            conn = opener.open(db, MAC3)
-        except ExportError as exc:
-            if index == 0:
-                raise
-            yield Problem(str(db), None, exc.reason)
-            continue
-        try:
-            yield from _file(db, conn, hashes, names, chats)
-        finally:
-            close_quietly(conn)
+    yield from each_database(layout, opener, lambda db, conn: _file(db, conn, hashes, names, chats))
 
 
-def _file(
-    db: Path, conn: Any, hashes: dict[str, str], names: Names, chats: set[str]
-) -> Iterator[Record]:
+def _file(db: Path, conn: Any, hashes: dict[str, str], names: Names, chats: set[str]) -> Iterator[Record]:
     record = 0
     try:
         for table in sorted(tables_of(conn)):
@@ -122,9 +97,7 @@ def _file(
                     yield _chat(key, shown, talker is not None, names)
                 yield build_record(raw, names)
     except DatabaseReadError:
-        yield Problem(
-            str(db), record + 1, "the database is damaged from here on; the rest was skipped"
-        )
+        yield Problem(str(db), record + 1, DAMAGED_REST)
 
 
 def _chat(key: str, talker: str, known: bool, names: Names) -> Chat:
@@ -140,7 +113,8 @@ def _raw(row: dict[str, Any], record: int, key: str, talker: str) -> RawMessage 
     if created is None:
         return None
     type_ = int(row.get("messageType") or 0)
-    from_me = int(row.get("mesDes") if row.get("mesDes") is not None else 1) == DES_SENT
+    des = row.get("mesDes")
+    from_me = des is not None and int(des) == DES_SENT
     content = str(row.get("msgContent") or "")
     sender: str | None = None
     if is_group(talker):

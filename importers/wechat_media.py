@@ -110,7 +110,7 @@ class MediaFinder:
                 if not candidate.is_file():
                     continue
                 resolved = candidate.resolve()
-            except OSError:
+            except (OSError, ValueError):  # ValueError: a NUL in the name
                 continue
             if resolved.is_relative_to(self.root):
                 return resolved
@@ -131,5 +131,5 @@ class MediaFinder:
                 return Attachment(path.name, kind, None, size)
             key, ext, mime = found
             return Attachment(f"{path.stem}.{ext}", kind, mime, size, xor_opener(path, key))
-        mime = mimetypes.guess_type(path.name)[0]
-        return Attachment(path.name, kind, mime, size, file_opener(path))
+        guessed = mimetypes.guess_type(path.name)[0]
+        return Attachment(path.name, kind, guessed, size, file_opener(path))

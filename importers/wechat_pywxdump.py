@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from importers.base import ParseOptions, head_text
 from importers.wechat_common import (
     ME,
     SOURCE,
+    aware_epoch,
     is_group,
     kind_for_type_name,
     strip_markup,
@@ -60,10 +62,30 @@ from vault.records import (
     Record,
 )
 
-HEADER = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "msg", "src",
-          "CreateTime"]
-LEGACY_HEADER = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "content",
-                 "CreateTime"]
+HEADER = [
+    "id",
+    "MsgSvrID",
+    "type_name",
+    "is_sender",
+    "talker",
+    "room_name",
+    "msg",
+    "src",
+    "CreateTime",
+]
+LEGACY_HEADER = [
+    "id",
+    "MsgSvrID",
+    "type_name",
+    "is_sender",
+    "talker",
+    "room_name",
+    "content",
+    "CreateTime",
+]
+
+# Beyond this a CreateTime number is not Unix seconds (year 2100).
+MAX_EPOCH = 4_102_444_800
 
 # What PyWxDump writes as `talker` for the owner's own messages when no wxid was given.
 OWNER_TALKER = "我"
@@ -140,7 +162,12 @@ def _flag(value: Any) -> bool:
 def row_record(row: Mapping[str, Any], line: int, ctx: _Context) -> Iterator[Record]:
     """The records of one export row (a Chat first when the row opens a new chat)."""
     room = str(row.get("room_name") or "").strip()
-    ts = parse_local_time(str(row.get("CreateTime") or ""))
+    created = row.get("CreateTime")
+    ts: datetime | None
+    if isinstance(created, int) and not isinstance(created, bool):  # some JSON versions: epoch
+        ts = aware_epoch(created) if 0 < created < MAX_EPOCH else None
+    else:
+        ts = parse_local_time(str(created or ""))
     if not room or ts is None:
         yield Problem(str(ctx.path), line, "row without a chat id or a readable time")
         return
@@ -172,7 +199,10 @@ def row_record(row: Mapping[str, Any], line: int, ctx: _Context) -> Iterator[Rec
     elif kind == AUDIO:
         voice = _VOICE.match(text)
         if voice:
-            extra["duration_s"] = float(voice.group("seconds"))
+            try:
+                extra["duration_s"] = float(voice.group("seconds"))
+            except ValueError:
+                pass
             text = (voice.group("text") or "").strip()
     extra.update(_quote(text) if "[引用]" in text else {})
     attachments: tuple[Attachment, ...] = ()
@@ -214,9 +244,7 @@ def parse_csv(path: Path, options: ParseOptions) -> Iterator[Record]:
         if not fields or fields == [""]:
             continue
         if len(fields) != len(header):
-            yield Problem(
-                str(path), line, f"row has {len(fields)} fields, expected {len(header)}"
-            )
+            yield Problem(str(path), line, f"row has {len(fields)} fields, expected {len(header)}")
             continue
         row: dict[str, Any] = dict(zip(header, fields))
         if legacy:

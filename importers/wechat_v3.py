@@ -10,18 +10,21 @@ Tables read: `MSG` (one row per message; `localId` restarts in every MSGn file, 
 server's id and the identity used here), `Contact` (names: remark, nickname, alias) and `ChatRoom`
 (members, their group display names in `RoomData`). Group senders come from the protobuf
 `BytesExtra` (item type 1), quote replies and other app messages from the LZ4 block in
-`CompressContent`, media paths from `BytesExtra` items 4 (file) and 3 (thumbnail).
+`CompressContent`, media paths from `BytesExtra` items 4 (file) and 3 (thumbnail), voice notes
+from `Media` in `Multi/MediaMSGn.db` (keyed by MsgSvrID, SILK audio).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from importers.wechat_common import (
     SOURCE,
     TYPE_APP,
+    TYPE_VOICE,
     Names,
     RawMessage,
     aware_epoch,
@@ -34,18 +37,20 @@ from importers.wechat_common import (
     split_group_prefix,
 )
 from importers.wechat_db import (
+    DAMAGED_REST,
     WIN3,
     DatabaseReadError,
     Layout,
     Opener,
     close_quietly,
+    each_database,
+    load_contacts,
     query,
     tables_of,
-    wal_note,
 )
 from importers.wechat_media import MediaFinder
 from vault.errors import ExportError
-from vault.records import DIRECT, GROUP, Chat, Note, Problem, Record
+from vault.records import AUDIO, DIRECT, GROUP, Attachment, Chat, Problem, Record
 
 # BytesExtra item types (LC044 msg.proto, chatlog bytesextra.proto).
 EXTRA_SENDER = 1
@@ -59,6 +64,13 @@ ROOM_LIST_SEPARATOR = "^G"
 # or len << 10 (LC044) bytes of room. Capped so a hostile value cannot ask for gigabytes.
 LZ4_GROWTH_SHIFTS = (8, 10)
 LZ4_MAX_OUTPUT = 32 * 1024 * 1024
+
+
+# MediaMSGn.db keeps voice notes: table Media, Reserved0 = the message's MsgSvrID, Buf = the SILK
+# recording (PyWxDump dbMedia.py `get_audio`). Voice messages name it with this prefix + MsgSvrID.
+VOICE_TABLE = "Media"
+VOICE_MIME = "audio/silk"
+VOICE_REF = "MediaMSG:"
 
 
 def decompress_lz4(blob: bytes | None) -> str | None:
@@ -104,6 +116,56 @@ class Contacts:
                 members = [m for m in str(row.get("UserNameList") or "").split(ROOM_LIST_SEPARATOR) if m]
                 shown = room_data_members(row.get("RoomData"))
                 self.rooms[str(room)] = (members, shown)
+
+
+class VoiceStore:
+    """Voice notes in MediaMSGn.db, found by the message's MsgSvrID; read when the vault asks."""
+
+    def __init__(self) -> None:
+        self._conns: list[Any] = []
+        self._index: dict[int, tuple[int, int]] = {}  # MsgSvrID → (connection, rowid)
+
+    def load(self, dbs: list[Path], opener: Opener) -> Iterator[Record]:
+        for db in dbs:
+            try:
+                conn = opener.open(db, WIN3)
+            except ExportError as exc:
+                yield Problem(str(db), None, exc.reason + " (its voice notes were skipped)")
+                continue
+            number = len(self._conns)
+            self._conns.append(conn)
+            try:
+                if VOICE_TABLE not in tables_of(conn):
+                    continue
+                for row in query(conn, "SELECT rowid AS id, Reserved0 AS svrid FROM Media"):
+                    if row["svrid"]:
+                        self._index.setdefault(int(row["svrid"]), (number, int(row["id"])))
+            except (DatabaseReadError, TypeError, ValueError):
+                yield Problem(str(db), None, "damaged voice database; some voice notes skipped")
+
+    def attachment(self, svrid: str) -> Attachment:
+        name = f"{svrid}.silk"
+        where = self._index.get(int(svrid)) if svrid.isdigit() else None
+        if where is None:
+            return Attachment(name, AUDIO, VOICE_MIME)
+        return Attachment(name, AUDIO, VOICE_MIME, None, self._opener(*where))
+
+    def _opener(self, number: int, rowid: int) -> Callable[[], IO[bytes]]:
+        conn = self._conns[number]
+
+        def open_voice() -> IO[bytes]:
+            try:
+                row = next(query(conn, "SELECT Buf FROM Media WHERE rowid = ?", (rowid,)), None)
+            except DatabaseReadError as exc:
+                raise ExportError("a voice note could not be read (damaged database?)") from exc
+            data = row["Buf"] if row else None
+            return io.BytesIO(bytes(data) if data else b"")
+
+        return open_voice
+
+    def close(self) -> None:
+        for conn in self._conns:
+            close_quietly(conn)
 
 
 def owner_of(layout: Layout, contacts: Contacts) -> tuple[str | None, str | None]:
@@ -156,10 +218,10 @@ def _raw(row: dict[str, Any], record: int) -> RawMessage | None:
             content = body
     elif not from_me:
         sender = str(talker)
-    media = tuple(
-        extra_items[t] for t in (EXTRA_MEDIA, EXTRA_THUMBNAIL) if extra_items.get(t)
-    )
+    media = tuple(extra_items[t] for t in (EXTRA_MEDIA, EXTRA_THUMBNAIL) if extra_items.get(t))
     svrid = row.get("MsgSvrID")
+    if type_ == TYPE_VOICE and svrid:
+        media = (f"{VOICE_REF}{svrid}",)
     extra: dict[str, Any] = {}
     if type_ == TYPE_APP and content:
         extra["xml"] = content
@@ -182,42 +244,38 @@ def _raw(row: dict[str, Any], record: int) -> RawMessage | None:
 def parse_win3(layout: Layout, opener: Opener) -> Iterator[Record]:
     """Records from a Windows 3.x layout: contacts first, then every MSGn file in order."""
     contacts = Contacts()
-    if layout.contact_dbs:
-        conn = opener.open(layout.contact_dbs[0], WIN3)
-        try:
-            contacts.load(conn)
-        except DatabaseReadError as exc:
-            raise ExportError(
-                "MicroMsg.db is damaged; copy it again", path=str(layout.contact_dbs[0])
-            ) from exc
-        finally:
-            close_quietly(conn)
-    else:
-        yield Note(
-            "MicroMsg.db was not found beside the message databases; people and groups are "
-            "shown by their WeChat ids"
-        )
+    yield from load_contacts(layout, opener, contacts.load)
     owner_id, owner_name = owner_of(layout, contacts)
     names = Names(contacts.names, owner_id, owner_name)
     finder = MediaFinder(layout.media_root)
-    seen: set[int] = set()
-    dedup = len(layout.message_dbs) > 1
+    voices = VoiceStore()
+    try:
+        yield from voices.load(layout.voice_dbs, opener)
+        yield from _all_messages(layout, opener, contacts, names, finder, voices)
+    finally:
+        voices.close()
+
+
+def _all_messages(
+    layout: Layout,
+    opener: Opener,
+    contacts: Contacts,
+    names: Names,
+    finder: MediaFinder,
+    voices: VoiceStore,
+) -> Iterator[Record]:
+    def resolve(rel: str, kind: str) -> Attachment | None:
+        if rel.startswith(VOICE_REF):
+            return voices.attachment(rel[len(VOICE_REF) :])
+        return finder.attachment(rel, kind)
+
+    seen: set[int] | None = set() if len(layout.message_dbs) > 1 else None
     chats: set[str] = set()
-    for index, db in enumerate(layout.message_dbs):
-        note = wal_note(db)
-        if note:
-            yield Note(note)
-        try:
-            conn = opener.open(db, WIN3)
-        except ExportError as exc:
-            if index == 0:
-                raise
-            yield Problem(str(db), None, exc.reason)
-            continue
-        try:
-            yield from _messages(db, conn, contacts, names, finder, chats, seen if dedup else None)
-        finally:
-            close_quietly(conn)
+
+    def read(db: Path, conn: Any) -> Iterator[Record]:
+        return _messages(db, conn, contacts, names, resolve, chats, seen)
+
+    yield from each_database(layout, opener, read)
 
 
 def _messages(
@@ -225,7 +283,7 @@ def _messages(
     conn: Any,
     contacts: Contacts,
     names: Names,
-    finder: MediaFinder,
+    resolve: Callable[[str, str], Attachment | None],
     chats: set[str],
     seen: set[int] | None,
 ) -> Iterator[Record]:
@@ -254,8 +312,6 @@ def _messages(
             shown_name = None
             if raw.sender_id and is_group(raw.chat) and raw.sender_id not in contacts.names:
                 shown_name = contacts.rooms.get(raw.chat, ([], {}))[1].get(raw.sender_id) or None
-            yield build_record(raw, names, finder.attachment, shown_name)
+            yield build_record(raw, names, resolve, shown_name)
     except DatabaseReadError:
-        yield Problem(
-            str(db), record + 1, "the database is damaged from here on; the rest was skipped"
-        )
+        yield Problem(str(db), record + 1, DAMAGED_REST)

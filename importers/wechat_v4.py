@@ -33,17 +33,16 @@ from importers.wechat_common import (
     split_group_prefix,
 )
 from importers.wechat_db import (
-    V4,
+    DAMAGED_REST,
     DatabaseReadError,
     Layout,
     Opener,
-    close_quietly,
+    each_database,
+    load_contacts,
     query,
     tables_of,
-    wal_note,
 )
-from vault.errors import ExportError
-from vault.records import DIRECT, GROUP, Chat, Note, Problem, Record, title_key
+from vault.records import DIRECT, GROUP, Chat, Problem, Record, title_key
 
 # zstd frame magic (RFC 8878 §3.1.1); 4.x compresses message_content with it (chatlog
 # message_v4.go, WCDB_CT_message_content = 4).
@@ -138,40 +137,15 @@ def _owner_from_folder(layout: Layout) -> str | None:
 def parse_v4(layout: Layout, opener: Opener) -> Iterator[Record]:
     """Records from a 4.x layout: every Msg_ table of every message_N file."""
     contacts = Contacts4()
-    if layout.contact_dbs:
-        conn = opener.open(layout.contact_dbs[0], V4)
-        try:
-            contacts.load(conn)
-        except DatabaseReadError as exc:
-            raise ExportError(
-                "contact.db is damaged; copy it again", path=str(layout.contact_dbs[0])
-            ) from exc
-        finally:
-            close_quietly(conn)
-    else:
-        yield Note(
-            "contact.db was not found beside the message databases; people and groups are "
-            "shown by their WeChat ids"
-        )
+    yield from load_contacts(layout, opener, contacts.load)
     names = Names(contacts.names)
-    seen: set[int] = set()
-    dedup = len(layout.message_dbs) > 1
+    seen: set[int] | None = set() if len(layout.message_dbs) > 1 else None
     chats: set[str] = set()
-    for index, db in enumerate(layout.message_dbs):
-        note = wal_note(db)
-        if note:
-            yield Note(note)
-        try:
-            conn = opener.open(db, V4)
-        except ExportError as exc:
-            if index == 0:
-                raise
-            yield Problem(str(db), None, exc.reason)
-            continue
-        try:
-            yield from _file(db, conn, layout, contacts, names, chats, seen if dedup else None)
-        finally:
-            close_quietly(conn)
+
+    def read(db: Path, conn: Any) -> Iterator[Record]:
+        return _file(db, conn, layout, contacts, names, chats, seen)
+
+    yield from each_database(layout, opener, read)
 
 
 def _file(
@@ -223,9 +197,7 @@ def _file(
                     yield _chat(key, talker, known, contacts, names)
                 yield build_record(raw, names)
     except DatabaseReadError:
-        yield Problem(
-            str(db), record + 1, "the database is damaged from here on; the rest was skipped"
-        )
+        yield Problem(str(db), record + 1, DAMAGED_REST)
 
 
 def _chat(key: str, talker: str, known: bool, contacts: Contacts4, names: Names) -> Chat:

@@ -11,6 +11,7 @@ each form; whatsapp_phrases.py holds the words.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ from vault.records import (
 )
 
 _LEADING_MARKS = tuple(P.MARKS)
-_QUOTES = '"“”«»„'
+_QUOTE_RE = re.compile('["“”«»„]')
 # iOS writes a sender who is not in the address book as "~ Name" (mtln/chat-export#16).
 _NOT_A_CONTACT_PREFIXES = ("~ ", "~\u00a0", "~\u202f")
 # Longest document or file name considered when matching placeholders (names are at most 255 bytes).
@@ -111,15 +112,24 @@ def split_sender(rest: str) -> tuple[str | None, str, bool]:
         else:
             return None, rest, False
     name = rest[:i]
-    if any(q in name for q in _QUOTES) and not _quotes_balanced(name):
+    if _QUOTE_RE.search(name) is not None and not _quotes_balanced(name):
         return None, rest, False
-    not_contact = name.startswith(_NOT_A_CONTACT_PREFIXES)
-    if not_contact:
-        name = name[2:]
-    sender = P.clean_name(name)
+    cached = _SENDERS.get(name)
+    if cached is None:
+        not_contact = name.startswith(_NOT_A_CONTACT_PREFIXES)
+        cached = (P.clean_name(name[2:] if not_contact else name), not_contact)
+        if len(_SENDERS) >= _SENDERS_MAX:
+            _SENDERS.clear()
+        _SENDERS[name] = cached
+    sender, not_contact = cached
     if not sender:
         return None, rest, False
     return sender, rest[i + 2 :], not_contact
+
+
+# Sender names as printed → (cleaned name, not-a-contact): a chat has few senders and many lines.
+_SENDERS: dict[str, tuple[str, bool]] = {}
+_SENDERS_MAX = 4096
 
 
 def _quotes_balanced(name: str) -> bool:
@@ -149,14 +159,18 @@ def classify(sender: str | None, body: str, *, line_marked: bool, chat_title: st
 
 
 def _notice(body: str, actor: str | None) -> Body:
+    """A notice: its text without WhatsApp's marks, its kind from its words."""
     text = P.without_marks(body)
     kind = P.notice_kind(text)
     if kind is None and P.CALL_RE.fullmatch(text):
         kind = EV_CALL
-    ev = Body(is_event=True, kind=kind or EV_SYSTEM, text=text)
-    ev.sender = actor
-    ev.group_hint = P.is_group_notice(text, kind)
-    return ev
+    return Body(
+        is_event=True,
+        kind=kind or EV_SYSTEM,
+        text=text,
+        sender=actor,
+        group_hint=P.is_group_notice(text, kind),
+    )
 
 
 def _sender_notice(sender: str, body: str, *, line_marked: bool, chat_title: str) -> Body:
@@ -192,13 +206,14 @@ def _message(body: str) -> Body | None:
             if kind == CALL:
                 return Body(is_event=False, kind=CALL, text=P.without_marks(body), extra={"missed": True})
             # Android puts a caption under "<Media omitted>" on the next lines.
-            return Body(is_event=False, kind=kind, text=caption, extra={_FLAGS[what]: True})
+            extra = {_FLAGS[what]: True} if what in _FLAGS else {}
+            return Body(is_event=False, kind=kind, text=caption, extra=extra)
     if first_line.endswith(")") and "(" in first_line:
         m = P.FILE_ATTACHED_RE.match(first_line)
         if m is not None:
             name = P.clean_name(m["name"])
             return Body(is_event=False, kind=kind_of_file(name), text=caption, file_name=name)
-    if len(body) <= P.MAX_PHRASE_LEN * 2:
+    if len(body) <= P.MAX_PHRASE_LEN * 2 and ("call" in body or "Call" in body or "ocation" in body):
         core = P.without_marks(body)
         if P.CALL_RE.fullmatch(core):
             missed = core.casefold().startswith("missed")
@@ -223,7 +238,7 @@ def _message(body: str) -> Body | None:
 
 
 # What a placeholder table entry says → the flag put into Message.extra.
-_FLAGS = {"omitted": "media_omitted", "view_once": "view_once", "deleted": "deleted", "call": "call"}
+_FLAGS = {"omitted": "media_omitted", "view_once": "view_once"}
 
 
 def _document_omitted(body: str) -> Body | None:
@@ -236,9 +251,7 @@ def _document_omitted(body: str) -> Body | None:
         return None
     name = P.clean_name(m["name"])
     kind = FILE if hit[0] == MEDIA else hit[0]
-    return Body(
-        is_event=False, kind=kind, text="", file_name=name or None, extra={"media_omitted": True}
-    )
+    return Body(is_event=False, kind=kind, text="", file_name=name or None, extra={"media_omitted": True})
 
 
 def _attached(body: str) -> Body | None:
@@ -258,7 +271,10 @@ def _attached(body: str) -> Body | None:
     name = P.clean_name(m["name"].replace("\n", ""))
     if not name:
         return Body(
-            is_event=False, kind=MEDIA, text="", problem="attachment placeholder without a file name"
+            is_event=False,
+            kind=MEDIA,
+            text="",
+            problem="attachment placeholder without a file name",
         )
     return Body(is_event=False, kind=kind_of_file(name), text="", file_name=name)
 
@@ -279,5 +295,3 @@ def _location(body: str) -> Body | None:
                 extra["address"] = m["address"]
             return Body(is_event=False, kind=LOCATION, text=body, extra=extra)
     return None
-
-

@@ -8,10 +8,11 @@ seconds; 24 hours or 12 with a localized AM/PM ("PM", "p. m.", "م", "오후", .
 or NARROW NBSP; Arabic-Indic (any Unicode) digits; Buddhist years ("2565 BE") and Japanese eras
 ("R4"); LRM/RLM marks anywhere between the parts.
 
-A file uses one grammar throughout. `HeaderScan` is fed every line of a first pass: it counts which
-*shape* (brackets, separators, seconds, 12 h, ...) the headers have and collects the evidence for
-the date order, so that the second pass accepts only headers of the file's dominant shape (a quoted
-line of another shape inside a message stays text) and reads every date the same way.
+A file uses one grammar throughout. The importer's first pass runs `match_header()` on every line
+and counts the *shapes* (brackets, separators, seconds, 12 h, ...) it sees, with `DateEvidence` for
+the date order; the second pass then accepts only headers of the file's dominant shape
+(`shape_regex()`: a quoted line of another shape inside a message stays text) and reads every date
+the same way (`TimestampReader`).
 """
 
 from __future__ import annotations
@@ -48,39 +49,13 @@ BUDDHIST_OFFSET = 543
 # A four-digit year above this can only be a Buddhist-era year (the "BE" suffix is not always there).
 BUDDHIST_YEAR_MIN = 2400
 
-_DATE = (
-    rf"(?P<a>\d{{1,4}}){_M}(?P<sep>[./-]){_S}?{_M}(?P<b>\d{{1,4}}){_M}(?P=sep){_S}?{_M}"
-    rf"(?P<era>[RHS](?=\d))?(?P<c>\d{{1,4}})(?:{_S}?(?P<be>BE))?\.?"
-)
-_TIME = (
-    rf"(?:(?P<ampm0>{_AMPM_BEFORE}){_S}?)?(?P<hh>\d{{1,2}})(?P<tsep>[:.])(?P<mi>\d{{2}})"
-    rf"(?:(?P=tsep)(?P<ss>\d{{2}}))?(?:{_S}?{_M}(?P<ampm>{_AMPM_AFTER}))?"
-)
-_DATE_TIME_SEP = rf"{_M}(?P<dts>[,،]{_S}*|{_S}+)(?:klo{_S}+)?{_M}"
-_TIME_DATE_SEP = rf"{_M}(?P<dts>[,،]{_S}*|{_S}+){_M}"
-_BRACKET_END = rf"{_M}\](?P<term>(?:{_S}?-)?){_S}?"
-_PLAIN_END = rf"(?P<term>{_S}?-(?:{_S}|$)|:{_S}|{_S})"
-
-# The four families of header; each compiled regex is matched at the start of a line.
-FAMILIES: Mapping[str, re.Pattern[str]] = {
-    "bracket": re.compile(rf"(?P<lead>{_M})\[{_M}{_DATE}{_DATE_TIME_SEP}{_TIME}{_BRACKET_END}"),
-    "bracket-time-first": re.compile(
-        rf"(?P<lead>{_M})\[{_M}{_TIME}{_TIME_DATE_SEP}{_DATE}{_BRACKET_END}"
-    ),
-    "plain": re.compile(rf"(?P<lead>{_M}){_DATE}{_DATE_TIME_SEP}{_TIME}{_PLAIN_END}"),
-    "plain-time-first": re.compile(rf"(?P<lead>{_M}){_TIME}{_TIME_DATE_SEP}{_DATE}{_PLAIN_END}"),
-}
-# A cheap test before the families: a header starts (after marks) with "[" or a digit.
-_MAYBE_HEADER = re.compile(rf"{_M}[\[\d]")
-_MAYBE_HEADER_AMPM_FIRST = re.compile(rf"{_M}(?:{_AMPM_BEFORE})")
-
 # Date orders as ParseOptions.date_order spells them.
 DATE_ORDERS = ("dmy", "mdy", "ymd")
 
 
 @dataclass(frozen=True)
 class Shape:
-    """What stays the same on every header of one file."""
+    """What stays the same on every header of one file (separators as printed, spaces included)."""
 
     family: str
     date_sep: str
@@ -90,56 +65,131 @@ class Shape:
     date_time_sep: str
     terminator: str
 
-    def describe(self) -> str:
-        """A readable pattern such as "[d/m/y, H:M:S]" (the date order is filled in by DateOrder)."""
-        date = self.date_sep.join("abc")
+    def describe(self, date_order: str = "abc") -> str:
+        """A readable pattern such as "[d/m/y, H:M:S]" (`date_order` names the date's numbers)."""
+        date = self.date_sep.join(date_order)
         time = self.time_sep.join(("H", "M", "S") if self.seconds else ("H", "M"))
         if self.twelve_hour:
             time += " AM/PM"
-        sep = self.date_time_sep or " "
-        if sep in ",،":
-            sep += " "
+        sep = self.date_time_sep.strip(" \u00a0\u202f\u2009")
+        sep = f"{sep} " if sep else " "
         inner = f"{time}{sep}{date}" if "time-first" in self.family else f"{date}{sep}{time}"
         if self.family.startswith("bracket"):
             return f"[{inner}]"
-        return inner + {"-": " - ", ":": ": ", "": " "}[self.terminator]
+        term = self.terminator.strip(" \u00a0\u202f\u2009")
+        return inner + {"-": " - ", ":": ": ", "": " "}.get(term, " ")
 
 
-def match_header(line: str) -> tuple[re.Match[str], Shape] | None:
-    """The header at the start of `line` and its shape, in whichever family matches."""
-    if not (_MAYBE_HEADER.match(line) or _MAYBE_HEADER_AMPM_FIRST.match(line)):
+# A shape as match_header() reports it (cheap to build for every line): family, date separator,
+# time separator, date-time separator, terminator, seconds, 12-hour.
+ShapeKey = tuple[str, str, str, str, str, bool, bool]
+
+
+def shape_of(key: ShapeKey) -> Shape:
+    """The Shape a key of match_header() stands for."""
+    family, sep, tsep, dts, term, seconds, twelve = key
+    return Shape(
+        family=family,
+        date_sep=sep,
+        time_sep=tsep,
+        seconds=seconds,
+        twelve_hour=twelve,
+        date_time_sep=dts,
+        terminator=term,
+    )
+
+
+_NEVER = "(?!)"  # a group that must exist in the pattern but never matches
+
+
+def _pattern(family: str, shape: Shape | None = None) -> str:
+    """The regex source of a header family; with `shape`, only headers of exactly that shape."""
+    if shape is None:
+        sep = "(?P<sep>[./-])"
+        sep2 = "(?P=sep)"
+        tsep = "(?P<tsep>[:.])"
+        tsep2 = "(?P=tsep)"
+        seconds = rf"(?:{tsep2}(?P<ss>\d{{2}}))?"
+        ampm = (
+            rf"(?:(?P<ampm0>{_AMPM_BEFORE}){_S}?)?",
+            rf"(?:{_S}?{_M}(?P<ampm>{_AMPM_AFTER}))?",
+        )
+        dts = rf"(?P<dts>[,،]{_S}*|{_S}+)"
+        plain_end = rf"(?P<term>{_S}?-(?:{_S}|$)|:{_S}|{_S})"
+        bracket_end = rf"(?P<term>(?:{_S}?-)?)"
+    else:
+        sep = f"(?P<sep>{re.escape(shape.date_sep)})"
+        sep2 = re.escape(shape.date_sep)
+        tsep = f"(?P<tsep>{re.escape(shape.time_sep)})"
+        tsep2 = re.escape(shape.time_sep)
+        seconds = rf"{tsep2}(?P<ss>\d{{2}})" if shape.seconds else rf"(?:{_NEVER}(?P<ss>\d))?"
+        if shape.twelve_hour:
+            ampm = (
+                rf"(?:(?P<ampm0>{_AMPM_BEFORE}){_S}?)?",
+                rf"(?:{_S}?{_M}(?P<ampm>{_AMPM_AFTER}))?",
+            )
+        else:
+            ampm = (rf"(?:{_NEVER}(?P<ampm0>x))?", rf"(?:{_NEVER}(?P<ampm>x))?")
+        dts = f"(?P<dts>{re.escape(shape.date_time_sep)})"
+        plain_end = bracket_end = f"(?P<term>{re.escape(shape.terminator)})"
+    date = (
+        rf"(?P<a>\d{{1,4}}){_M}{sep}{_S}?{_M}(?P<b>\d{{1,4}}){_M}{sep2}{_S}?{_M}"
+        rf"(?P<era>[RHS](?=\d))?(?P<c>\d{{1,4}})(?:{_S}?(?P<be>BE))?\.?"
+    )
+    time = rf"{ampm[0]}(?P<hh>\d{{1,2}}){tsep}(?P<mi>\d{{2}}){seconds}{ampm[1]}"
+    date_time = rf"{date}{_M}{dts}(?:klo{_S}+)?{_M}{time}"
+    time_date = rf"{time}{_M}{dts}{_M}{date}"
+    inner = time_date if family.endswith("time-first") else date_time
+    if family.startswith("bracket"):
+        return rf"(?P<lead>{_M})\[{_M}{inner}{_M}\]{bracket_end}{_S}?"
+    return rf"(?P<lead>{_M}){inner}{plain_end}"
+
+
+# The four families of header; each compiled regex is matched at the start of a line.
+FAMILY_NAMES = ("bracket", "bracket-time-first", "plain", "plain-time-first")
+FAMILIES: Mapping[str, re.Pattern[str]] = {f: re.compile(_pattern(f)) for f in FAMILY_NAMES}
+# A cheap test before the families: a header starts (after marks) with "[", a digit or a 12-hour
+# marker that East Asian formats put before the time.
+_MAYBE_HEADER = re.compile(rf"{_M}(?:[\[\d]|{_AMPM_BEFORE})")
+
+
+def shape_regex(shape: Shape) -> re.Pattern[str]:
+    """The header regex that accepts exactly one shape (used for the second pass)."""
+    return re.compile(_pattern(shape.family, shape))
+
+
+def match_header(line: str) -> tuple[re.Match[str], ShapeKey] | None:
+    """The header at the start of `line` and the key of its shape, in whichever family matches."""
+    if _MAYBE_HEADER.match(line) is None:
         return None
     for family, regex in FAMILIES.items():
         m = regex.match(line)
         if m is not None:
-            return m, shape_of(family, m)
+            sep, tsep, dts, term, ss, ampm, ampm0 = m.group("sep", "tsep", "dts", "term", "ss", "ampm", "ampm0")
+            key = (
+                family,
+                sep,
+                tsep,
+                dts,
+                term,
+                ss is not None,
+                ampm is not None or ampm0 is not None,
+            )
+            return m, key
     return None
-
-
-def shape_of(family: str, m: re.Match[str]) -> Shape:
-    return Shape(
-        family=family,
-        date_sep=m["sep"],
-        time_sep=m["tsep"],
-        seconds=m["ss"] is not None,
-        twelve_hour=m["ampm"] is not None or m["ampm0"] is not None,
-        date_time_sep=m["dts"].strip(" \u00a0\u202f\u2009"),
-        terminator=m["term"].strip(" \u00a0\u202f\u2009"),
-    )
 
 
 @dataclass
 class DateEvidence:
     """What the dates of one header shape say about their order (the numbers a/b/c as printed)."""
 
-    headers: int = 0
     over_12: list[int] = field(default_factory=lambda: [0, 0, 0])
     over_31: list[int] = field(default_factory=lambda: [0, 0, 0])
     long_numbers: list[int] = field(default_factory=lambda: [0, 0, 0])  # 3-4 digits: a year
     calendar_suffix: int = 0  # "BE" or an era letter before the last number
 
     def add(self, m: re.Match[str]) -> None:
-        self.headers += 1
+        """Count one distinct date of the file."""
         for i, raw in enumerate((m["a"], m["b"], m["c"])):
             if len(raw) >= 3:
                 self.long_numbers[i] += 1
@@ -165,7 +215,7 @@ class DateOrder:
 
     @property
     def label(self) -> str:
-        """"dmy", "mdy", "ymd", ... in printed order."""
+        """ "dmy", "mdy", "ymd", ... in printed order."""
         names = {self.year: "y", self.month: "m", self.day: "d"}
         return "".join(names[i] for i in range(3))
 
@@ -251,7 +301,11 @@ class TimestampReader:
         if ymd is None:
             parts = key[:3]
             o = self.order
-            ymd = (year_of(parts[o.year], m["era"], m["be"]), int(parts[o.month]), int(parts[o.day]))
+            ymd = (
+                year_of(parts[o.year], m["era"], m["be"]),
+                int(parts[o.month]),
+                int(parts[o.day]),
+            )
             datetime(*ymd)  # raises ValueError before caching a bad date
             if len(self._dates) >= self._CACHE_MAX:
                 self._dates.clear()

@@ -15,6 +15,7 @@ case folded.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from vault.records import (
     AUDIO,
@@ -40,29 +41,36 @@ MARKS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufef
 # Spaces WhatsApp uses inside headers and phone numbers: NBSP, NARROW NBSP (Android since 2023), THIN.
 ODD_SPACES = "\u00a0\u202f\u2009"
 _STRIP = MARKS + ODD_SPACES + " \t"
-_ODD_SPACE_TABLE = str.maketrans(dict.fromkeys(ODD_SPACES, " "))
-_NO_MARKS_TABLE = str.maketrans(dict.fromkeys(MARKS))
+_MARKS_RE = re.compile(f"[{MARKS}]")
+_ODD_SPACES_RE = re.compile(f"[{ODD_SPACES}]")
 
 # Bodies longer than this are never a placeholder (the longest phrase below is about 40 characters).
 MAX_PHRASE_LEN = 64
 
 
-def phrase_key(text: str) -> str:
-    """The form of a body used for table lookups (never stored)."""
-    core = text.translate(_NO_MARKS_TABLE).translate(_ODD_SPACE_TABLE).strip()
-    if core.endswith((".", "。")):
-        core = core[:-1].rstrip()
-    return core.casefold()
-
-
 def without_marks(text: str) -> str:
     """Text with WhatsApp's invisible marks removed (for notices and placeholders, not user text)."""
-    return text.translate(_NO_MARKS_TABLE).strip(_STRIP)
+    if _MARKS_RE.search(text) is not None:
+        text = _MARKS_RE.sub("", text)
+    return text.strip(_STRIP)
+
+
+def _plain_spaces(text: str) -> str:
+    return _ODD_SPACES_RE.sub(" ", text) if _ODD_SPACES_RE.search(text) is not None else text
+
+
+def phrase_key(text: str) -> str:
+    """The form of a body used for table lookups (never stored)."""
+    core = _plain_spaces(without_marks(text))
+    if core.endswith((".", "。")):
+        core = core[:-1].rstrip()
+    # NFC: Devanagari nukta letters come precomposed or not (U+095C vs U+0921 U+093C).
+    return unicodedata.normalize("NFC", core.casefold())
 
 
 def clean_name(text: str) -> str:
     """A sender or file name as shown: marks removed, NBSP and NARROW NBSP made plain spaces."""
-    return " ".join(text.translate(_NO_MARKS_TABLE).translate(_ODD_SPACE_TABLE).split())
+    return " ".join(_plain_spaces(without_marks(text)).split())
 
 
 # Deleted-message placeholders ("You deleted this message", "This message was deleted"): kind DELETED.
@@ -292,11 +300,11 @@ CALL_RE = re.compile(r"(?:missed )?(?:group )?(?:voice|video) call(?:,.*)?", re.
 # What a placeholder body means: (message kind, what it says).
 PLACEHOLDERS: dict[str, tuple[str, str]] = {}
 for _p in _DELETED:
-    PLACEHOLDERS[_p] = (DELETED, "deleted")
+    PLACEHOLDERS[phrase_key(_p)] = (DELETED, "deleted")
 for _p, _kind in _MEDIA_OMITTED.items():
-    PLACEHOLDERS[_p] = (_kind, "omitted")
+    PLACEHOLDERS[phrase_key(_p)] = (_kind, "omitted")
 for _p in _CALLS:
-    PLACEHOLDERS[_p] = (CALL, "call")
+    PLACEHOLDERS[phrase_key(_p)] = (CALL, "call")
 # Android writes a view-once photo or video as the bare word "null" (formats §1.3).
 PLACEHOLDERS["null"] = (MEDIA, "view_once")
 
@@ -311,21 +319,40 @@ FILE_ATTACHED_RE = re.compile(
 # iOS "with media": "<attached: 00000035-PHOTO-2022-03-27-21-41-55.jpg>", after U+200E and after the
 # document's visible name for files; "<adjunto: …>" in Spanish (prabhakar267/WA-Reader#36). Matched
 # against the body from its last "<" on (a damaged export doubles the opening: "<attached: <attached: x>").
-ATTACHED_RE = re.compile(
-    r"<\s*[" + MARKS + r"]*(?P<label>[^\W\d_][^<>:\n]{0,30}?)\s?:\s*(?P<name>[^<>]*?)\s*>\s*$"
-)
+ATTACHED_RE = re.compile(r"<\s*[" + MARKS + r"]*(?P<label>[^\W\d_][^<>:\n]{0,30}?)\s?:\s*(?P<name>[^<>]*?)\s*>\s*$")
 # Labels of ATTACHED_RE accepted without the U+200E that iOS puts in front of a placeholder.
 ATTACHED_LABELS = frozenset(
-    {"attached", "adjunto", "anexo", "anhang", "allegato", "pièce jointe", "прикреплено",
-     "bijgevoegd", "vedlagt", "bifogat", "załączono", "eklendi", "đính kèm", "terlampir",
-     "dilampirkan", "příloha", "附件", "添付ファイル", "첨부됨", "المُرفق", "додано"}
+    {
+        "attached",
+        "adjunto",
+        "anexo",
+        "anhang",
+        "allegato",
+        "pièce jointe",
+        "прикреплено",
+        "bijgevoegd",
+        "vedlagt",
+        "bifogat",
+        "załączono",
+        "eklendi",
+        "đính kèm",
+        "terlampir",
+        "dilampirkan",
+        "příloha",
+        "附件",
+        "添付ファイル",
+        "첨부됨",
+        "المُرفق",
+        "додано",
+    }
 )
 # Old iOS: "2015-08-04-PHOTO-00004762.jpg <‎attached>" (Pustur/whatsapp-chat-parser tests).
 OLD_ATTACHED_RE = re.compile(r"[" + MARKS + r"]*(?P<name>\S[^<>\n]*?) <[" + MARKS + r"]*attached>$")
 # iOS "without media" documents: "Some file.txt ‎document omitted",
 # "Resume.pdf • ‎2 pages ‎document omitted" (the visible name, then the omitted phrase after U+200E).
 DOCUMENT_OMITTED_RE = re.compile(
-    r"(?P<name>[^\u200e\u200f\n]+?) (?:• [\u200e\u200f][^\u200e\u200f\n]* )?[\u200e\u200f](?P<phrase>[^\u200e\u200f\n]+)"
+    r"(?P<name>[^\u200e\u200f\n]+?) (?:• [\u200e\u200f][^\u200e\u200f\n]* )?"
+    r"[\u200e\u200f](?P<phrase>[^\u200e\u200f\n]+)"
 )
 
 # "location: https://maps.google.com/?q=51.50214569326172,-0.12739796972656" in any language.
@@ -336,9 +363,7 @@ LOCATION_RE = re.compile(
 # Venues: iOS one line "Pimlico Gardens (London, United Kingdom): https://foursquare.com/v/…",
 # Android three lines "Pimlico Gardens\nLondon, United Kingdom\nhttps://foursquare.com/v/…".
 VENUE_LINE_RE = re.compile(r"(?P<name>[^\n]+) \((?P<address>[^\n]*)\): (?P<url>https://foursquare\.com/\S+)")
-VENUE_LINES_RE = re.compile(
-    r"(?P<name>[^\n]+)\n(?:(?P<address>[^\n]+)\n)?(?P<url>https://foursquare\.com/\S+)"
-)
+VENUE_LINES_RE = re.compile(r"(?P<name>[^\n]+)\n(?:(?P<address>[^\n]+)\n)?(?P<url>https://foursquare\.com/\S+)")
 LIVE_LOCATION = frozenset({"live location shared", "live location ended"})
 
 # Polls (Android and iOS, English): "POLL:\nQuestion\nOPTION: a (2 votes)".
@@ -436,6 +461,13 @@ def is_group_notice(text: str, kind: str | None) -> bool:
     return kind in (EV_JOIN, EV_LEAVE, EV_TITLE) or _GROUP_RE.search(text) is not None
 
 
+_E2E_HEAD = 12  # every prefix is longer; notices are looked up by their first characters
+_E2E_BY_HEAD: dict[str, tuple[str, ...]] = {}
+for _p in E2E_PREFIXES:
+    _E2E_BY_HEAD[_p[:_E2E_HEAD]] = (*_E2E_BY_HEAD.get(_p[:_E2E_HEAD], ()), _p)
+
+
 def is_e2e_notice(core: str) -> bool:
     """The end-to-end notice, whichever language (`core` has no leading marks)."""
-    return core.startswith(E2E_PREFIXES)
+    prefixes = _E2E_BY_HEAD.get(core[:_E2E_HEAD])
+    return prefixes is not None and core.startswith(prefixes)

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, NamedTuple
 
 from importers.base import SNIFF_BYTES, file_opener, safe_member_name, zip_opener
 from importers.whatsapp_phrases import clean_name
@@ -73,6 +73,7 @@ class ChatText:
     title: str
     open: Opener
     media: Callable[[str], tuple[Opener, int | None] | None]  # file name → (opener, size) if present
+    named: bool = True  # the file has a name WhatsApp gives chat texts
 
 
 def folder_media(folder: Path) -> Callable[[str], tuple[Opener, int | None] | None]:
@@ -143,6 +144,7 @@ def zip_chats(path: Path, zf: zipfile.ZipFile) -> tuple[list[ChatText], int]:
                 title=title,
                 open=zip_opener(zf, info),
                 media=zip_media(zf, members, folder),
+                named=is_chat_name(member.name),
             )
         )
     return chats, unsafe
@@ -156,6 +158,7 @@ def file_chat(path: Path) -> ChatText:
         title=title_from_name(stem),
         open=file_opener(path),
         media=folder_media(path.parent),
+        named=is_chat_name(path.name),
     )
 
 
@@ -182,11 +185,10 @@ def sniff_encoding(head: bytes) -> str:
     return "utf-8"
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     number: int
     text: str
-    issue: str | None = None  # what was wrong with the line's bytes (said without its content)
+    issue: str | None  # what was wrong with the line's bytes (said without its content)
 
 
 def read_lines(open_: Opener, label: str) -> Iterator[Line]:

@@ -277,9 +277,10 @@ class Ingestor:
             return
         self.touched_chats.add(chat_id)
         c = self.conn
-        if self.has_tombstones and c.execute(
-            "SELECT 1 FROM tombstones WHERE mac = ?", (mac(self.mac_key, uid),)
-        ).fetchone():
+        if (
+            self.has_tombstones
+            and c.execute("SELECT 1 FROM tombstones WHERE mac = ?", (mac(self.mac_key, uid),)).fetchone()
+        ):
             self.report.deleted_skipped += 1
             return
         person = self._person(source, sender, sender_id)
@@ -291,15 +292,29 @@ class Ingestor:
         else:
             kind, from_me, reply_to, fwd, edited = rec.kind, None, None, None, None
         row = [
-            0, uid, chat_id, person, ts_ms, kind, int(is_event), None if from_me is None else int(from_me), rec.text,
-            rec.source_id, reply_to, edited, fwd,
-            json.dumps(extra, ensure_ascii=False, default=str) if extra else None, self.import_id,
+            0,
+            uid,
+            chat_id,
+            person,
+            ts_ms,
+            kind,
+            int(is_event),
+            None if from_me is None else int(from_me),
+            rec.text,
+            rec.source_id,
+            reply_to,
+            edited,
+            fwd,
+            json.dumps(extra, ensure_ascii=False, default=str) if extra else None,
+            self.import_id,
         ]
         mid = self._insert(row, ts_ms, uid)
         if mid is None:  # already in the vault
             self.report.duplicates += 1
             dup = c.execute("SELECT id FROM messages WHERE uid = ?", (uid,)).fetchone()[0]
-            c.execute("INSERT OR IGNORE INTO message_imports(message_id, import_id) VALUES (?, ?)", (dup, self.import_id))
+            c.execute(
+                "INSERT OR IGNORE INTO message_imports(message_id, import_id) VALUES (?, ?)", (dup, self.import_id)
+            )
             if isinstance(rec, Message) and rec.attachments:
                 self._fill_missing_attachments(int(dup), rec.attachments)
             return
@@ -428,7 +443,7 @@ class Ingestor:
                     c.execute("INSERT INTO blob_chunks(blob_id, seq, data) VALUES (?, ?, ?)", (blob_id, seq, chunk))
                     size += len(chunk)
                     seq += 1
-        except (OSError, ExportError, ValueError, EOFError) as exc:
+        except Exception as exc:
             c.execute("DELETE FROM blobs WHERE id = ?", (blob_id,))
             reason = exc.reason if isinstance(exc, ExportError) else "unreadable"
             self.report.problems.append(f"an attachment could not be read ({reason}); its name is kept")

@@ -1,7 +1,8 @@
-"""Slack workspace export: the corpus samples (corpus/EXPECTED.md §4), our own fixture, bad input, threads."""
+"""Slack workspace export: the corpus (corpus/EXPECTED.md §4), our fixture, bad input, threads."""
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import json
@@ -22,7 +23,17 @@ from importers.slack_text import render
 from tests.conftest import CORPUS, FIXTURES, corpus_file
 from tests.importers.util import Parsed, parse
 from vault.errors import ExportError
-from vault.records import CHANNEL, DELETED, DIRECT, EV_JOIN, EV_LEAVE, EV_SYSTEM, GROUP, IMAGE, OTHER
+from vault.records import (
+    CHANNEL,
+    DELETED,
+    DIRECT,
+    EV_JOIN,
+    EV_LEAVE,
+    EV_SYSTEM,
+    GROUP,
+    IMAGE,
+    OTHER,
+)
 
 WORKSPACE = FIXTURES / "slack" / "workspace"
 UTC = timezone.utc
@@ -109,9 +120,7 @@ def test_slackdump_source_export() -> None:
     assert slack.detect(path)
     result = slack_parse(path)
     assert not result.problems
-    assert [(c.key, c.title, len(c.participants)) for c in result.chats] == [
-        ("CO69735E8A", "B75B4C7", 3)
-    ]
+    assert [(c.key, c.title, len(c.participants)) for c in result.chats] == [("CO69735E8A", "B75B4C7", 3)]
     entries = by_id(result)
     assert len(entries) == 16
     assert [e.kind for e in result.events] == [EV_JOIN]
@@ -149,7 +158,11 @@ def test_slackdump_workspace_lists() -> None:
 
 
 ZULIP_USERS = [
-    {"id": "U06NU4E26M9", "name": "pieterceka123", "profile": {"display_name": "", "real_name": "Peter"}},
+    {
+        "id": "U06NU4E26M9",
+        "name": "pieterceka123",
+        "profile": {"display_name": "", "real_name": "Peter"},
+    },
     {"id": "U074VRHQ11T", "name": "other", "profile": {"display_name": "Olga"}},
     {"id": "U061A5N1G", "name": "jane"},
     {"id": "U061A1R2R", "name": "john"},
@@ -158,7 +171,7 @@ ZULIP_USERS = [
 
 @pytest.fixture
 def zulip_export(tmp_path: Path) -> Path:
-    """Zulip's Slack fixtures are single messages or lists, not an export: wrap each in a day file."""
+    """Zulip's Slack fixtures are messages, not an export: put each file into a day file."""
     base = corpus_file("slack/zulip")
     root = tmp_path / "zulip-export"
     (root / "random").mkdir(parents=True)
@@ -284,7 +297,7 @@ def test_workspace_fixture_problems_name_no_content() -> None:
     assert len(messages) == 3
     assert any("record 4: not a message object" in m for m in messages)
     assert any("record 5: missing or invalid ts" in m for m in messages)
-    assert any("2023-11-16.json: not valid JSON" in m for m in messages)
+    assert any("2023-11-16.json: not valid UTF-8 JSON at record 2" in m for m in messages)
     # the good record before the break in the damaged day file is kept
     assert any(m.text == "before the break" for m in result.messages)
     for problem in result.problems:
@@ -371,12 +384,15 @@ def test_member_escaping_the_archive_is_skipped(tmp_path: Path) -> None:
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("users.json", json.dumps(ZULIP_USERS))
         zf.writestr("channels.json", json.dumps([{"id": "C1", "name": "general"}]))
-        zf.writestr("general/2024-01-01.json", json.dumps([{"user": "U061A5N1G", "text": "hi", "ts": "1.5"}]))
+        zf.writestr(
+            "general/2024-01-01.json",
+            json.dumps([{"user": "U061A5N1G", "text": "hi", "ts": "1.5"}]),
+        )
         zf.writestr("../x", "[]")
         zf.writestr("../general/2024-01-02.json", json.dumps([{"text": "sneaky", "ts": "2.0"}]))
     result = slack_parse(archive)
     assert [m.text for m in result.messages] == ["hi"]
-    assert len(result.problems) == 1 and "escaping the archive" in result.problems[0].message
+    assert len(result.problems) == 1 and "to leave the archive" in result.problems[0].message
 
 
 def test_bad_encodings_and_shapes_become_problems(tmp_path: Path) -> None:
@@ -390,8 +406,17 @@ def test_bad_encodings_and_shapes_become_problems(tmp_path: Path) -> None:
     (root / "general/2024-01-04.json").write_text(
         json.dumps(
             [
-                {"user": ["x"], "text": 5, "ts": "4.0", "files": "nope", "reactions": [1, {"name": 2}],
-                 "edited": "x", "bot_profile": "y", "user_profile": [], "blocks": {"a": 1}},
+                {
+                    "user": ["x"],
+                    "text": 5,
+                    "ts": "4.0",
+                    "files": "nope",
+                    "reactions": [1, {"name": 2}],
+                    "edited": "x",
+                    "bot_profile": "y",
+                    "user_profile": [],
+                    "blocks": {"a": 1},
+                },
                 {"user": "U1", "text": "ok", "ts": 4.5},
             ]
         )
@@ -401,6 +426,33 @@ def test_bad_encodings_and_shapes_become_problems(tmp_path: Path) -> None:
     assert len(result.problems) >= 5  # users.json, two bad channel records, three bad day files
     assert [m.text for m in result.messages] == ["", "ok"]
     assert result.messages[1].ts == datetime(1970, 1, 1, 0, 0, 4, 500000, tzinfo=UTC)
+
+
+@functools.cache
+def workspace_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(WORKSPACE.rglob("*.json")):
+            zf.write(f, f.relative_to(WORKSPACE).as_posix())
+    return buf.getvalue()
+
+
+_damaged_numbers = itertools.count()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_damaged_zip_is_an_export_error_or_problems(tmp_path: Path, data: st.DataObject) -> None:
+    blob = bytearray(workspace_zip())
+    for _ in range(data.draw(st.integers(1, 6))):
+        blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(len(blob) // 2, len(blob)))
+    damaged = tmp_path / f"damaged{next(_damaged_numbers)}.zip"
+    damaged.write_bytes(bytes(blob[:cut]))
+    try:
+        slack_parse(damaged)
+    except ExportError:
+        pass
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -272,7 +272,10 @@ def test_streams_big_exports_in_bounded_memory(tmp_path):
         "print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(f)], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        [sys.executable, "-c", code, str(f)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout.split()

@@ -26,8 +26,16 @@ from vault.errors import EXIT_DAMAGED, EXIT_FAILURE, ExportError
     "--date-order",
     type=click.Choice(["dmy", "mdy", "ymd"]),
     default=None,
-    help="Date order for exports where nothing settles it (WhatsApp).",
+    help="Date order for exports where nothing settles it (WhatsApp, LINE).",
 )
+@click.option(
+    "--param",
+    "extra_params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A setting for one importer, e.g. encoding=cp949 (see docs/importers/).",
+)
+@click.option("--wechat-me", metavar="NAME", default=None, help="WeChat exports: your own name, to mark your messages.")
 @click.option(
     "--signal-key",
     metavar="HEX",
@@ -58,6 +66,8 @@ def import_(
     wechat_key: str | None,
     wechat_imei: str | None,
     wechat_uin: str | None,
+    extra_params: tuple[str, ...],
+    wechat_me: str | None,
     passphrase_fd: int | None,
     passphrase_file: str | None,
     passphrase_command: str | None,
@@ -73,7 +83,14 @@ def import_(
 
     resolve_tz(tz)  # a bad zone is a usage error before anything is read
     keys = {k: v for k, v in (("signal", signal_key), ("wechat", wechat_key)) if v}
-    params = {k: v for k, v in (("wechat_imei", wechat_imei), ("wechat_uin", wechat_uin)) if v}
+    params = {
+        k: v for k, v in (("wechat_imei", wechat_imei), ("wechat_uin", wechat_uin), ("wechat_me", wechat_me)) if v
+    }
+    for item in extra_params:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter("use KEY=VALUE", param_hint="--param")
+        params[key.strip()] = value
     options = ParseOptions(date_order=date_order, keys=keys, params=params)
     show_progress = not as_json and sys.stderr.isatty()
     reports: list[dict[str, Any]] = []

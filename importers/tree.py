@@ -8,24 +8,27 @@ that would escape the tree (`../x`, absolute paths, symlinks pointing outside) a
 The JSON helpers stream with ijson (numbers come back as `int`/`Decimal`, never `float`, so ids
 above 2^53 stay exact) and skip a UTF-8 byte-order mark, which ijson rejects.
 
-Used by importers/meta.py and the Discord importers (importers/discord*.py).
+Shared by the Meta (importers/meta*.py) and Discord (importers/discord*.py) importers.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
 import mimetypes
 import os
 import zipfile
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 import ijson
 
 from importers.base import file_opener, safe_member_name, zip_members, zip_opener
-from vault.records import AUDIO, FILE, GIF, IMAGE, VIDEO
+from vault.records import AUDIO, FILE, GIF, IMAGE, VIDEO, Problem
 
 # Errors that reading a file or a zip member can raise besides OSError: damaged zip data
 # (BadZipFile for a CRC mismatch, zlib.error for a broken deflate stream), encrypted members
@@ -35,9 +38,12 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
     EOFError,
     zipfile.BadZipFile,
     RuntimeError,
-    ValueError,  # UnicodeDecodeError among them
+    ValueError,  # UnicodeDecodeError and json.JSONDecodeError among them
     zlib.error,
 )
+
+# What csv raises on top of the read errors (a NUL byte, a field over the size limit).
+CSV_ERRORS: tuple[type[BaseException], ...] = (*READ_ERRORS, csv.Error)
 
 # What ijson raises on bad JSON (IncompleteJSONError subclasses JSONError). Its messages quote
 # the file's bytes, so callers must never show them.
@@ -45,6 +51,7 @@ JSON_ERRORS: tuple[type[BaseException], ...] = (ijson.JSONError, *READ_ERRORS)
 
 _MIME = mimetypes.MimeTypes()  # built-in table only: the same answer on every machine
 
+# File name suffixes and the attachment kind they mean.
 _KIND_BY_SUFFIX = {
     **dict.fromkeys((".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".tif", ".tiff"), IMAGE),
     **dict.fromkeys((".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".3gp"), VIDEO),
@@ -62,33 +69,36 @@ def mime_for_name(name: str) -> str | None:
     return _MIME.guess_type(name, strict=False)[0]
 
 
-class ExportTree:
+class ExportTree(ABC):
     """Files of an export, addressed by relative posix names."""
 
     def __init__(self, label: str) -> None:
         self.label = label  # the path as the person gave it, for reports
 
+    @abstractmethod
     def names(self, under: str = "") -> Iterator[str]:
         """The names of the files (under a folder of the tree), sorted: records come out in the
         same order on every run."""
-        raise NotImplementedError
+        ...
 
-    def exists(self, name: str) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def exists(self, name: str) -> bool: ...
 
-    def open(self, name: str) -> IO[bytes]:
-        raise NotImplementedError
+    @abstractmethod
+    def open(self, name: str) -> IO[bytes]: ...
 
+    @abstractmethod
     def opener(self, name: str) -> Callable[[], IO[bytes]] | None:
         """A callable that opens the file, or None when it is not in the tree."""
-        raise NotImplementedError
+        ...
 
-    def size(self, name: str) -> int | None:
-        raise NotImplementedError
+    @abstractmethod
+    def size(self, name: str) -> int | None: ...
 
+    @abstractmethod
     def where(self, name: str) -> str:
         """How to name a file of the tree in a Problem or an error."""
-        raise NotImplementedError
+        ...
 
 
 class FolderTree(ExportTree):
@@ -103,10 +113,12 @@ class FolderTree(ExportTree):
         safe = safe_member_name(name)
         if safe is None:
             return None
-        candidate = (self.root / safe).resolve()
-        if not candidate.is_relative_to(self._resolved_root) or not candidate.is_file():
+        try:
+            candidate = (self.root / safe).resolve()
+            inside = candidate.is_relative_to(self._resolved_root) and candidate.is_file()
+        except (OSError, RuntimeError):  # unreadable, or a symlink loop
             return None
-        return candidate
+        return candidate if inside else None
 
     def names(self, under: str = "") -> Iterator[str]:
         start = self.root / under if under else self.root
@@ -214,40 +226,82 @@ _STARTS = ("start_map", "start_array")
 _ENDS = ("end_map", "end_array")
 
 
-def stream_object(fh: IO[bytes], array_key: str) -> Iterator[tuple[str, Any]]:
-    """Walk a top-level JSON object: `(key, value)` for each key, except that the items of the
-    array under `array_key` come one by one as `(array_key, item)`.
+class WrongShape(ValueError):
+    """Valid JSON so far, but not shaped as the caller expects (e.g. an array, not an object)."""
 
-    Only one item (or one other top-level value) is held at a time, so a channel of millions of
-    messages streams in bounded memory. Raises ValueError when the document is not an object.
+
+def object_head(fh: IO[bytes], stop_key: str) -> dict[str, Any]:
+    """The top-level keys of a JSON object that come before `stop_key`, with their values.
+
+    Reading stops at `stop_key`, so a header written before a huge array (DiscordChatExporter's
+    guild and channel before its messages) costs only the header; the array is then streamed
+    with `json_items(..., stop_key + ".item")` from a fresh stream. Raises WrongShape when the
+    document is not an object or the value of `stop_key` not an array.
     """
-    item_prefix = array_key + ".item"
+    head: dict[str, Any] = {}
     builder: ijson.ObjectBuilder | None = None
-    target = ""
+    key = ""
     depth = 0
-    for prefix, event, value in json_events(fh):
+    events = json_events(fh)
+    for prefix, event, value in events:
         if builder is not None:
             builder.event(event, value)
-            if event in _STARTS:
-                depth += 1
-            elif event in _ENDS:
-                depth -= 1
+            depth += 1 if event in _STARTS else -1 if event in _ENDS else 0
             if depth == 0:
-                yield target, builder.value
+                head[key] = builder.value
                 builder = None
+        elif prefix == "" and event == "map_key":
+            if value == stop_key:
+                if next(events, ("", "", None))[1] != "start_array":
+                    raise WrongShape(f"{stop_key!r} is not an array")
+                break
+            key = value
+        elif prefix == "" and event in ("start_map", "end_map"):
             continue
-        if prefix == "":
-            if event in ("start_map", "map_key", "end_map"):
-                continue
-            raise ValueError("the JSON document is not an object")
-        if prefix == array_key:
-            if event in ("start_array", "end_array"):
-                continue
-            raise ValueError(f"{array_key!r} is not an array")
-        target = array_key if prefix == item_prefix else prefix
-        builder = ijson.ObjectBuilder()
-        builder.event(event, value)
-        depth = 1 if event in _STARTS else 0
-        if depth == 0:
-            yield target, builder.value
-            builder = None
+        elif prefix == "":
+            raise WrongShape("the JSON document is not an object")
+        else:  # the value of `key` begins
+            builder = ijson.ObjectBuilder()
+            builder.event(event, value)
+            depth = 1 if event in _STARTS else 0
+            if depth == 0:
+                head[key] = builder.value
+                builder = None
+    return head
+
+
+def str_at(obj: Any, key: str) -> str | None:
+    """obj[key] when obj is a JSON object and the value a string, else None."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def dict_at(obj: Any, key: str) -> dict[str, Any]:
+    """obj[key] when obj is a JSON object and the value an object, else {}."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def list_at(obj: Any, key: str) -> list[Any]:
+    """obj[key] when obj is a JSON object and the value a list, else []."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, list) else []
+
+
+def int_at(obj: Any, key: str) -> int | None:
+    """obj[key] when it is an integral JSON number (never a bool), else None."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        return None
+    return int(value) if value == int(value) else None
+
+
+def unsafe_members_problem(tree: ZipTree) -> Problem | None:
+    """A Problem counting the zip members left out because their names escape the archive."""
+    if not tree.unsafe:
+        return None
+    return Problem(
+        tree.label,
+        None,
+        f"{tree.unsafe} archive entries with unsafe names (../ or absolute) ignored",
+    )

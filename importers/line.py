@@ -1,0 +1,480 @@
+"""LINE "Export chat history" (.txt): English, Japanese, Chinese (both scripts), Korean, Thai.
+
+How a person gets it: in LINE on a phone, open the chat → ≡ (menu) → Settings → Export chat
+history (iOS: "Send chat history"; Android: "Save chat history"), then save or send the `.txt`
+file (named like `[LINE] Chat with Alice.txt`). LINE for PC/Mac: chat → ≡ → Save chat.
+
+What the file looks like (formats/whatsapp-telegram-signal-line-kakaotalk.md §4; there is no
+sample in the corpus, so the fixtures follow the peers' strings):
+
+    [LINE] Chat history with Alice          ← title, localized (see TITLES)
+    Saved on: 2023/01/08 19:57              ← localized "saved" line
+                                            ← blank
+    2023.01.05 Thursday                     ← day header, many localized layouts
+    10:00<TAB>Alice<TAB>Hello               ← time, sender, text
+    10:01<TAB>Bob<TAB>"Line one             ← multi-line messages are wrapped in quotes
+    line two"
+    10:02<TAB><TAB>Alice unsent a message.  ← no sender: a notice (or two columns only)
+
+Times are naive wall-clock times (the vault applies --tz); 12-hour times (`10:00 AM`, `9:30PM`,
+`下午03:15`, `午後3:18`, `오후 3:18`), Buddhist years (`2562 BE`) and Japanese eras (`R7/02/09`)
+are understood. Day headers of the form `Sat, 11/01/2025` are resolved with their weekday; when
+that does not decide, `--date-order` (ParseOptions.date_order) does, else day-first.
+Encoding: UTF-8 (with or without BOM) or UTF-16 with a BOM; another encoding can be named with
+the option `encoding=NAME`. Lines with spaces instead of tabs (a very old Japanese layout) are
+not read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import IO
+
+from importers.base import MAX_LINE, Format, ParseOptions, head_text, read_head, text_lines
+from vault.errors import ExportError
+from vault.records import (
+    AUDIO,
+    CALL,
+    CONTACT,
+    DELETED,
+    DIRECT,
+    EV_JOIN,
+    EV_LEAVE,
+    EV_SYSTEM,
+    EV_TITLE,
+    FILE,
+    GIF,
+    GROUP,
+    IMAGE,
+    LOCATION,
+    STICKER,
+    TEXT,
+    UNKNOWN,
+    VIDEO,
+    Chat,
+    Event,
+    Message,
+    Problem,
+    Record,
+    title_key,
+)
+
+HEADER_PREFIX = "[LINE]"
+# Chat titles per export language: (pattern, chat kind). 1:1 chats name the other person,
+# groups the group ("with" / "in", "と" / no "と", "與" / none).
+TITLES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"Chat history with (.+)"), DIRECT),
+    (re.compile(r"Chat history in (.+)"), GROUP),
+    (re.compile(r"(.+)とのトーク履歴"), DIRECT),
+    (re.compile(r"(.+)のトーク履歴"), GROUP),
+    (re.compile(r"與\s*(.+?)\s*的聊天[記紀]錄"), DIRECT),
+    (re.compile(r"(.+?)\s*的聊天[記紀]錄"), GROUP),
+    (re.compile(r"与\s*(.+?)\s*的聊天记录"), DIRECT),
+    (re.compile(r"(.+?)\s*的聊天记录"), GROUP),
+    (re.compile(r"(.+?)\s*님과의 대화"), DIRECT),
+    (re.compile(r"ประวัติการ(?:สนทนา|แชท)กับ\s*(.+)"), DIRECT),
+]
+# The line after the title ("Saved on: 2018/03/25 19:57"), per language.
+SAVED = re.compile(r"(Saved on|Save date|保存日時|儲存日期|保存日期|저장한 날짜|저장 날짜|บันทึกวันที่)\s*[:：]?")
+
+WEEKDAYS: dict[str, int] = {}  # name → Monday=0 … Sunday=6
+for _i, _names in enumerate(
+    (
+        "monday mon 月 一 월",
+        "tuesday tue tues 火 二 화",
+        "wednesday wed 水 三 수",
+        "thursday thu thur thurs 木 四 목",
+        "friday fri 金 五 금",
+        "saturday sat 土 六 토",
+        "sunday sun 日 天 일",
+    )
+):
+    for _name in _names.split():
+        WEEKDAYS[_name] = _i
+
+# A weekday as LINE prints it: "Thursday", "(Thu)", "(木)", "（週五）", "周五", "(목)", "목요일".
+WEEKDAY = (
+    r"[(（]?\s*(?:週|周|星期|禮拜|礼拜)?\s*"
+    r"(?P<wd>[A-Za-z]{3,9}|[月火水木金土日一二三四五六天월화수목금토일])"
+    r"(?:曜日|曜|요일)?\s*[)）]?"
+)
+# 2023/01/05, 2023.01.05, 2023-01-05, 2023. 1. 5., R7/02/09 (Japanese era), then a weekday.
+DAY_YMD = re.compile(
+    r"(?P<era>[RHS])?(?P<y>\d{1,4})(?:[/\-]|\.\s?)(?P<m>\d{1,2})(?:[/\-]|\.\s?)(?P<d>\d{1,2})\.?"
+    r"(?:\s*" + WEEKDAY + r")?"
+)
+# 2026年4月26日(日)
+DAY_KANJI = re.compile(r"(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日(?:\s*" + WEEKDAY + r")?")
+# Sat, 11/01/2025 and Wed, 10/07/2562 BE: the order of the two numbers depends on the region.
+DAY_WEEKDAY_FIRST = re.compile(r"(?P<wd>[A-Za-z]{3,9}),?\s+(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})(?P<be>\s*BE)?")
+# Japanese era first years (R = Reiwa 2019, H = Heisei 1989, S = Showa 1926).
+ERA_BASE = {"R": 2018, "H": 1988, "S": 1925}
+BUDDHIST_OFFSET = 543  # Buddhist Era year − 543 = Gregorian year
+TIME = (
+    r"(?:(?P<pre>上午|下午|午前|午後|오전|오후)\s?)?(?P<h>\d{1,2}):(?P<mi>\d{2})"
+    r"(?:\s?(?P<ap>[AaPp]\.?[Mm]\.?))?"
+)
+# A message line; the newer layout repeats the date before the time.
+MESSAGE = re.compile(
+    r"(?:(?P<date>\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}(?:\s*[(（][^)）]{1,4}[)）])?)\s+)?" + TIME + r"\t(?P<rest>.*)"
+)
+PM_MARKERS = ("下午", "午後", "오후")
+AM_MARKERS = ("上午", "午前", "오전")
+
+# Stand-ins for media in each language ("[Photo]", "[写真]", ...): the whole text of the message.
+PLACEHOLDERS: dict[str, str] = {
+    word: kind
+    for kind, words in (
+        (STICKER, ("[Sticker]", "[スタンプ]", "[貼圖]", "[贴图]", "[스티커]", "[สติกเกอร์]")),
+        (IMAGE, ("[Photo]", "[写真]", "[照片]", "[图片]", "[사진]", "[รูป]", "[ภาพ]")),
+        (VIDEO, ("[Video]", "[動画]", "[影片]", "[视频]", "[동영상]", "[วิดีโอ]")),
+        (FILE, ("[File]", "[ファイル]", "[檔案]", "[文件]", "[파일]", "[ไฟล์]")),
+        (GIF, ("[GIF]",)),
+        (AUDIO, ("[Voice message]", "[Audio]", "[ボイスメッセージ]", "[語音訊息]", "[语音信息]",
+                 "[음성메시지]")),
+        (LOCATION, ("[Location]", "[位置情報]", "[位置]", "[위치정보]")),
+        (CONTACT, ("[Contact]", "[連絡先]", "[聯絡資訊]", "[联系人]", "[연락처]")),
+    )
+    for word in words
+}  # fmt: skip
+CALL_MARK = "☎"  # LINE prefixes call records with it: "☎ Call time 0:33", "☎ 不在着信"
+
+# "X unsent a message." in each language; group 1 is the person when the text names them.
+UNSENT = [
+    re.compile(r"(.+?) unsent a message\.?"),
+    re.compile(r"()Message unsent\.?"),
+    re.compile(r"(?:(.*?)が)?メッセージの送信を取り消しました。?"),
+    re.compile(r"(.*?)\s*已收回訊息"),
+    re.compile(r"(.*?)\s*撤回了一条消息"),
+    re.compile(r"(.*?)님이 메시지 전송을 취소했습니다\.?"),
+]
+NOTICE_KINDS: list[tuple[str, tuple[str, ...]]] = [
+    (
+        EV_TITLE,
+        ("changed the group name", "グループ名を", "群組名稱", "群组名称", "그룹 이름을"),
+    ),
+    (
+        EV_LEAVE,
+        (
+            "left the group", "グループを退会しました", "已離開群組", "退出了群组", "已退群",
+            "님이 나갔습니다", "removed", "を削除しました", "を退会させました",
+        ),
+    ),
+    (
+        EV_JOIN,
+        (
+            "joined the group", "グループに参加しました", "已加入群組", "加入了群组",
+            "已加入该群", "님이 참여했습니다", "added", "invited", "を追加しました",
+            "を招待しました", "邀請", "邀请",
+        ),
+    ),
+]  # fmt: skip
+ACTORS = [
+    re.compile(r"(.+?) (?:joined|left|changed|added|invited|removed) "),
+    re.compile(r"(.+?)が(?:グループ|.+?を)"),
+    re.compile(r"(.+?)님이 "),
+    re.compile(r"(.+?)\s*(?:已加入|加入了|已離開|離開了|退出了|已退群|已將|已将|将)"),
+]
+DETECT_LINES = 60
+
+
+# --- small parsers -----------------------------------------------------------------------------
+def _weekday(token: str | None) -> int | None:
+    if not token:
+        return None
+    return WEEKDAYS.get(token.lower())
+
+
+def parse_day(line: str, date_order: str | None = None) -> date | None:
+    """The date of a LINE day header, or None when the line is not one."""
+    s = line.strip()
+    m = DAY_YMD.fullmatch(s) or DAY_KANJI.fullmatch(s)
+    if m:
+        wd = m.groupdict().get("wd")
+        if wd and _weekday(wd) is None:
+            return None
+        year = int(m.group("y"))
+        era = m.groupdict().get("era")
+        if era:
+            year += ERA_BASE[era]
+        elif year < 1000:
+            return None
+        try:
+            return date(year, int(m.group("m")), int(m.group("d")))
+        except ValueError:
+            return None
+    m = DAY_WEEKDAY_FIRST.fullmatch(s)
+    if not m:
+        return None
+    wd = _weekday(m.group("wd"))
+    if wd is None:
+        return None
+    year = int(m.group("y")) - (BUDDHIST_OFFSET if m.group("be") else 0)
+    a, b = int(m.group("a")), int(m.group("b"))
+    candidates = []
+    for day, month in ((a, b), (b, a)):  # day-first, then month-first
+        try:
+            candidates.append(date(year, month, day))
+        except ValueError:
+            continue
+    if not candidates:
+        return None
+    matching = [c for c in candidates if c.weekday() == wd]
+    if len(matching) == 1:
+        return matching[0]
+    if len(candidates) == 2 and date_order == "mdy":
+        return candidates[1]
+    return candidates[0]
+
+
+def _clock(m: re.Match[str]) -> time | None:
+    hour, minute = int(m.group("h")), int(m.group("mi"))
+    marker = m.group("pre") or ""
+    ampm = (m.group("ap") or "").replace(".", "").lower()
+    pm = marker in PM_MARKERS or ampm == "pm"
+    am = marker in AM_MARKERS or ampm == "am"
+    if pm or am:
+        if hour > 12:  # 0 is allowed: Japanese clocks say 午前0:05 for 00:05
+            return None
+        hour = hour % 12 + (12 if pm else 0)
+    try:
+        return time(hour, minute)
+    except ValueError:
+        return None
+
+
+def _title(first_line: str) -> tuple[str, str] | None:
+    if not first_line.startswith(HEADER_PREFIX):
+        return None
+    rest = first_line[len(HEADER_PREFIX) :].strip()
+    for pattern, kind in TITLES:
+        m = pattern.fullmatch(rest)
+        if m and m.group(1).strip():
+            return _unquote(m.group(1).strip()), kind
+    return _unquote(rest) or "LINE chat", UNKNOWN
+
+
+def _unquote(name: str) -> str:
+    """`"業務グループ"` → `業務グループ` (one peer shows group names in quotes)."""
+    for left, right in (('"', '"'), ("「", "」"), ("“", "”")):
+        if len(name) > 2 and name.startswith(left) and name.endswith(right):
+            return name[1:-1]
+    return name
+
+
+def _title_from_filename(path: Path) -> str:
+    stem = path.stem
+    if stem.startswith(HEADER_PREFIX):
+        stem = stem[len(HEADER_PREFIX) :].strip()
+    for prefix in ("Chat with ", "Chat history with "):
+        if stem.startswith(prefix):
+            stem = stem[len(prefix) :]
+    return stem or "LINE chat"
+
+
+def read_text_lines(fh: IO[bytes], where: str, encoding: str) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a text export (also used by importers/kakaotalk.py).
+
+    `base.text_lines` splits the bytes at each newline byte, which UTF-16 cannot be split at;
+    UTF-16 files are decoded as a stream here instead, a bounded line at a time.
+    """
+    if not encoding.lower().replace("_", "-").startswith("utf-16"):
+        yield from text_lines(fh, path=where, encoding=encoding)
+        return
+    reader = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline="\n")
+    lineno = 0
+    try:
+        while line := reader.readline(MAX_LINE):
+            lineno += 1
+            if len(line) >= MAX_LINE and not line.endswith("\n"):
+                raise ExportError("has a line too long for a chat export", path=where, line=lineno)
+            if lineno == 1:
+                line = line.lstrip("\ufeff")
+            line = line[:-1] if line.endswith("\n") else line
+            yield lineno, line[:-1] if line.endswith("\r") else line
+    except UnicodeDecodeError as exc:
+        raise ExportError(
+            "is not valid UTF-16 text here (is this the export file, saved without conversion?)",
+            path=where,
+            line=lineno + 1,
+        ) from exc
+
+
+def _encoding(path: Path, options: ParseOptions) -> str:
+    head = read_head(path, 4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return options.params.get("encoding") or "utf-8"
+
+
+def _notice_kind(text: str) -> str:
+    for kind, words in NOTICE_KINDS:
+        if any(w in text for w in words):
+            return kind
+    return EV_SYSTEM
+
+
+def _actor(text: str) -> str | None:
+    for pattern in ACTORS:
+        m = pattern.match(text)
+        if m:
+            return m.group(1).strip() or None
+    return None
+
+
+def _unsent(text: str) -> tuple[bool, str | None]:
+    for pattern in UNSENT:
+        m = pattern.fullmatch(text.strip())
+        if m:
+            return True, ((m.group(1) or "").strip() or None)
+    return False, None
+
+
+# --- detection ---------------------------------------------------------------------------------
+def detect(path: Path) -> bool:
+    """A LINE header, or LINE day headers with tab-separated message lines."""
+    try:
+        if not path.is_file():
+            return False
+        lines = [ln.rstrip("\r") for ln in head_text(path).split("\n")[:DETECT_LINES]]
+        days = sum(1 for ln in lines if parse_day(ln) is not None)
+        messages = sum(1 for ln in lines if MESSAGE.fullmatch(ln))
+        first = next((ln for ln in lines if ln.strip()), "")
+        if first.startswith(HEADER_PREFIX + " "):
+            return days > 0 or messages > 0 or len(lines) <= 3
+        return path.suffix.lower() == ".txt" and days > 0 and messages > 0
+    except Exception:
+        return False
+
+
+# --- parsing -----------------------------------------------------------------------------------
+@dataclass
+class _Pending:
+    """The message being read; it may continue on the following lines."""
+
+    line: int
+    ts: datetime
+    sender: str
+    text_lines: list[str]
+    quoted: bool = False  # inside a "…" block that has not closed yet
+    blanks: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.text_lines)
+
+
+def _open(path: Path) -> IO[bytes]:
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise ExportError("the file cannot be opened", path=str(path)) from exc
+
+
+def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
+    where = str(path)
+    encoding = _encoding(path, options)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ExportError(f"unknown encoding {encoding!r}", path=where) from None
+    with _open(path) as fh:
+        yield from _parse_lines(read_text_lines(fh, where, encoding), path, options)
+
+
+def _parse_lines(lines: Iterator[tuple[int, str]], path: Path, options: ParseOptions) -> Iterator[Record]:
+    where = str(path)
+    chat: str | None = None
+    day: date | None = None
+    pending: _Pending | None = None
+    for lineno, line in lines:
+        if chat is None:
+            if not line.strip():
+                continue
+            found = _title(line)
+            title, kind = found if found else (_title_from_filename(path), UNKNOWN)
+            chat = title_key(title)
+            yield Chat(source="line", key=chat, title=title, kind=kind)
+            if found:
+                continue
+        if pending is not None and pending.quoted:
+            if MESSAGE.fullmatch(line) is None:
+                pending.text_lines.append(line)
+                if line.endswith('"'):
+                    pending.quoted = False
+                    text = pending.text
+                    pending.text_lines = [text[1:-1]]
+                continue
+            pending.quoted = False  # an unclosed quote: keep the text as written
+        m = MESSAGE.fullmatch(line)
+        new_day = None if m else parse_day(line, options.date_order)
+        if m is None and new_day is None:
+            if pending is not None:
+                if line.strip():
+                    pending.text_lines.extend(pending.blanks)
+                    pending.blanks = []
+                    pending.text_lines.append(line)
+                else:
+                    pending.blanks.append(line)
+            elif line.strip() and not (day is None and SAVED.match(line)):
+                yield Problem(where, lineno, "text outside any message; skipped")
+            continue
+        if pending is not None:
+            yield _record(pending, chat)
+            pending = None
+        if new_day is not None:
+            day = new_day
+            continue
+        assert m is not None
+        clock = _clock(m)
+        when = parse_day(m.group("date"), options.date_order) if m.group("date") else day
+        if clock is None or when is None:
+            reason = "a time that cannot be read" if clock is None else "no date before it"
+            yield Problem(where, lineno, f"message with {reason}; skipped")
+            continue
+        if m.group("date"):
+            day = when
+        rest = m.group("rest")
+        sender, sep, text = rest.partition("\t")
+        if not sep:  # two columns: a notice with the person inside the text
+            sender, text = "", rest
+        pending = _Pending(lineno, datetime.combine(when, clock), sender.strip(), [text])
+        if text.startswith('"') and (len(text) == 1 or not text.endswith('"')):
+            pending.quoted = True
+    if pending is not None:
+        yield _record(pending, chat or title_key(_title_from_filename(path)))
+
+
+def _record(p: _Pending, chat: str | None) -> Message | Event:
+    assert chat is not None
+    text = p.text
+    unsent, who = _unsent(text)
+    if unsent:
+        return Message(chat, p.ts, p.sender or who, text, kind=DELETED, line=p.line)
+    if not p.sender:
+        return Event(chat, p.ts, text, _notice_kind(text), actor=_actor(text), line=p.line)
+    kind = PLACEHOLDERS.get(text.strip(), TEXT)
+    if text.startswith(CALL_MARK):
+        kind = CALL
+    return Message(chat, p.ts, p.sender, text, kind=kind, line=p.line)
+
+
+FORMATS = [
+    Format(
+        name="line",
+        source="line",
+        description=(
+            "LINE chat history (.txt) in English, Japanese, Chinese, Korean or Thai, from the phone or PC app"
+        ),
+        detection=("a '[LINE] …' title line, or LINE day headers with 'HH:MM<TAB>name<TAB>text' lines"),
+        detect=detect,
+        parse=parse,
+        naive_times=True,
+    )
+]
