@@ -282,9 +282,9 @@ class Vault:
         c = self.conn
         n = 0
         with db.transaction(c):
-            c.execute("DELETE FROM fts")
-            c.execute("DELETE FROM names_fts")
-            c.execute("INSERT INTO fts(fts) VALUES ('rebuild')")
+            # 'delete-all' empties a contentless index; secure-delete stays on.
+            c.execute("INSERT INTO fts(fts) VALUES ('delete-all')")
+            c.execute("INSERT INTO names_fts(names_fts) VALUES ('delete-all')")
             cur = c.execute("SELECT id, text FROM messages")
             ins = c.cursor()
             for mid, text in cur:
