@@ -88,12 +88,12 @@ def create(
     try:
         schema.migrate(conn)
         with db.transaction(conn):
-            from vault.normalize import NORMALISER_VERSION
+            from vault.normalize import fingerprint
 
             for name, value in (
                 ("vault_id", vault_id),
                 ("mac_key", secrets.token_hex(32)),
-                ("normaliser_version", str(NORMALISER_VERSION)),
+                ("normaliser_version", fingerprint()),
                 ("created", schema.now_iso()),
             ):
                 conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (name, value))
@@ -133,15 +133,63 @@ def open(
     _check_permissions(path)
     keyfile = KeyFile.load(kp)
     if recovery_key is not None:
-        dek, slot = keyfile.unlock(keys.normalise_recovery_key(_as_secret(recovery_key)), "recovery")
+        dek, slot = unlock_database(path, keyfile, keys.normalise_recovery_key(_as_secret(recovery_key)), "recovery")
     elif passphrase is not None:
-        dek, slot = keyfile.unlock(_as_secret(passphrase), "passphrase")
+        dek, slot = unlock_database(path, keyfile, _as_secret(passphrase), "passphrase")
     else:
         raise UsageError("a passphrase or a recovery key is needed to open the vault")
     v = Vault._open_with_key(path, dek, keyfile, kdf, busy_timeout_ms=busy_timeout_ms)
-    if passphrase is not None and recovery_key is None:
-        v._maybe_upgrade_slot(slot, _as_secret(passphrase))
+    try:
+        from vault.rotate import settle
+
+        settle(v, slot)
+        if passphrase is not None and recovery_key is None:
+            v._maybe_upgrade_slot(slot, _as_secret(passphrase))
+    except BaseException:
+        v.close()
+        raise
     return v
+
+
+def unlock_database(path: Path, keyfile: KeyFile, secret: Secret, kind: str) -> tuple[bytearray, keys.Slot]:
+    """The data key this secret opens *and* that opens this vault's database (read-only check).
+
+    Normally the secret opens one slot. Between the steps of rotate-key it may open two key
+    generations; the one whose key opens vault.db is the vault's key."""
+    dbp, _ = _vault_paths(path)
+    candidates = keyfile.unlock_all(secret, kind)
+    chosen: tuple[bytearray, keys.Slot] | None = None
+    failure: TalkvaultError | None = None
+    for dek, slot in candidates:
+        if chosen is not None:
+            for i in range(len(dek)):
+                dek[i] = 0
+            continue
+        try:
+            conn = db.connect(dbp, dek, readonly=True)
+        except VaultDamagedError as exc:
+            failure = exc
+            for i in range(len(dek)):
+                dek[i] = 0
+            continue
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'vault_id'").fetchone()
+        except db.Error:
+            row = None
+        finally:
+            conn.close()
+        if row is None or row[0] != keyfile.vault_id:
+            failure = VaultDamagedError(
+                "the key file does not belong to this vault's database (vault ids differ); nothing "
+                "was changed. Put the right keyslots.json back, or restore from a backup"
+            )
+            for i in range(len(dek)):
+                dek[i] = 0
+            continue
+        chosen = (dek, slot)
+    if chosen is None:
+        raise failure or VaultDamagedError()
+    return chosen
 
 
 class Vault:
@@ -253,7 +301,9 @@ class Vault:
         """Re-wrap a passphrase slot whose KDF cost is below the floor (unless the person chose it)."""
         if slot.chosen or not slot.params.below(FLOOR_KDF) or self.kdf.below(FLOOR_KDF):
             return
-        new = keys.wrap(self._dek, secret, slot.kind, self.kdf, self.keyfile.vault_id, slot_id=slot.slot_id)
+        new = keys.wrap(
+            self._dek, secret, slot.kind, self.kdf, self.keyfile.vault_id, slot_id=slot.slot_id, gen=slot.gen
+        )
         self.keyfile.replace_slot(slot, new)
         self.keyfile.save(self.keys_path)
 
@@ -264,20 +314,21 @@ class Vault:
     # -- key slots -------------------------------------------------------------------------
     def set_passphrase(self, new: Secret | str, *, kdf: KdfParams | None = None, chosen: bool = False) -> None:
         """Re-wrap the passphrase slot(s) under a new passphrase; vault.db is not touched."""
-        set_slot(self.keyfile, self._dek, "passphrase", _as_secret(new), kdf or self.kdf, chosen=chosen)
+        gen = max(self.keyfile.generations)
+        set_slot(self.keyfile, self._dek, "passphrase", _as_secret(new), kdf or self.kdf, chosen=chosen, gen=gen)
         self.keyfile.save(self.keys_path)
 
     # -- the index -------------------------------------------------------------------------
     def _maybe_rebuild_index(self) -> None:
-        from vault.normalize import NORMALISER_VERSION
+        from vault.normalize import fingerprint
 
-        if self.meta("normaliser_version") != str(NORMALISER_VERSION):
+        if self.meta("normaliser_version") != fingerprint():
             self.rebuild_index()
 
     def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
         """Re-create the full-text index from the stored text (after a normaliser change)."""
         from vault.names import name_index_text
-        from vault.normalize import NORMALISER_VERSION, index_text
+        from vault.normalize import fingerprint, index_text
 
         c = self.conn
         n = 0
@@ -301,7 +352,7 @@ class Vault:
             c.execute("INSERT INTO fts(fts) VALUES ('optimize')")
             c.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('normaliser_version', ?)",
-                (str(NORMALISER_VERSION),),
+                (fingerprint(),),
             )
         return n
 
@@ -341,12 +392,45 @@ class Vault:
 
         return counts(self)
 
+    def delete(
+        self,
+        message_ids: list[str] | None = None,
+        chat: str | None = None,
+        query: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Securely delete messages by id, a chat, or a query (optionally within dates)."""
+        from vault.deletion import delete
+
+        return delete(self, message_ids, chat, query, before, after, dry_run)
+
+    def forget_deleted(self, *, chat: str | None = None, export: str | None = None, everything: bool = False) -> int:
+        """Forget tombstones so that deleted messages can be imported again, deliberately."""
+        from vault.deletion import forget_tombstones
+
+        return forget_tombstones(self, chat=chat, export=export, everything=everything)
+
+    def rotate_key(self, passphrase: Secret | str, kdf: KdfParams | None = None) -> Secret:
+        """A new data key and a fresh database file; returns the new recovery key."""
+        from vault.rotate import rotate_key
+
+        return rotate_key(self, _as_secret(passphrase), kdf)
+
 
 def set_slot(
-    keyfile: KeyFile, dek: bytes | bytearray, kind: str, secret: Secret, kdf: KdfParams, *, chosen: bool = False
+    keyfile: KeyFile,
+    dek: bytes | bytearray,
+    kind: str,
+    secret: Secret,
+    kdf: KdfParams,
+    *,
+    chosen: bool = False,
+    gen: int = 0,
 ) -> None:
     """Replace the slot(s) of `kind` with one wrapping `dek` under `secret`."""
-    new = keys.wrap(dek, secret, kind, kdf, keyfile.vault_id, chosen=chosen)
+    new = keys.wrap(dek, secret, kind, kdf, keyfile.vault_id, chosen=chosen, gen=gen)
     others = [s for s in keyfile.slots if s.kind != kind]
     keyfile.slots = [*others, new]
 
@@ -370,22 +454,16 @@ def change_passphrase(
     if not dbp.exists() and not kp.exists():
         raise NotAVaultError(f"no vault in {path}; create one with 'talkvault init'")
     keyfile = KeyFile.load(kp)
+    # The key must open this database before the key file is touched (checked read-only).
     if recovery_key is not None:
-        dek, _ = keyfile.unlock(keys.normalise_recovery_key(_as_secret(recovery_key)), "recovery")
+        dek, slot = unlock_database(path, keyfile, keys.normalise_recovery_key(_as_secret(recovery_key)), "recovery")
     elif old is not None:
-        dek, _ = keyfile.unlock(_as_secret(old), "passphrase")
+        dek, slot = unlock_database(path, keyfile, _as_secret(old), "passphrase")
     else:
         raise UsageError("the current passphrase or the recovery key is needed")
     try:
-        # Prove the key opens this database before touching the key file (read-only).
-        conn = db.connect(dbp, dek, readonly=True)
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'vault_id'").fetchone()
-        finally:
-            conn.close()
-        if row is None or row[0] != keyfile.vault_id:
-            raise VaultDamagedError("the key file does not belong to this vault's database; nothing was changed")
-        set_slot(keyfile, dek, "passphrase", _as_secret(new), kdf, chosen=chosen)
+        keyfile.slots = [s for s in keyfile.slots if s.gen == slot.gen]  # finish any interrupted rotation
+        set_slot(keyfile, dek, "passphrase", _as_secret(new), kdf, chosen=chosen, gen=slot.gen)
         keyfile.save(kp)
     finally:
         for i in range(len(dek)):

@@ -113,6 +113,23 @@ def chat_mac(key: bytes, source: str, chat_key: str) -> bytes:
     return mac(key, _h("chat", source, chat_key))
 
 
+def unindex_name(conn: Connection, rowid: int, name: str) -> None:
+    """Remove a name from the names index (FTS5 'delete' with its tokens; secure-delete scrubs them)."""
+    from vault.names import name_index_text
+
+    body = name_index_text(name)
+    if body:
+        conn.execute("INSERT INTO names_fts(names_fts, rowid, body) VALUES ('delete', ?, ?)", (rowid, body))
+
+
+def unindex_messages(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
+    """Remove messages (id, text) from the full-text index, given the text they were indexed from."""
+    for mid, text in rows:
+        body = normalize.index_text(text)
+        if body:
+            conn.execute("INSERT INTO fts(fts, rowid, body) VALUES ('delete', ?, ?)", (mid, body))
+
+
 def iso_z(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -207,7 +224,7 @@ class Ingestor:
         from vault.names import name_index_text
 
         if old is not None:
-            self.conn.execute("DELETE FROM names_fts WHERE rowid = ?", (rowid,))
+            unindex_name(self.conn, rowid, old)
         self.conn.execute("INSERT INTO names_fts(rowid, body) VALUES (?, ?)", (rowid, name_index_text(name)))
 
     def _person(self, source: str, name: str | None, sender_id: str | None) -> int | None:

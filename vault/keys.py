@@ -120,6 +120,7 @@ class Slot:
     wrapped: bytes
     created: str
     chosen: bool = False  # the person chose these KDF parameters explicitly (no automatic upgrade)
+    gen: int = 0  # which data key: rotate-key adds slots of the next generation, then drops the old
 
     def header(self, vault_id: str) -> dict[str, Any]:
         """Every field but the wrapped key: the AEAD's associated data."""
@@ -137,6 +138,7 @@ class Slot:
                 "salt": _b64(self.salt),
             },
             "chosen": self.chosen,
+            "gen": self.gen,
             "aead": "aes-256-gcm",
             "nonce": _b64(self.nonce),
             "created": self.created,
@@ -161,6 +163,7 @@ def wrap(
     *,
     chosen: bool = False,
     slot_id: str | None = None,
+    gen: int = 0,
 ) -> Slot:
     check_params(params)
     salt = secrets.token_bytes(SALT_BYTES)
@@ -174,6 +177,7 @@ def wrap(
         wrapped=b"",
         created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         chosen=chosen,
+        gen=gen,
     )
     kek = derive_kek(secret, salt, params)
     try:
@@ -253,7 +257,7 @@ class KeyFile:
                 raise damaged
             if not isinstance(s.get("slot_id"), str) or not isinstance(s.get("created"), str):
                 raise damaged
-            if not isinstance(s.get("chosen", False), bool):
+            if not isinstance(s.get("chosen", False), bool) or not _is_int(s.get("gen", 0)):
                 raise damaged
             slots.append(
                 Slot(
@@ -265,6 +269,7 @@ class KeyFile:
                     wrapped=_unb64(s.get("wrapped_dek"), DEK_BYTES + 16, "wrapped key"),
                     created=s["created"],
                     chosen=s.get("chosen", False),
+                    gen=int(s.get("gen", 0)),
                 )
             )
         return cls(vault_id=vault_id, slots=slots)
@@ -281,14 +286,33 @@ class KeyFile:
 
     # -- unlocking -------------------------------------------------------------------------
     def unlock(self, secret: Secret, kind: str = "passphrase") -> tuple[bytearray, Slot]:
-        """Try each slot of `kind`; one KDF run per slot. AuthenticationError if none opens."""
-        for slot in self.slots:
+        """Try each slot of `kind`, newest key generation first; one KDF run per slot.
+
+        AuthenticationError if none opens. See `unlock_all` for the rotation window."""
+        found = self.unlock_all(secret, kind)
+        for dek, _slot in found[1:]:
+            _wipe(dek)
+        return found[0]
+
+    def unlock_all(self, secret: Secret, kind: str = "passphrase") -> list[tuple[bytearray, Slot]]:
+        """Every (key, slot) this secret opens, newest generation first.
+
+        Normally one. During `rotate-key` the file briefly holds slots of two generations; the
+        caller then keeps the one whose key opens the database."""
+        out: list[tuple[bytearray, Slot]] = []
+        for slot in sorted(self.slots, key=lambda s: -s.gen):
             if slot.kind != kind:
                 continue
             dek = unwrap(slot, secret, self.vault_id)
             if dek is not None:
-                return dek, slot
-        raise AuthenticationError()
+                out.append((dek, slot))
+        if not out:
+            raise AuthenticationError()
+        return out
+
+    @property
+    def generations(self) -> set[int]:
+        return {s.gen for s in self.slots}
 
     def replace_slot(self, old: Slot, new: Slot) -> None:
         self.slots = [new if s.slot_id == old.slot_id else s for s in self.slots]

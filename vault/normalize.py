@@ -26,6 +26,23 @@ from typing import Any
 
 NORMALISER_VERSION = 1
 
+
+def fingerprint() -> str:
+    """What the index depends on: this code's version and the dictionaries it uses.
+
+    Stored in the vault; when it differs on open, the index is rebuilt, so that the tokens
+    recomputed for a deletion are always the tokens that were indexed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = [str(NORMALISER_VERSION)]
+    for dist in ("opencc", "pypinyin"):
+        try:
+            parts.append(f"{dist}-{version(dist)}")
+        except PackageNotFoundError:  # pragma: no cover - both are dependencies
+            parts.append(f"{dist}-?")
+    return "/".join(parts)
+
+
 # Runs of scripts written without spaces (bigram-indexed).
 _CJK_RANGES = (
     "\u0e00-\u0eff"  # Thai, Lao

@@ -2,8 +2,11 @@
 
 Message rowids are the time order: `id = ts_ms * 65536 + n`, so FTS5 walks rowids newest-first
 for free and a date range is a rowid range (design.md "Search"). The full-text table is
-contentless (`content=''`, `contentless_delete=1`) with FTS5 `secure-delete` on: the text lives
-only in `messages`, and deleting a row scrubs its index terms.
+contentless (`content=''`) with FTS5 `secure-delete` on: the text lives only in `messages`. A
+row leaves the index through FTS5's 'delete' command, given the same tokens it was indexed with
+(recomputed from the stored text; the normaliser's fingerprint is stored so that they always
+match), which with secure-delete removes the entries from the pages. (`contentless_delete=1` would
+only mark rows deleted and leave their terms in place until a merge: measured.)
 """
 
 from __future__ import annotations
@@ -125,12 +128,12 @@ _V1 = [
     ) WITHOUT ROWID""",
     """CREATE INDEX tombstones_chat ON tombstones (chat_mac)""",
     f"""CREATE VIRTUAL TABLE fts USING fts5(
-        body, content='', contentless_delete=1, tokenize="{FTS_TOKENIZE}"
+        body, content='', tokenize="{FTS_TOKENIZE}"
     )""",
     """INSERT INTO fts(fts, rank) VALUES ('secure-delete', 1)""",
     # Names (chat titles, people), with pinyin for Chinese names: a small separate index.
     f"""CREATE VIRTUAL TABLE names_fts USING fts5(
-        body, content='', contentless_delete=1, tokenize="{FTS_TOKENIZE}"
+        body, content='', tokenize="{FTS_TOKENIZE}"
     )""",
     """INSERT INTO names_fts(names_fts, rank) VALUES ('secure-delete', 1)""",
 ]

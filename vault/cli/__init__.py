@@ -198,7 +198,8 @@ def cli(
 def _register() -> None:
     from vault.cli import data, demo, setup  # noqa: F401 - commands register themselves on import
 
-    for mod in ("vault.cli.manage",):
+    # Command groups that live in their own modules (each registers itself on import).
+    for mod in ("vault.cli.manage", "vault.cli.shell", "vault.cli.watch", "vault.cli.export", "vault.cli.backup"):
         try:
             __import__(mod)
         except ModuleNotFoundError as exc:

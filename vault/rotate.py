@@ -1,0 +1,111 @@
+"""rotate-key: move the vault to a new random data key in a fresh database file.
+
+security.md 2.5 step 7: after deletions, old page images may survive where the file system or the
+SSD kept old blocks. Those are ciphertext under the old key; once no key slot holds that key any
+more, they cannot be opened even by someone who later learns the passphrase. The steps are ordered
+so that an interruption at any instant leaves a vault that opens:
+
+1. export every table into `vault.db.next` under the new key (sqlcipher_export) and verify it;
+2. add key slots of the next generation (passphrase and a new recovery key) to keyslots.json;
+3. rename `vault.db.next` over `vault.db` (atomic);
+4. drop the old generation's slots.
+
+Opening the vault between any two steps finds the key generation that opens `vault.db` and
+finishes (or undoes) the rotation: `settle`.
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vault import db, keys
+from vault.errors import VaultDamagedError
+from vault.keys import KdfParams
+from vault.secret import Secret
+
+if TYPE_CHECKING:
+    from vault.core import Vault
+
+NEXT_NAME = "vault.db.next"
+
+
+def settle(v: Vault, slot: keys.Slot) -> None:
+    """Finish or undo an interrupted rotation: keep only the generation that opened the database."""
+    stale = v.path / NEXT_NAME
+    if len(v.keyfile.generations) > 1:
+        v.keyfile.slots = [s for s in v.keyfile.slots if s.gen == slot.gen]
+        v.keyfile.save(v.keys_path)
+    if stale.exists():
+        stale.unlink()
+        keys.fsync_dir(v.path)
+
+
+def rotate_key(v: Vault, passphrase: Secret, kdf: KdfParams | None = None) -> Secret:
+    """Re-encrypt the vault under a new data key; returns the new recovery key (shown once).
+
+    The passphrase is needed to wrap the new key (it is checked against the current slots first);
+    the old recovery key stops working, which is the point.
+    """
+    kdf = kdf or v.kdf
+    v.keyfile.unlock_all(passphrase, "passphrase")  # AuthenticationError if it is not the passphrase
+    counts_before = v.counts()
+    gen = max(v.keyfile.generations) + 1
+    new_dek = bytearray(secrets.token_bytes(keys.DEK_BYTES))
+    nxt = v.path / NEXT_NAME
+    if nxt.exists():
+        nxt.unlink()
+    db.create_file(nxt)
+    key_literal = "x'" + binascii.hexlify(bytes(new_dek)).decode("ascii") + "'"
+    c = v.conn
+    with db.translated():
+        c.execute("ATTACH DATABASE ? AS rotation KEY ?", (str(nxt), key_literal))
+        try:
+            c.execute("SELECT sqlcipher_export('rotation')")
+        finally:
+            c.execute("DETACH DATABASE rotation")
+    del key_literal
+    _verify(nxt, new_dek, counts_before, v)
+    recovery = keys.new_recovery_key()
+    v.keyfile.slots = [
+        *v.keyfile.slots,
+        keys.wrap(new_dek, passphrase, "passphrase", kdf, v.keyfile.vault_id, gen=gen),
+        keys.wrap(new_dek, recovery, "recovery", kdf, v.keyfile.vault_id, gen=gen),
+    ]
+    v.keyfile.save(v.keys_path)
+    # Swap the files: the old connection must let go of vault.db first.
+    assert v._conn is not None
+    v._conn.close()
+    v._conn = None
+    _swap(nxt, v.db_path)
+    old = v._dek
+    v._dek = new_dek
+    for i in range(len(old)):
+        old[i] = 0
+    v._conn = db.connect(v.db_path, v._dek)
+    v.keyfile.slots = [s for s in v.keyfile.slots if s.gen == gen]
+    v.keyfile.save(v.keys_path)
+    return recovery
+
+
+def _swap(new: os.PathLike[str], target: os.PathLike[str]) -> None:
+    """Step 3: the new file takes the old one's name, atomically."""
+    os.replace(new, target)
+    keys.fsync_dir(Path(target).parent)
+
+
+def _verify(path: os.PathLike[str], dek: bytearray, counts: dict[str, int], v: Vault) -> None:
+    conn = db.connect(Path(path), dek, readonly=True)
+    try:
+        bad = conn.execute("PRAGMA cipher_integrity_check").fetchall()
+        ok = conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        n = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+        vid = conn.execute("SELECT value FROM meta WHERE key = 'vault_id'").fetchone()[0]
+    finally:
+        conn.close()
+    if bad or not ok or n != counts["messages"] + counts["events"] or vid != v.keyfile.vault_id:
+        Path(path).unlink(missing_ok=True)
+        raise VaultDamagedError("the re-encrypted copy did not verify; nothing was changed. Run 'talkvault check'")
