@@ -57,18 +57,26 @@ def text(rng: random.Random) -> str:
     return " ".join(words)
 
 
+RARE = "quokka"  # appended to every RARE_EVERY-th message: a term with few, known hits
+RARE_EVERY = 5000
+
+
 def messages(n: int, seed: int = 1, start: int = 1_500_000_000) -> Iterator[tuple[int, str, str]]:
     rng = random.Random(seed)
     ts = start
-    for _ in range(n):
+    for i in range(n):
         ts += int(rng.expovariate(1 / 240)) + 1
-        yield ts, rng.choice(SENDERS), text(rng)
+        body = text(rng)
+        if i % RARE_EVERY == RARE_EVERY - 1:
+            body += " " + RARE
+        yield ts, rng.choice(SENDERS), body
 
 
-def write_telegram(path: Path, n: int, seed: int = 1) -> Path:
+def write_telegram(path: Path, n: int, seed: int = 1, chat_id: int = 123456, name: str = "Benchmark group") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as fh:
-        fh.write('{"name": "Benchmark group", "type": "private_group", "id": 123456, "messages": [\n')
+        head = {"name": name, "type": "private_group", "id": chat_id}
+        fh.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "messages": [\n')
         for i, (ts, sender, body) in enumerate(messages(n, seed)):
             rec = {
                 "id": i + 1,

@@ -236,6 +236,8 @@ class Compiled:
     params: list[object] = field(default_factory=list)
     texts: list[Text] = field(default_factory=list)  # positive terms, for highlighting
     empty: bool = False  # the query had nothing to search for
+    lo: int | None = None  # id range from top-level dates (ids are time-ordered): lo <= id < hi
+    hi: int | None = None
 
 
 def _is_text(node: Node) -> bool:
@@ -304,10 +306,31 @@ class Compiler:
         else:
             rest = conj
         for n in rest:
+            if isinstance(n, Filter) and self._bound(n, out):
+                continue
             sql, params = self.cond(n)
             out.where.append(sql)
             out.params.extend(params)
         return out
+
+    def _bound(self, f: Filter, out: Compiled) -> bool:
+        """A top-level date becomes an id range, which FTS5 and the primary key both seek to."""
+        from vault.schema import SEQ_SPAN
+
+        if f.key not in ("after", "before", "on"):
+            return False
+        span = parse_date(f.value, self.tz)
+        if span is None:
+            return False
+        lo = int(span[0].timestamp() * 1000) * SEQ_SPAN
+        hi = int(span[1].timestamp() * 1000) * SEQ_SPAN
+        if f.key in ("after", "on"):
+            out.lo = lo if out.lo is None else max(out.lo, lo)
+        if f.key == "before":
+            out.hi = lo if out.hi is None else min(out.hi, lo)
+        if f.key == "on":
+            out.hi = hi if out.hi is None else min(out.hi, hi)
+        return True
 
     def cond(self, node: Node) -> tuple[str, list[object]]:
         if isinstance(node, Text) or (_is_text(node) and _fts(node) is not None):

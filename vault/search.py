@@ -67,7 +67,7 @@ def matching_ids(v: Vault, query: str, *, sort: str = "newest", limit: int | Non
 
         raise UsageError(f"--sort takes one of {', '.join(SORTS)}")
     cq = compile_query(v, query)
-    if cq.empty and not cq.where:
+    if cq.empty and not cq.where and cq.lo is None and cq.hi is None:
         return []
     where = list(cq.where)
     params: list[object] = []
@@ -75,9 +75,17 @@ def matching_ids(v: Vault, query: str, *, sort: str = "newest", limit: int | Non
         sql = "SELECT m.id FROM fts f CROSS JOIN messages m ON m.id = f.rowid WHERE f.fts MATCH ?"
         params.append(cq.match)
         order = {"newest": "f.rowid DESC", "oldest": "f.rowid ASC", "relevance": "f.rank, f.rowid DESC"}[sort]
+        rowid = "f.rowid"
     else:
         sql = "SELECT m.id FROM messages m WHERE 1"
         order = {"newest": "m.id DESC", "oldest": "m.id ASC", "relevance": "m.id DESC"}[sort]
+        rowid = "m.id"
+    if cq.lo is not None:
+        sql += f" AND {rowid} >= ?"
+        params.append(cq.lo)
+    if cq.hi is not None:
+        sql += f" AND {rowid} < ?"
+        params.append(cq.hi)
     for w in where:
         sql += f" AND {w}"
     params.extend(cq.params)

@@ -1,0 +1,101 @@
+"""Delete benchmark: one message, and a whole 100,000-message chat, from a vault of N messages.
+
+    python benchmarks/delete.py [--messages N] [--quick] [--chat M]
+
+Targets (issue: deletion): one message <= 0.2 s; a 100,000-message chat <= 30 s, in a
+1,000,000-message vault. Baseline in the same run: the same deletes in an unencrypted stdlib
+sqlite3 database with an external-content FTS5 index (no secure delete, no tombstones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from common import PASSPHRASE, build_vault, copy_vault, write_results
+
+
+def baseline(plain: Path, extra: int, d: Path) -> tuple[float, float]:
+    """Bare SQLite: load the plaintext export plus the extra chat, then the same two deletes."""
+    con = sqlite3.connect(d / "baseline.db", isolation_level=None)
+    con.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, chat INTEGER, text TEXT)")
+    con.execute("CREATE INDEX m_chat ON m(chat)")
+    con.execute("CREATE VIRTUAL TABLE f USING fts5(text, content='m', content_rowid='id')")
+    con.execute(
+        "CREATE TRIGGER md AFTER DELETE ON m BEGIN INSERT INTO f(f, rowid, text) VALUES ('delete', old.id, old.text); END"
+    )
+    con.execute("BEGIN")
+    with plain.open(encoding="utf-8") as fh:
+        for line in fh:
+            text = line.rstrip("\n").split("\t", 2)[2]
+            cur = con.execute("INSERT INTO m(chat, text) VALUES (1, ?)", (text,))
+            con.execute("INSERT INTO f(rowid, text) VALUES (?, ?)", (cur.lastrowid, text))
+    from datagen import messages
+
+    for _ts, _s, text in messages(extra, seed=2):
+        cur = con.execute("INSERT INTO m(chat, text) VALUES (2, ?)", (text,))
+        con.execute("INSERT INTO f(rowid, text) VALUES (?, ?)", (cur.lastrowid, text))
+    con.execute("COMMIT")
+    t = time.perf_counter()
+    con.execute("DELETE FROM m WHERE id = 12345")
+    one = time.perf_counter() - t
+    t = time.perf_counter()
+    con.execute("DELETE FROM m WHERE chat = 2")
+    chat = time.perf_counter() - t
+    con.close()
+    return one, chat
+
+
+def main() -> dict[str, object]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--quick", action="store_true", help="100,000 messages and a 10,000-message chat")
+    ap.add_argument("--chat", type=int, default=None, help="size of the chat to delete (default N/10)")
+    a = ap.parse_args()
+    n = 100_000 if a.quick else a.messages
+    extra = a.chat or n // 10
+    from datagen import write_telegram
+
+    import vault
+
+    src, plain = build_vault(n)
+    with tempfile.TemporaryDirectory(dir=src.parent.parent) as tmp:
+        d = Path(tmp)
+        path = copy_vault(src, d / "vault")
+        chat_export = write_telegram(d / "chat" / "result.json", extra, seed=2, chat_id=654321, name="Big chat")
+        with vault.open(path, PASSPHRASE) as v:
+            v.import_path(chat_export)
+            one_id = v.search("time", limit=1)[0]["id"]
+            t = time.perf_counter()
+            r1 = v.delete(message_ids=[one_id])
+            one = time.perf_counter() - t
+            chat_id = next(c["id"] for c in v.chats() if c["title"] == "Big chat")
+            t = time.perf_counter()
+            r2 = v.delete(chat=chat_id)
+            chat = time.perf_counter() - t
+            ok = v.check()["ok"]
+        assert r1["deleted"] == 1 and r2["deleted"] == extra and ok
+        b_one, b_chat = baseline(plain, extra, d)
+    res = {
+        "benchmark": "delete",
+        "messages": n + extra,
+        "one_message_s": round(one, 3),
+        "one_message_target_s": 0.2,
+        "one_message_baseline_s": round(b_one, 4),
+        "chat_messages": extra,
+        "chat_s": round(chat, 2),
+        "chat_target_s": 30,
+        "chat_baseline_s": round(b_chat, 2),
+        "chat_ratio": round(chat / max(b_chat, 1e-6), 1),
+    }
+    for k, v_ in res.items():
+        print(f"{k:>24}: {v_}")
+    write_results("delete", [res])
+    return res
+
+
+if __name__ == "__main__":
+    main()

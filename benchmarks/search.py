@@ -1,0 +1,87 @@
+"""Search benchmark: p50/p95 per query kind on a generated vault, against ripgrep over the plaintext export.
+
+    python benchmarks/search.py [--messages N] [--quick] [--repeat R]
+
+Targets (issue: search), measured in-process: newest-first p95 <= 20 ms, relevance p95 <= 250 ms;
+goal: at least 10x faster than `rg` at p50. Also prints the index's bytes per message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+
+from common import build_vault, summary, timed, write_results
+
+QUERIES = [
+    ("common term", "time", "time"),
+    ("rare term", "quokka", "quokka"),
+    ("1-char CJK", "警", "警"),
+    ("2-char CJK", "腾讯", "腾讯"),
+    ("phrase", '"thanks sorry"', "thanks sorry"),
+    ("from: + term", "from:Mei dinner", "dinner"),
+    ("date range", "after:2019-01 before:2019-03 time", "time"),
+]
+
+
+def main() -> list[dict[str, object]]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--quick", action="store_true", help="100,000 messages")
+    ap.add_argument("--repeat", type=int, default=30)
+    a = ap.parse_args()
+    n = 100_000 if a.quick else a.messages
+    from common import PASSPHRASE
+
+    import vault
+
+    path, plain = build_vault(n)
+    rg = shutil.which("rg")
+    rows: list[dict[str, object]] = []
+    with vault.open(path, PASSPHRASE) as v:
+        index_bytes = v.conn.execute("SELECT sum(length(block)) FROM fts_data").fetchone()[0]
+        for name, q, rg_pattern in QUERIES:
+            v.search(q, limit=20)  # warm
+            newest = summary(timed(lambda q=q: v.search(q, limit=20), a.repeat))
+            rel = summary(timed(lambda q=q: v.search(q, limit=20, sort="relevance"), max(5, a.repeat // 3)))
+            row: dict[str, object] = {"query": name, "text": q, "newest": newest, "relevance": rel}
+            if rg:
+                times = timed(
+                    lambda p=rg_pattern: subprocess.run(
+                        [rg, "-i", "-F", p, str(plain)], stdout=subprocess.DEVNULL, check=False
+                    ),
+                    max(5, a.repeat // 3),
+                )
+                row["rg"] = summary(times)
+                row["ratio_rg_p50"] = round(row["rg"]["p50_ms"] / max(newest["p50_ms"], 0.01), 1)  # type: ignore[index]
+            rows.append(row)
+    print(f"{'query':<16}{'newest p50':>11}{'p95':>8}{'relev. p50':>12}{'p95':>8}{'rg p50':>9}{'x faster':>9}")
+    for r in rows:
+        nw, rl = r["newest"], r["relevance"]
+        rgp = r.get("rg", {}).get("p50_ms", float("nan"))  # type: ignore[attr-defined]
+        print(
+            f"{r['query']:<16}{nw['p50_ms']:>11}{nw['p95_ms']:>8}{rl['p50_ms']:>12}{rl['p95_ms']:>8}"  # type: ignore[index]
+            f"{rgp:>9}{r.get('ratio_rg_p50', '-'):>9}"
+        )
+    worst_newest = max(r["newest"]["p95_ms"] for r in rows)  # type: ignore[index]
+    worst_rel = max(r["relevance"]["p95_ms"] for r in rows)  # type: ignore[index]
+    print(
+        f"messages {n:,}; index {index_bytes / n:.0f} bytes/message; worst newest-first p95 {worst_newest} ms "
+        f"(target 20); worst relevance p95 {worst_rel} ms (target 250)"
+    )
+    rows.append(
+        {
+            "summary": True,
+            "messages": n,
+            "index_bytes_per_message": round(index_bytes / n),
+            "worst_newest_p95_ms": worst_newest,
+            "worst_relevance_p95_ms": worst_rel,
+        }
+    )
+    write_results("search", rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
