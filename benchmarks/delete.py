@@ -25,7 +25,8 @@ def baseline(plain: Path, extra: int, d: Path) -> tuple[float, float]:
     con.execute("CREATE INDEX m_chat ON m(chat)")
     con.execute("CREATE VIRTUAL TABLE f USING fts5(text, content='m', content_rowid='id')")
     con.execute(
-        "CREATE TRIGGER md AFTER DELETE ON m BEGIN INSERT INTO f(f, rowid, text) VALUES ('delete', old.id, old.text); END"
+        "CREATE TRIGGER md AFTER DELETE ON m BEGIN"
+        " INSERT INTO f(f, rowid, text) VALUES ('delete', old.id, old.text); END"
     )
     con.execute("BEGIN")
     with plain.open(encoding="utf-8") as fh:
