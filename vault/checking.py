@@ -16,49 +16,72 @@ if TYPE_CHECKING:
 
 
 def check(v: Vault) -> dict[str, Any]:
+    """Every check runs even when an earlier one failed; a damaged page is a problem, not a crash."""
     c = v.conn
     problems: list[str] = []
-    try:
-        for (row,) in c.execute("PRAGMA cipher_integrity_check"):
-            problems.append(f"encryption: {row}")
-    except db.Error as exc:
-        problems.append(f"encryption: the page check could not run ({type(exc).__name__})")
-    try:
+
+    def step(what: str, fn: Any) -> None:
+        try:
+            fn()
+        except db.Error as exc:
+            problems.append(f"{what}: could not be checked ({db.translate(exc).message})")
+
+    def cipher() -> None:
+        problems.extend(f"encryption: {row}" for (row,) in c.execute("PRAGMA cipher_integrity_check"))
+
+    def sqlite() -> None:
         rows = [r[0] for r in c.execute("PRAGMA integrity_check")]
         if rows != ["ok"]:
             problems.extend(f"database: {r}" for r in rows[:20])
-    except db.Error as exc:
-        problems.append(f"database: integrity check failed ({type(exc).__name__})")
-    for table in ("fts", "names_fts"):
+
+    def index(table: str) -> None:
         try:
             c.execute(f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 0)")
         except db.Error:
             problems.append(f"search index {table}: does not match the messages; run 'talkvault reindex'")
         if not schema.fts_secure_delete_on(c, table):
             problems.append(f"search index {table}: secure-delete is off")
-    version = schema.current_version(c)
-    if version != schema.SCHEMA_VERSION:
-        problems.append(f"schema: version {version}, expected {schema.SCHEMA_VERSION}")
-    for name, expect in (
-        ("secure_delete", 1),
-        ("temp_store", 2),
-        ("journal_mode", "delete"),
-        ("cipher_use_hmac", 1),
-        ("cipher_plaintext_header_size", 0),
-        ("cipher_page_size", 4096),
-        ("foreign_keys", 1),
-    ):
-        got = c.execute(f"PRAGMA {name}").fetchone()
-        got = got[0] if got else None
-        if str(got) != str(expect):
-            problems.append(f"setting: PRAGMA {name} reads {got!r}, expected {expect!r}")
-    fk = c.execute("PRAGMA foreign_key_check").fetchmany(5)
-    if fk:
-        problems.append(f"database: {len(fk)}+ rows point at missing rows")
-    stale = c.execute("SELECT count(*) FROM imports WHERE status = 'running'").fetchone()[0]
-    if stale:
-        problems.append(f"imports: {stale} import(s) marked running")
-    n = c.execute("SELECT count(*) FROM messages WHERE is_event = 0").fetchone()[0]
+
+    def version() -> None:
+        got = schema.current_version(c)
+        if got != schema.SCHEMA_VERSION:
+            problems.append(f"schema: version {got}, expected {schema.SCHEMA_VERSION}")
+
+    def settings() -> None:
+        for name, expect in (
+            ("secure_delete", 1),
+            ("temp_store", 2),
+            ("journal_mode", "delete"),
+            ("cipher_use_hmac", 1),
+            ("cipher_plaintext_header_size", 0),
+            ("cipher_page_size", 4096),
+            ("foreign_keys", 1),
+        ):
+            row = c.execute(f"PRAGMA {name}").fetchone()
+            got = row[0] if row else None
+            if str(got) != str(expect):
+                problems.append(f"setting: PRAGMA {name} reads {got!r}, expected {expect!r}")
+
+    def references() -> None:
+        fk = c.execute("PRAGMA foreign_key_check").fetchmany(5)
+        if fk:
+            problems.append(f"database: {len(fk)}+ rows point at missing rows")
+        stale = c.execute("SELECT count(*) FROM imports WHERE status = 'running'").fetchone()[0]
+        if stale:
+            problems.append(f"imports: {stale} import(s) marked running")
+
+    step("encryption", cipher)
+    step("database", sqlite)
+    step("search index", lambda: index("fts"))
+    step("name index", lambda: index("names_fts"))
+    step("schema", version)
+    step("settings", settings)
+    step("references", references)
+    n = 0
+    try:
+        n = c.execute("SELECT count(*) FROM messages WHERE is_event = 0").fetchone()[0]
+    except db.Error:
+        pass
     return {"ok": not problems, "messages": n, "problems": problems}
 
 
