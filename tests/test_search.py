@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,8 +17,25 @@ from vault.normalize import fold, runs
 HAN_PAIRS = "警察國国家腾騰讯訊微信這这里裡後后來来學学們们說说時时會会龍龙"
 KANA = "あいうえおかきくけこアイウエオカキ"
 HANGUL = "가나다라마바사아자차카"
-LATIN = ["cafe", "Café", "CAFÉ", "naïve", "resume", "résumé", "Zürich", "zurich", "gen", "itgc", "hello", "help",
-         "world", "Straße", "strasse", "iPhone", "ok"]
+LATIN = [
+    "cafe",
+    "Café",
+    "CAFÉ",
+    "naïve",
+    "resume",
+    "résumé",
+    "Zürich",
+    "zurich",
+    "gen",
+    "itgc",
+    "hello",
+    "help",
+    "world",
+    "Straße",
+    "strasse",
+    "iPhone",
+    "ok",
+]
 EMOJI = ["😂", "❤️", "👍", "🎉"]
 
 
@@ -58,7 +74,7 @@ def oracle(query: str, text: str, bare: bool = True) -> bool:
             x = d[i + j]
             first, last = j == 0, j == len(q) - 1
             if r.kind == "cjk" and x.kind == "cjk":
-                ok = (x.text.endswith(r.text) if first else x.text.startswith(r.text) if last else x.text == r.text)
+                ok = x.text.endswith(r.text) if first else x.text.startswith(r.text) if last else x.text == r.text
             elif r.kind == "word" and last and bare:
                 ok = x.kind == "word" and x.text.startswith(r.text)
             else:
@@ -75,11 +91,14 @@ def corpus_vault(tmp_path_factory):
     rng = random.Random(42)
     d = tmp_path_factory.mktemp("search")
     texts = [gen_text(rng) for _ in range(1500)]
-    lines = [{"type": "talkvault", "version": 1},
-             {"type": "chat", "source": "test", "key": "c1", "title": "Corpus", "kind": "group"}]
+    lines = [
+        {"type": "talkvault", "version": 1},
+        {"type": "chat", "source": "test", "key": "c1", "title": "Corpus", "kind": "group"},
+    ]
     for i, t in enumerate(texts):
-        lines.append({"type": "message", "chat": "c1", "ts": f"2020-01-01T00:00:00Z", "sender": "s", "text": t,
-                      "id": str(i)})
+        lines.append(
+            {"type": "message", "chat": "c1", "ts": "2020-01-01T00:00:00Z", "sender": "s", "text": t, "id": str(i)}
+        )
     f = write(d / "c.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
     from vault.keys import KdfParams
 
@@ -95,8 +114,34 @@ def _hits(v, q: str) -> set[int]:  # type: ignore[no-untyped-def]
 
 
 def _queries(texts: list[str], rng: random.Random, n: int) -> list[str]:
-    out = ["警", "察", "国", "國家", "腾讯", "騰訊", "微信", "cafe", "CAFE", "café", "naive", "zurich", "zür", "strasse",
-           "straße", "he", "hel", "itgc", "gen", "😂", "👍", "あい", "カ", "가나", "iphone", "ok"]
+    out = [
+        "警",
+        "察",
+        "国",
+        "國家",
+        "腾讯",
+        "騰訊",
+        "微信",
+        "cafe",
+        "CAFE",
+        "café",
+        "naive",
+        "zurich",
+        "zür",
+        "strasse",
+        "straße",
+        "he",
+        "hel",
+        "itgc",
+        "gen",
+        "😂",
+        "👍",
+        "あい",
+        "カ",
+        "가나",
+        "iphone",
+        "ok",
+    ]
     while len(out) < n:
         t = rng.choice(texts)
         a = rng.randrange(len(t))
@@ -134,10 +179,43 @@ def test_traditional_and_simplified_find_each_other(corpus_vault):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
-       | st.lists(st.sampled_from(['"', "(", ")", "-", "OR", "AND", "NEAR", "*", "^", ":", "+", "from:", "in:",
-                                   "after:", "on:2020-13-45", "has:", "C++", "what?", "example.org", "警察", " ",
-                                   "NOT", "{", "}", "'", "\\", "\x00"]), max_size=12).map("".join))
+@given(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+    | st.lists(
+        st.sampled_from(
+            [
+                '"',
+                "(",
+                ")",
+                "-",
+                "OR",
+                "AND",
+                "NEAR",
+                "*",
+                "^",
+                ":",
+                "+",
+                "from:",
+                "in:",
+                "after:",
+                "on:2020-13-45",
+                "has:",
+                "C++",
+                "what?",
+                "example.org",
+                "警察",
+                " ",
+                "NOT",
+                "{",
+                "}",
+                "'",
+                "\\",
+                "\x00",
+            ]
+        ),
+        max_size=12,
+    ).map("".join)
+)
 def test_any_query_is_valid(corpus_vault, q):
     v, _texts, _ids = corpus_vault
     hits = v.search(q, limit=5)
@@ -147,10 +225,12 @@ def test_any_query_is_valid(corpus_vault, q):
 # -- the query language on a small hand-made vault --------------------------------------------------
 @pytest.fixture
 def lang_vault(new_vault, tmp_path):
-    lines = [{"type": "talkvault", "version": 1},
-             {"type": "chat", "source": "whatsapp", "key": "mei", "title": "Mei", "kind": "direct"},
-             {"type": "chat", "source": "telegram", "key": "club", "title": "Book club", "kind": "group"},
-             {"type": "chat", "source": "wechat", "key": "fam", "title": "张伟家人", "kind": "group"}]
+    lines = [
+        {"type": "talkvault", "version": 1},
+        {"type": "chat", "source": "whatsapp", "key": "mei", "title": "Mei", "kind": "direct"},
+        {"type": "chat", "source": "telegram", "key": "club", "title": "Book club", "kind": "group"},
+        {"type": "chat", "source": "wechat", "key": "fam", "title": "张伟家人", "kind": "group"},
+    ]
     msgs = [
         ("mei", "2022-12-31T23:00:00Z", "Mei", "dinner friday? see https://example.org", []),
         ("mei", "2023-03-14T09:06:00Z", "Jon", "pizza or sushi", []),
@@ -246,5 +326,7 @@ def test_newest_first_does_not_rank_every_match(lang_vault):
     cq = compile_query(lang_vault, "pizza")
     plan = lang_vault.conn.execute(
         "EXPLAIN QUERY PLAN SELECT m.id FROM fts f CROSS JOIN messages m ON m.id = f.rowid"
-        " WHERE f.fts MATCH ? ORDER BY f.rowid DESC LIMIT 20", (cq.match,)).fetchall()
+        " WHERE f.fts MATCH ? ORDER BY f.rowid DESC LIMIT 20",
+        (cq.match,),
+    ).fetchall()
     assert not any("TEMP B-TREE" in str(row) for row in plan), plan
