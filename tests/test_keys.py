@@ -210,3 +210,12 @@ def _opens(path: Path, pw: str) -> bool:
         return True
     except AuthenticationError:
         return False
+
+
+def test_docs_state_the_kdf_numbers_the_code_uses():
+    doc = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    assert f"| time cost (passes) | {DEFAULT_KDF.t} |" in doc
+    assert f"| memory | {DEFAULT_KDF.m_kib} KiB ({DEFAULT_KDF.m_kib // 1024} MiB) |" in doc
+    assert f"| parallelism | {DEFAULT_KDF.p} |" in doc
+    assert f"{FLOOR_KDF.t} passes, {FLOOR_KDF.m_kib // 1024} MiB, {FLOOR_KDF.p} lanes" in doc
+    assert f"{keys.SALT_BYTES} bytes" in doc
