@@ -106,6 +106,9 @@ def main() -> dict[str, object]:
     }
     assert tv_n == n and base_n == n, (tv_n, base_n, n)
     print(json.dumps(res, indent=2))
+    from common import write_results
+
+    write_results(f"import-{a.format}", [res])
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=2))
     return res
