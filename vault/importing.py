@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -153,13 +152,3 @@ def _record_failure(
             )
     except Exception:
         pass
-
-
-def parse_date_arg(value: str) -> datetime:
-    """YYYY, YYYY-MM or YYYY-MM-DD (used by --before/--after)."""
-    from vault.query import parse_date
-
-    got = parse_date(value)
-    if got is None:
-        raise UsageError(f"not a date: {value!r} (use YYYY, YYYY-MM or YYYY-MM-DD)")
-    return got[0]

@@ -219,11 +219,6 @@ def fts_phrase(tokens: list[str], prefix: bool) -> str:
     return f'"{body}"' + (" *" if prefix else "")
 
 
-def warm() -> None:
-    """Build the lazy tables now (used before timing-sensitive work)."""
-    _token_re()
-
-
 if __name__ == "__main__":  # pragma: no cover - manual inspection
     for arg in sys.argv[1:]:
         print(index_text(arg))
