@@ -129,6 +129,7 @@ def _record(doc: dict[str, Any], base: Path, lineno: int) -> Record | None:
             title=str(doc.get("title") or doc["key"]),
             kind=str(doc.get("kind") or UNKNOWN),
             participants=tuple(str(p) for p in parts if isinstance(p, str)),
+            extra=dict(doc["extra"]) if isinstance(doc.get("extra"), dict) else {},
         )
     if kind_of_line == "message":
         kind = str(doc.get("kind") or TEXT)
@@ -164,6 +165,7 @@ def _record(doc: dict[str, Any], base: Path, lineno: int) -> Record | None:
             actor=_opt_str(doc, "actor"),
             source_id=_opt_str(doc, "id"),
             line=lineno,
+            extra=dict(doc["extra"]) if isinstance(doc.get("extra"), dict) else {},
             identity=_opt_str(doc, "identity"),
         )
     raise ValueError("unknown line type")

@@ -14,7 +14,7 @@ import os
 import secrets
 import stat
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
@@ -392,6 +392,19 @@ class Vault:
 
         return counts(self)
 
+    def export(
+        self,
+        chat: str | None,
+        *,
+        format: str,
+        out: str | os.PathLike[str],
+        all_chats: bool = False,
+        **kw: Any,
+    ) -> dict[str, Any]:
+        from vault.export import export
+
+        return export(self, chat, format=format, out=out, all_chats=all_chats, **kw)
+
     def delete(
         self,
         message_ids: list[str] | None = None,
@@ -417,6 +430,12 @@ class Vault:
         from vault.rotate import rotate_key
 
         return rotate_key(self, _as_secret(passphrase), kdf)
+
+    def backup(self, dest: str | os.PathLike[str], *, keep: int | None = None) -> dict[str, Any]:
+        """A verified, encrypted one-file backup in `dest` (a file, or a directory that gets a dated file)."""
+        from vault.backup import backup
+
+        return backup(self, dest, keep=keep)
 
 
 def set_slot(
@@ -471,19 +490,19 @@ def change_passphrase(
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, streamed; of a folder, over its files' relative names and sizes."""
+    """sha256 of a file's bytes, streamed; of a folder, over each file's relative name and bytes."""
+    if not path.is_dir():
+        return _sha256_of(path)
     h = hashlib.sha256()
-    if path.is_dir():
-        for p in sorted(path.rglob("*")):
-            if p.is_file():
-                h.update(json.dumps([str(p.relative_to(path)), p.stat().st_size]).encode())
-        return h.hexdigest()
+    for p in sorted(path.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            h.update(json.dumps([str(p.relative_to(path)), _sha256_of(p)]).encode())
+    return h.hexdigest()
+
+
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(1024 * 1024):
             h.update(chunk)
     return h.hexdigest()
-
-
-def iter_rows(cur: Any, size: int = 1000) -> Iterator[Any]:
-    while rows := cur.fetchmany(size):
-        yield from rows

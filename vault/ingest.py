@@ -15,7 +15,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,6 +72,14 @@ class FileReport:
             "tz": self.tz,
             "error": self.error,
         }
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
+
+
+class _MillisecondFull(Exception):
+    """Every id of one millisecond is taken."""
 
 
 class Ordinals:
@@ -265,10 +273,11 @@ class Ingestor:
 
     # -- messages --------------------------------------------------------------------------
     def _ts_ms(self, ts: datetime) -> int:
+        """UTC milliseconds, exactly (float seconds would round some times down by 1 ms)."""
         if ts.tzinfo is None:
             self.used_tz = True
             ts = ts.replace(tzinfo=self.tz)
-        return int(ts.timestamp() * 1000)
+        return (ts - _EPOCH) // _ONE_MS
 
     def _message(self, rec: Message | Event, path: str) -> None:
         chat_id = self.chats.get(rec.chat)
@@ -325,7 +334,11 @@ class Ingestor:
             json.dumps(extra, ensure_ascii=False, default=str) if extra else None,
             self.import_id,
         ]
-        mid = self._insert(row, ts_ms, uid)
+        try:
+            mid = self._insert(row, ts_ms, uid)
+        except _MillisecondFull:
+            self.report.problems.append(str(Problem(path, rec.line, "too many messages in one millisecond; skipped")))
+            return
         if mid is None:  # already in the vault
             self.report.duplicates += 1
             dup = c.execute("SELECT id FROM messages WHERE uid = ?", (uid,)).fetchone()[0]
@@ -334,9 +347,6 @@ class Ingestor:
             )
             if isinstance(rec, Message) and rec.attachments:
                 self._fill_missing_attachments(int(dup), rec.attachments)
-            return
-        if mid < 0:
-            self.report.problems.append(str(Problem(path, rec.line, "too many messages in one millisecond; skipped")))
             return
         self._member(chat_id, person)
         body = normalize.index_text(rec.text)
@@ -359,7 +369,9 @@ class Ingestor:
     )
 
     def _insert(self, row: list[Any], ts_ms: int, uid: bytes) -> int | None:
-        """Insert with a time-ordered id; None if the identity is already stored, -1 if the ms is full.
+        """Insert with a time-ordered id; None if the identity is already stored.
+
+        Raises _MillisecondFull when 65,536 messages already share this millisecond.
 
         The fast path is one INSERT at `ts_ms * 65536` (or one past what this import gave that
         millisecond); only on a conflict does it look at what the vault holds.
@@ -368,7 +380,7 @@ class Ingestor:
         nxt = self.next_id.get(base, base)
         for attempt in range(2):
             if nxt >= base + SEQ_SPAN:
-                return -1
+                raise _MillisecondFull
             row[0] = nxt
             try:
                 self.conn.execute(self._INSERT, row)
@@ -386,7 +398,7 @@ class Ingestor:
             if len(self.next_id) > 4096:
                 self.next_id.clear()
             return nxt
-        return -1  # pragma: no cover
+        raise _MillisecondFull  # pragma: no cover
 
     def _identity(
         self, rec: Message | Event, source: str, chat_id: int, ts_ms: int, is_event: bool, sender: str | None

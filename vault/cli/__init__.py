@@ -230,8 +230,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
-    except click.exceptions.Abort:
-        click.echo("talkvault: aborted", err=True)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            click.echo("talkvault: interrupted; nothing was left half-done", err=True)
+            sys.exit(130)
+        click.echo("talkvault: aborted; nothing was changed", err=True)
         sys.exit(EXIT_FAILURE)
     except TalkvaultError as exc:
         if debug:

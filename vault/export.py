@@ -1,0 +1,116 @@
+"""`export`: write conversations out of the vault in the clear, where the person asks for it.
+
+Three formats: `html` (a readable offline view, vault/export_html.py), `jsonl` (the interchange
+format that `import` reads back into the same vault, vault/export_jsonl.py) and `txt` (plain text,
+vault/export_txt.py). One chat, or every chat (`all_chats`).
+
+`out` is a file for one chat, or a folder for every chat and whenever attachment files or page
+files go with the export; an existing empty folder, or a path that ends in `/`, is always a
+folder. Nothing that exists is ever overwritten (exit 2). The export streams: messages in
+batches, attachment bytes chunk by chunk. Files are 0600 and folders 0700, and if the export
+fails part-way, what it wrote is removed again (vault/export_files.py). The caller says so to the
+person: the result is plaintext.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vault import db
+from vault.errors import UsageError
+from vault.export_files import Counts, Output, check_destination
+from vault.export_read import chat_infos
+
+if TYPE_CHECKING:
+    from vault.core import Vault
+
+FORMATS = ("html", "jsonl", "txt")
+
+
+def check_format(format: str) -> None:
+    if format not in FORMATS:
+        raise UsageError(f"--format takes one of {', '.join(FORMATS)}")
+
+
+def check_request(chat: str | None, all_chats: bool, format: str, out: str | os.PathLike[str]) -> None:
+    """The checks that need no vault: run them before asking for the passphrase."""
+    check_format(format)
+    if all_chats and chat is not None:
+        raise UsageError("name one chat, or use --all, not both")
+    if not all_chats and chat is None:
+        raise UsageError("name the chat to export (its id or title, see 'talkvault chats'), or use --all")
+    check_destination(Path(out))
+
+
+def export(
+    v: Vault,
+    chat: str | None,
+    *,
+    format: str,
+    out: str | os.PathLike[str],
+    all_chats: bool = False,
+    tz: str | None = None,
+    page_size: int | None = None,
+) -> dict[str, Any]:
+    """Export one chat (id or exact title) or every chat; returns what was written.
+
+    `tz` is the zone that html and txt show times in (default: this machine's); jsonl always
+    writes UTC. `page_size` is the number of messages per html page (default 5,000).
+    """
+    from vault import export_html, export_jsonl, export_txt
+    from vault.importing import resolve_tz
+    from vault.reading import resolve_chat
+
+    check_request(chat, all_chats, format, out)
+    zone = resolve_tz(tz)
+    if page_size is not None and page_size < 1:
+        raise UsageError("the page size must be at least 1")
+    pages = page_size or export_html.PAGE_SIZE
+    root = Path(out)
+    if root.resolve().is_relative_to(Path(v.path).resolve()):
+        raise UsageError("--out is inside the vault folder; export to a place outside it")
+    with db.translated():
+        ids = None if all_chats else [resolve_chat(v, str(chat))]
+        chats = chat_infos(v, ids)
+        if format == "html":
+            wants_dir = export_html.needs_dir(chats, all_chats, pages)
+        elif format == "jsonl":
+            wants_dir = export_jsonl.needs_dir(chats, all_chats)
+        else:
+            wants_dir = export_txt.needs_dir(chats, all_chats)
+        wants_dir = wants_dir or os.fspath(out).endswith(("/", os.sep))  # "out/" asks for a folder
+        existing_dir = check_destination(root)
+        if wants_dir and root.exists() and not existing_dir:
+            raise UsageError(f"{root} is a file, but this export needs a folder; choose a new path")
+        output = Output(root, directory=wants_dir or existing_dir, existing_dir=existing_dir)
+        counts = Counts()
+        output.start()
+        try:
+            if format == "html":
+                export_html.write(v, chats, output, counts, zone=zone, all_chats=all_chats, page_size=pages)
+                main = export_html.main_file(output)
+            elif format == "jsonl":
+                export_jsonl.write(v, chats, output, counts)
+                main = export_jsonl.main_file(output)
+            else:
+                export_txt.write(v, chats, output, counts, zone=zone)
+                main = export_txt.main_file(output)
+        except OSError as exc:
+            output.discard()
+            raise output.wrap(exc) from None
+        except BaseException:
+            output.discard()
+            raise
+    return {
+        "path": str(root),
+        "main": str(output.path(main)),
+        "format": format,
+        "chats": counts.chats,
+        "messages": counts.messages,
+        "events": counts.events,
+        "attachments": counts.attachments,
+        "files": output.files_written,
+        "directory": output.directory,
+    }
