@@ -182,3 +182,12 @@ def test_killed_import_leaves_the_vault_intact_and_a_rerun_completes_it(tmp_path
         assert r.added + r.duplicates == 20000
         assert v.counts()["messages"] == 20000
         assert v.check()["ok"]
+
+
+def test_messages_before_1970_and_exact_milliseconds(new_vault, tmp_path):
+    f = jsonl(tmp_path / "old.jsonl", "c", [("1965-05-01T12:00:00.123", "Grandma", "a letter, typed in later")])
+    r = new_vault.import_path(f, tz="UTC")
+    assert r.added == 1 and not r.problems
+    ts = new_vault.conn.execute("SELECT ts_ms FROM messages").fetchone()[0]
+    assert ts == -147355199877  # 1965-05-01T12:00:00.123Z, to the millisecond
+    assert [h["text"] for h in new_vault.search("letter")] == ["a letter, typed in later"]
