@@ -210,3 +210,43 @@ def test_disk_full_error_maps_both_sqlite_codes():
 
     assert isinstance(translate(E("SQLITE_FULL", "database or disk is full")), DiskFullError)
     assert isinstance(translate(E("SQLITE_IOERR_WRITE", "disk I/O error")), DiskFullError)
+
+
+_BACKUPS = """
+import sys, vault
+with vault.open(sys.argv[1], sys.argv[2]) as v:
+    print("open", flush=True)
+    while True:
+        v.backup(sys.argv[3], keep=3)
+        print("backup", flush=True)
+"""
+
+
+def test_kill_during_backup_leaves_the_vault_and_every_finished_backup_whole(closed_vault, tmp_path, request):
+    from vault.backup import verify
+
+    path, _pages, _env = closed_vault
+    dest = tmp_path / "backups"
+    dest.mkdir()
+    kills = 30 if request.config.getoption("--long") else 4
+    rng = random.Random(5)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _ in range(kills):
+        p = subprocess.Popen(
+            [sys.executable, "-c", _BACKUPS, str(path), PASSPHRASE, str(dest)], stdout=subprocess.PIPE, env=env
+        )
+        assert p.stdout is not None and p.stdout.readline().strip() == b"open"
+        time.sleep(rng.uniform(0.05, 0.8))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        with vault.open(path, PASSPHRASE) as v:
+            assert v.check()["ok"]
+    finished = sorted(dest.glob("talkvault-*.tvbackup"))
+    for f in finished:
+        assert verify(f, passphrase=PASSPHRASE).ok, f.name
+    # What the killed backups left is removed by the next backup once it is clearly stale.
+    for stale in dest.glob(".talkvault-backup-*"):
+        os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    with vault.open(path, PASSPHRASE) as v:
+        v.backup(dest)
+    assert not list(dest.glob(".talkvault-backup-*"))

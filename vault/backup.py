@@ -146,6 +146,7 @@ def backup(v: Vault, dest: str | os.PathLike[str], *, keep: int | None = None) -
     if keep is not None and not dated:
         raise UsageError("--keep prunes dated backups in a directory: give a directory as DEST")
     ddir = target.parent
+    _remove_stale_temps(ddir)
     token = secrets.token_hex(6)
     work = ddir / f"{TEMP_PREFIX}{token}.work"
     tmp = ddir / f"{TEMP_PREFIX}{token}.tmp"
@@ -219,6 +220,26 @@ def _target(v: Vault, dest: str | os.PathLike[str], created: datetime) -> tuple[
     if path.exists() and not _is_backup_file(path):
         raise UsageError(f"{path} exists and is not a talkvault backup; choose another name (it is never overwritten)")
     return path, False
+
+
+STALE_AFTER_S = 3600  # a temp entry this old belongs to a backup that was killed, not a running one
+
+
+def _remove_stale_temps(directory: Path) -> None:
+    """Remove what killed backups left behind (encrypted, but holding old copies of the vault)."""
+    import time
+
+    now = time.time()
+    for entry in directory.glob(f"{TEMP_PREFIX}*"):
+        try:
+            if now - entry.lstat().st_mtime < STALE_AFTER_S:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        except OSError:
+            continue
 
 
 def _is_backup_file(path: Path) -> bool:

@@ -52,7 +52,7 @@ def chats(v: Vault) -> list[dict[str, Any]]:
 def resolve_chat(v: Vault, chat: str) -> int:
     """A chat id from an id or an exact (case-insensitive) title; UsageError if none or several."""
     c = v.conn
-    if chat.isdigit():
+    if chat.isascii() and chat.isdigit():
         row = c.execute("SELECT id FROM chats WHERE id = ?", (int(chat),)).fetchone()
         if row:
             return int(row[0])

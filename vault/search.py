@@ -51,7 +51,7 @@ def _name_ids(v: Vault, value: str, people: bool) -> list[int]:
         f"SELECT rowid FROM names_fts WHERE names_fts MATCH ? AND {sign}", (fts_phrase(toks, prefix),)
     ).fetchall()
     ids = [abs(int(r[0])) for r in rows]
-    if not people and value.isdigit():
+    if not people and value.isascii() and value.isdigit():
         ids.append(int(value))
     return ids
 
