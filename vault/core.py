@@ -133,11 +133,12 @@ def open(
     _check_permissions(path)
     keyfile = KeyFile.load(kp)
     if recovery_key is not None:
-        dek, slot = unlock_database(path, keyfile, keys.normalise_recovery_key(_as_secret(recovery_key)), "recovery")
+        secret, kind = keys.normalise_recovery_key(_as_secret(recovery_key)), "recovery"
     elif passphrase is not None:
-        dek, slot = unlock_database(path, keyfile, _as_secret(passphrase), "passphrase")
+        secret, kind = _as_secret(passphrase), "passphrase"
     else:
         raise UsageError("a passphrase or a recovery key is needed to open the vault")
+    dek, slot = unlock_database(path, keyfile, secret, kind, busy_timeout_ms=busy_timeout_ms)
     v = Vault._open_with_key(path, dek, keyfile, kdf, busy_timeout_ms=busy_timeout_ms)
     try:
         from vault.rotate import settle
@@ -151,7 +152,9 @@ def open(
     return v
 
 
-def unlock_database(path: Path, keyfile: KeyFile, secret: Secret, kind: str) -> tuple[bytearray, keys.Slot]:
+def unlock_database(
+    path: Path, keyfile: KeyFile, secret: Secret, kind: str, *, busy_timeout_ms: int = db.BUSY_TIMEOUT_MS
+) -> tuple[bytearray, keys.Slot]:
     """The data key this secret opens *and* that opens this vault's database (read-only check).
 
     Normally the secret opens one slot. Between the steps of rotate-key it may open two key
@@ -166,7 +169,7 @@ def unlock_database(path: Path, keyfile: KeyFile, secret: Secret, kind: str) -> 
                 dek[i] = 0
             continue
         try:
-            conn = db.connect(dbp, dek, readonly=True)
+            conn = db.connect(dbp, dek, readonly=True, busy_timeout_ms=busy_timeout_ms)
         except VaultDamagedError as exc:
             failure = exc
             for i in range(len(dek)):
