@@ -213,11 +213,16 @@ def test_disk_full_error_maps_both_sqlite_codes():
 
 
 _BACKUPS = """
-import sys, vault
+import sys, time, vault
+from vault.errors import UsageError
 with vault.open(sys.argv[1], sys.argv[2]) as v:
     print("open", flush=True)
     while True:
-        v.backup(sys.argv[3], keep=3)
+        try:
+            v.backup(sys.argv[3], keep=3)
+        except UsageError:  # a dated name is taken within its second: wait for the next one
+            time.sleep(0.2)
+            continue
         print("backup", flush=True)
 """
 

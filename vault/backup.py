@@ -53,7 +53,7 @@ from vault.errors import (
 )
 from vault.hardening import harden_process
 from vault.keys import KeyFile
-from vault.secret import Secret
+from vault.secret import Secret, wipe
 
 if TYPE_CHECKING:
     from vault.core import Vault
@@ -459,8 +459,7 @@ def _verify_into(
         return rep
     finally:
         for k in owned:
-            for i in range(len(k)):
-                k[i] = 0
+            wipe(k)
 
 
 def _read_layout(fh: IO[bytes], rep: Report) -> _Layout | None:

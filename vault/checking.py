@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from vault import db, schema
+from vault.secret import wipe
 
 if TYPE_CHECKING:
     from vault.core import Vault
@@ -110,6 +111,5 @@ def check_damaged(path: Any, secret: Any, reason: str) -> dict[str, Any]:
         pass
     finally:
         conn.close()
-        for i in range(len(dek)):
-            dek[i] = 0
+        wipe(dek)
     return {"ok": False, "messages": 0, "problems": problems}

@@ -31,7 +31,7 @@ from vault.errors import (
 )
 from vault.hardening import harden_process
 from vault.keys import DEFAULT_KDF, FLOOR_KDF, KdfParams, KeyFile
-from vault.secret import Secret
+from vault.secret import Secret, wipe
 
 DB_NAME = "vault.db"
 
@@ -165,15 +165,13 @@ def unlock_database(
     failure: TalkvaultError | None = None
     for dek, slot in candidates:
         if chosen is not None:
-            for i in range(len(dek)):
-                dek[i] = 0
+            wipe(dek)
             continue
         try:
             conn = db.connect(dbp, dek, readonly=True, busy_timeout_ms=busy_timeout_ms)
         except VaultDamagedError as exc:
             failure = exc
-            for i in range(len(dek)):
-                dek[i] = 0
+            wipe(dek)
             continue
         try:
             row = conn.execute("SELECT value FROM meta WHERE key = 'vault_id'").fetchone()
@@ -186,8 +184,7 @@ def unlock_database(
                 "the key file does not belong to this vault's database (vault ids differ); nothing "
                 "was changed. Put the right keyslots.json back, or restore from a backup"
             )
-            for i in range(len(dek)):
-                dek[i] = 0
+            wipe(dek)
             continue
         chosen = (dek, slot)
     if chosen is None:
@@ -271,8 +268,7 @@ class Vault:
             conn.close()
         dek = getattr(self, "_dek", None)
         if dek is not None:
-            for i in range(len(dek)):
-                dek[i] = 0
+            wipe(dek)
 
     @property
     def closed(self) -> bool:
@@ -488,8 +484,7 @@ def change_passphrase(
         set_slot(keyfile, dek, "passphrase", _as_secret(new), kdf, chosen=chosen, gen=slot.gen)
         keyfile.save(kp)
     finally:
-        for i in range(len(dek)):
-            dek[i] = 0
+        wipe(dek)
 
 
 def file_sha256(path: Path) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlcipher3
 
 from vault.errors import DiskFullError, TalkvaultError, VaultBusyError, VaultDamagedError
+from vault.secret import wipe
 
 if TYPE_CHECKING:  # sqlcipher3 ships no type stubs; its Connection has sqlite3's API
     from sqlite3 import Connection
@@ -53,11 +54,6 @@ def _key_literal(dek: bytes | bytearray) -> bytearray:
     return bytearray(b"x'" + binascii.hexlify(bytes(dek)) + b"'")
 
 
-def _wipe(buf: bytearray) -> None:
-    for i in range(len(buf)):
-        buf[i] = 0
-
-
 def connect(
     path: Path, dek: bytes | bytearray, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, readonly: bool = False
 ) -> Connection:
@@ -84,7 +80,7 @@ def connect(
         try:
             conn.set_key(key)
         finally:
-            _wipe(key)
+            wipe(key)
         try:
             conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
         except sqlcipher3.DatabaseError as exc:

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vault.errors import AuthenticationError, UsageError, VaultDamagedError
-from vault.secret import Secret
+from vault.secret import Secret, wipe
 
 KEYSLOTS_NAME = "keyslots.json"
 KEYSLOTS_FORMAT = 1
@@ -105,11 +105,6 @@ def _unb64(value: Any, size: int | None, what: str) -> bytes:
     return raw
 
 
-def _wipe(buf: bytearray) -> None:
-    for i in range(len(buf)):
-        buf[i] = 0
-
-
 @dataclass(frozen=True)
 class Slot:
     slot_id: str
@@ -183,7 +178,7 @@ def wrap(
     try:
         wrapped = AESGCM(bytes(kek)).encrypt(nonce, bytes(dek), _aad(slot.header(vault_id)))
     finally:
-        _wipe(kek)
+        wipe(kek)
     return Slot(**{**slot.__dict__, "wrapped": wrapped})
 
 
@@ -195,7 +190,7 @@ def unwrap(slot: Slot, secret: Secret, vault_id: str) -> bytearray | None:
     except InvalidTag:
         return None
     finally:
-        _wipe(kek)
+        wipe(kek)
     if len(dek) != DEK_BYTES:
         return None
     return bytearray(dek)
@@ -291,7 +286,7 @@ class KeyFile:
         AuthenticationError if none opens. See `unlock_all` for the rotation window."""
         found = self.unlock_all(secret, kind)
         for dek, _slot in found[1:]:
-            _wipe(dek)
+            wipe(dek)
         return found[0]
 
     def unlock_all(self, secret: Secret, kind: str = "passphrase") -> list[tuple[bytearray, Slot]]:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from vault import db, keys
 from vault.errors import VaultDamagedError
 from vault.keys import KdfParams
-from vault.secret import Secret
+from vault.secret import Secret, wipe
 
 if TYPE_CHECKING:
     from vault.core import Vault
@@ -83,8 +83,7 @@ def rotate_key(v: Vault, passphrase: Secret, kdf: KdfParams | None = None) -> Se
     _swap(nxt, v.db_path)
     old = v._dek
     v._dek = new_dek
-    for i in range(len(old)):
-        old[i] = 0
+    wipe(old)
     v._conn = db.connect(v.db_path, v._dek)
     v.keyfile.slots = [s for s in v.keyfile.slots if s.gen == gen]
     v.keyfile.save(v.keys_path)

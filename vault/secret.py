@@ -19,6 +19,11 @@ from dataclasses import dataclass
 from vault.errors import PassphraseSourceError
 
 
+def wipe(buf: bytearray) -> None:
+    """Overwrite a key or secret held in a bytearray (bytes and str cannot be wiped)."""
+    buf[:] = bytes(len(buf))
+
+
 class Secret:
     """A secret string held as UTF-8 in a wipeable bytearray. Never printed."""
 
@@ -53,8 +58,7 @@ class Secret:
         raise TypeError("Secret is not hashable")
 
     def wipe(self) -> None:
-        for i in range(len(self._buf)):
-            self._buf[i] = 0
+        wipe(self._buf)
         self._buf = bytearray()
 
     def __repr__(self) -> str:
