@@ -252,6 +252,7 @@ def test_kill_during_backup_leaves_the_vault_and_every_finished_backup_whole(clo
     # What the killed backups left is removed by the next backup once it is clearly stale.
     for stale in dest.glob(".talkvault-backup-*"):
         os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    time.sleep(1.1)  # dated names are to the second; the last killed run may have used this one
     with vault.open(path, PASSPHRASE) as v:
         v.backup(dest)
     assert not list(dest.glob(".talkvault-backup-*"))
