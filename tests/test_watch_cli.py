@@ -430,8 +430,9 @@ def test_the_service_files_run_the_watch_command(tmp_path: Path) -> None:
     assert plist["Umask"] == 0o077 and plist["Label"] == "org.talkvault.watch"
     for args in (argv, plist["ProgramArguments"]):
         assert args[0].endswith("/talkvault") and args[1] == "watch"
-        params = command.make_context("watch", list(args[2:])).params
-        assert params["as_json"] and params["passphrase_command"] and not params["shred_imported"]
+        ctx = command.make_context("watch", list(args[2:]))
+        params = ctx.params
+        assert params["as_json"] and ctx.meta["talkvault.passphrase_command"] and not params["shred_imported"]
         assert len(params["dirs"]) == 1 and str(params["dirs"][0]).endswith("/ChatExports")
     assert "RestartPreventExitStatus=2 3 4" in unit and "TimeoutStopSec=300" in unit
 

@@ -28,9 +28,6 @@ class State:
     def __init__(self, vault_dir: str | None, debug: bool) -> None:
         self.vault_dir = vault_dir
         self.debug = debug
-        self.passphrase_fd: int | None = None
-        self.passphrase_file: str | None = None
-        self.passphrase_command: str | None = None
         self.wait_ms = 30_000
 
     def path(self) -> Path:
@@ -44,13 +41,21 @@ class State:
         return Path(platformdirs.user_data_dir("talkvault"))
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Keep a passphrase option where open_vault finds it, whether given before or after the command."""
+    if value is not None and param.name:
+        ctx.meta[f"talkvault.{param.name}"] = value
+
+
 def passphrase_options(f: F) -> F:
-    """--passphrase-fd/-file/-command on a command (also accepted before the command)."""
+    """--passphrase-fd/-file/-command, on the group and on every command that unlocks the vault."""
     f = click.option(
         "--passphrase-command",
         "passphrase_command",
         metavar="CMD",
         default=None,
+        expose_value=False,
+        callback=_remember,
         help="Run CMD (no shell); its first output line is the passphrase.",
     )(f)
     f = click.option(
@@ -58,6 +63,8 @@ def passphrase_options(f: F) -> F:
         "passphrase_file",
         metavar="FILE",
         default=None,
+        expose_value=False,
+        callback=_remember,
         help="Read the passphrase from FILE (must not be readable by others).",
     )(f)
     f = click.option(
@@ -66,6 +73,8 @@ def passphrase_options(f: F) -> F:
         metavar="N",
         type=int,
         default=None,
+        expose_value=False,
+        callback=_remember,
         help="Read the passphrase from file descriptor N.",
     )(f)
     return f
@@ -105,24 +114,19 @@ def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=None))
 
 
-def source_spec(state: State, fd: int | None, file: str | None, command: str | None) -> Any:
+def source_spec() -> Any:
+    """Where the passphrase comes from, as the options said (the environment is read later)."""
     from vault.secret import SourceSpec
 
+    meta = click.get_current_context().meta
     return SourceSpec(
-        fd=fd if fd is not None else state.passphrase_fd,
-        file=file if file is not None else state.passphrase_file,
-        command=command if command is not None else state.passphrase_command,
+        fd=meta.get("talkvault.passphrase_fd"),
+        file=meta.get("talkvault.passphrase_file"),
+        command=meta.get("talkvault.passphrase_command"),
     )
 
 
-def open_vault(
-    state: State,
-    fd: int | None = None,
-    file: str | None = None,
-    command: str | None = None,
-    *,
-    busy_timeout_ms: int | None = None,
-) -> Any:
+def open_vault(state: State, *, busy_timeout_ms: int | None = None) -> Any:
     """Unlock the vault the options name: the one helper every command uses."""
     import vault
     from vault.core import is_vault
@@ -134,7 +138,7 @@ def open_vault(
         raise NotAVaultError(
             f"no vault in {path}; create one with 'talkvault init' (or point --vault / TALKVAULT_DIR at yours)"
         )
-    secret = secret_from_sources(source_spec(state, fd, file, command))
+    secret = secret_from_sources(source_spec())
     try:
         return vault.open(path, secret, busy_timeout_ms=busy_timeout_ms or state.wait_ms)
     finally:
@@ -176,9 +180,6 @@ def cli(
     vault_dir: str | None,
     debug: bool,
     wait: float,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
 ) -> None:
     """talkvault: your chat history, in an encrypted vault on your own disk.
 
@@ -187,11 +188,6 @@ def cli(
     """
     state = State(vault_dir, debug)
     state.wait_ms = int(wait * 1000)
-    state.passphrase_fd, state.passphrase_file, state.passphrase_command = (
-        passphrase_fd,
-        passphrase_file,
-        passphrase_command,
-    )
     ctx.obj = state
 
 

@@ -18,12 +18,10 @@ from vault.errors import EXIT_DAMAGED
 _RECOVERY_HELP = "Unlock with the recovery key instead (read from the passphrase sources, or asked)."
 
 
-def _secret(state: State, fd: int | None, file: str | None, command: str | None, use_recovery: bool) -> Any:
+def _secret(use_recovery: bool) -> Any:
     from vault.secret import secret_from_sources
 
-    return secret_from_sources(
-        source_spec(state, fd, file, command), what="recovery key" if use_recovery else "passphrase"
-    )
+    return secret_from_sources(source_spec(), what="recovery key" if use_recovery else "passphrase")
 
 
 def _unlock_kw(secret: Any, use_recovery: bool) -> dict[str, Any]:
@@ -50,9 +48,6 @@ def backup(
     state: State,
     dest: str,
     keep: int | None,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
     as_json: bool,
 ) -> None:
     """Write a consistent, encrypted backup of the vault into one file.
@@ -62,7 +57,7 @@ def backup(
     passphrase or the recovery key restores the vault. It is verified before it takes its name.
     Safe while another talkvault process imports.
     """
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         result = v.backup(dest, keep=keep)
     if as_json:
         emit_json(
@@ -92,9 +87,6 @@ def verify(
     state: State,
     backup_file: Path,
     use_recovery: bool,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
     as_json: bool,
 ) -> None:
     """Prove that a backup is whole and opens (exit 4 if it is not).
@@ -105,7 +97,7 @@ def verify(
     """
     from vault.backup import verify as verify_backup
 
-    secret = _secret(state, passphrase_fd, passphrase_file, passphrase_command, use_recovery)
+    secret = _secret(use_recovery)
     try:
         report = verify_backup(backup_file, **_unlock_kw(secret, use_recovery))
     finally:
@@ -140,9 +132,6 @@ def restore(
     backup_file: Path,
     to: Path,
     use_recovery: bool,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
     as_json: bool,
 ) -> None:
     """Make a new vault in DIR from a backup; never over an existing vault.
@@ -152,7 +141,7 @@ def restore(
     """
     from vault.backup import restore as restore_backup
 
-    secret = _secret(state, passphrase_fd, passphrase_file, passphrase_command, use_recovery)
+    secret = _secret(use_recovery)
     try:
         result = restore_backup(backup_file, to, **_unlock_kw(secret, use_recovery))
     finally:

@@ -68,9 +68,6 @@ def import_(
     wechat_uin: str | None,
     extra_params: tuple[str, ...],
     wechat_me: str | None,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
     as_json: bool,
 ) -> None:
     """Import exports (files, folders or zips): detect each format, skip what is already there.
@@ -95,7 +92,7 @@ def import_(
     show_progress = not as_json and sys.stderr.isatty()
     reports: list[dict[str, Any]] = []
     failed = False
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         for path in paths:
 
             def progress(n: int, _p: Path = path) -> None:
@@ -183,11 +180,9 @@ def formats(as_json: bool) -> None:
 @passphrase_options
 @json_option
 @click.pass_obj
-def chats(
-    state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None, as_json: bool
-) -> None:
+def chats(state: State, as_json: bool) -> None:
     """List conversations."""
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         rows = v.chats()
     if as_json:
         emit_json(rows)
@@ -242,9 +237,6 @@ def search(
     offset: int,
     sort: str,
     context: int,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
     as_json: bool,
 ) -> None:
     """Search every chat. Words are ANDed; "a phrase", prefix*, -word, OR, ( ), from:NAME,
@@ -253,7 +245,7 @@ def search(
     Chinese, Japanese and Korean text matches any substring; case and accents are ignored.
     """
     q = " ".join(query)
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         hits = v.search(q, limit=limit, sort=sort, context=context, offset=offset, highlight=not as_json)
     if as_json:
         for h in hits:
@@ -286,13 +278,10 @@ def show(
     chat: str,
     around: str | None,
     limit: int,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
     as_json: bool,
 ) -> None:
     """Read a conversation (by id or title) in time order."""
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         rows = v.show(chat, around=around, limit=limit)
     if as_json:
         emit_json(rows)
@@ -308,21 +297,19 @@ def show(
 @passphrase_options
 @json_option
 @click.pass_obj
-def check(
-    state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None, as_json: bool
-) -> None:
+def check(state: State, as_json: bool) -> None:
     """Check the vault's integrity: encryption (every page), database, search index, settings."""
     from vault.errors import VaultDamagedError
 
     try:
-        with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+        with open_vault(state) as v:
             result = v.check()
     except VaultDamagedError as exc:
         from vault.checking import check_damaged
         from vault.cli import source_spec
         from vault.secret import secret_from_sources
 
-        secret = secret_from_sources(source_spec(state, passphrase_fd, passphrase_file, passphrase_command))
+        secret = secret_from_sources(source_spec())
         try:
             result = check_damaged(state.path(), secret, exc.message)
         finally:
@@ -342,11 +329,9 @@ def check(
 @passphrase_options
 @json_option
 @click.pass_obj
-def stats(
-    state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None, as_json: bool
-) -> None:
+def stats(state: State, as_json: bool) -> None:
     """Counts by source, chat, sender and year; sizes."""
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         s = v.stats()
     if as_json:
         emit_json(s)

@@ -38,9 +38,6 @@ def export_(
     fmt: str,
     out: str,
     tz: str | None,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
     as_json: bool,
 ) -> None:
     """Write one chat (id or title, see 'talkvault chats') or --all of them out of the vault, unencrypted.
@@ -54,7 +51,7 @@ def export_(
 
     check_request(chat, all_chats, fmt, out)  # usage errors before the passphrase is asked
     resolve_tz(tz)
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         result = v.export(chat, format=fmt, out=out, all_chats=all_chats, tz=tz)
     what = f"{result['messages']} messages"
     if result["attachments"]:

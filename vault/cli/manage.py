@@ -30,9 +30,6 @@ def delete(
     after: str | None,
     dry_run: bool,
     yes: bool,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
     as_json: bool,
 ) -> None:
     """Securely delete messages: by id, a whole chat, or what a search finds.
@@ -44,7 +41,7 @@ def delete(
     """
     if sum(1 for x in (bool(message_ids), chat, query) if x) != 1:
         raise UsageError("say what to delete: --message ID..., --chat ID or --query Q (exactly one)")
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         kw = {"message_ids": list(message_ids) or None, "chat": chat, "query": query, "before": before, "after": after}
         plan = v.delete(**kw, dry_run=True)
         if dry_run:
@@ -89,13 +86,10 @@ def forget_deleted(
     chat: str | None,
     export: str | None,
     everything: bool,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
     as_json: bool,
 ) -> None:
     """Let deleted messages be imported again (they are skipped on import until you do)."""
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         n = v.forget_deleted(chat=chat, export=export, everything=everything)
     if as_json:
         emit_json({"forgotten": n})
@@ -107,9 +101,7 @@ def forget_deleted(
 @passphrase_options
 @json_option
 @click.pass_obj
-def rotate_key(
-    state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None, as_json: bool
-) -> None:
+def rotate_key(state: State, as_json: bool) -> None:
     """Re-encrypt the vault under a new data key, in a fresh file; shows a new recovery key.
 
     Old copies of the database that the disk may still hold (after deletions) are then under a
@@ -118,7 +110,7 @@ def rotate_key(
     import vault
     from vault.secret import secret_from_sources
 
-    secret = secret_from_sources(source_spec(state, passphrase_fd, passphrase_file, passphrase_command))
+    secret = secret_from_sources(source_spec())
     try:
         with vault.open(state.path(), secret, busy_timeout_ms=state.wait_ms) as v:
             rk = v.rotate_key(secret)
@@ -136,11 +128,9 @@ def rotate_key(
 @passphrase_options
 @json_option
 @click.pass_obj
-def reindex(
-    state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None, as_json: bool
-) -> None:
+def reindex(state: State, as_json: bool) -> None:
     """Rebuild the search index from the stored messages."""
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         n = v.rebuild_index()
     if as_json:
         emit_json({"messages": n})

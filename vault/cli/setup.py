@@ -56,9 +56,6 @@ def init(
     kdf_memory: int | None,
     kdf_time: int | None,
     kdf_parallelism: int | None,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
     new_passphrase_fd: int | None,
     new_passphrase_file: str | None,
     new_passphrase_command: str | None,
@@ -87,7 +84,7 @@ def init(
         )
     secret = _new_secret(state, new_passphrase_fd, new_passphrase_file, new_passphrase_command)
     if secret is None:
-        spec = source_spec(state, passphrase_fd, passphrase_file, passphrase_command)
+        spec = source_spec()
         non_interactive = any(v is not None for v in (spec.fd, spec.file, spec.command))
         import os
 
@@ -136,9 +133,6 @@ def init(
 def passwd(
     state: State,
     use_recovery: bool,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
     new_passphrase_fd: int | None,
     new_passphrase_file: str | None,
     new_passphrase_command: str | None,
@@ -151,7 +145,7 @@ def passwd(
     from vault.core import change_passphrase
     from vault.secret import SourceSpec, secret_from_sources
 
-    spec = source_spec(state, passphrase_fd, passphrase_file, passphrase_command)
+    spec = source_spec()
     old = secret_from_sources(spec, what="recovery key" if use_recovery else "passphrase")
     new = None
     try:
@@ -174,15 +168,13 @@ def passwd(
 @passphrase_options
 @json_option
 @click.pass_obj
-def export_key(
-    state: State, passphrase_fd: int | None, passphrase_file: str | None, passphrase_command: str | None, as_json: bool
-) -> None:
+def export_key(state: State, as_json: bool) -> None:
     """Print the raw database key (hex) for stock SQLCipher tools.
 
     Anyone with this key and a copy of vault.db can read everything, and changing the passphrase
     does not change it. Open the database with:  PRAGMA key = "x'<key>'";
     """
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         key = v.export_key()
     click.echo(
         "talkvault: warning: this key opens the whole vault and survives passphrase changes; "

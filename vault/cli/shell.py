@@ -26,9 +26,6 @@ from vault.errors import UsageError
 def shell(
     state: State,
     lock_after: float,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
 ) -> None:
     """Search, read and delete interactively: type a query, 'help' for commands, Ctrl-D to leave.
 
@@ -40,5 +37,5 @@ def shell(
         raise UsageError("the shell needs a terminal; in scripts use 'talkvault search' and 'talkvault show'")
     from vault.shell import run_shell
 
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         run_shell(v, path=state.path(), lock_after=lock_after * 60, busy_timeout_ms=state.wait_ms)

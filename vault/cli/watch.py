@@ -71,9 +71,6 @@ def watch_(
     tz: str | None,
     date_order: str | None,
     rescan: float,
-    passphrase_fd: int | None,
-    passphrase_file: str | None,
-    passphrase_command: str | None,
     as_json: bool,
 ) -> None:
     """Import every export that lands in DIR... (WhatsApp zips, Telegram folders, ...), now and as it arrives.
@@ -87,7 +84,7 @@ def watch_(
     from importers.base import ParseOptions
     from vault.watch import WatchEvent, require_unattended_passphrase, watch
 
-    require_unattended_passphrase(source_spec(state, passphrase_fd, passphrase_file, passphrase_command))
+    require_unattended_passphrase(source_spec())
 
     def on_event(event: WatchEvent) -> None:
         if as_json:
@@ -99,7 +96,7 @@ def watch_(
             return  # a cron run says only what it imported, shredded or could not
         click.echo(event.line(), err=True)
 
-    with open_vault(state, passphrase_fd, passphrase_file, passphrase_command) as v:
+    with open_vault(state) as v:
         result = watch(
             v,
             dirs,
