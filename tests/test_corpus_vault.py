@@ -58,5 +58,15 @@ def test_corpus_detects_something_for_every_app():
     if not SAMPLES:
         pytest.skip("sample corpus not available")
     apps = {p.relative_to(CORPUS).parts[0] for p in SAMPLES}
-    assert {"whatsapp", "telegram", "signal", "kakaotalk", "messenger", "instagram", "discord", "slack",
-            "imessage", "wechat"} <= apps
+    assert {
+        "whatsapp",
+        "telegram",
+        "signal",
+        "kakaotalk",
+        "messenger",
+        "instagram",
+        "discord",
+        "slack",
+        "imessage",
+        "wechat",
+    } <= apps
