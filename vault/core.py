@@ -155,7 +155,7 @@ def open(
 def unlock_database(
     path: Path, keyfile: KeyFile, secret: Secret, kind: str, *, busy_timeout_ms: int = db.BUSY_TIMEOUT_MS
 ) -> tuple[bytearray, keys.Slot]:
-    """The data key this secret opens *and* that opens this vault's database (read-only check).
+    """The data key this secret opens *and* that opens this vault's database (a reading check).
 
     Normally the secret opens one slot. Between the steps of rotate-key it may open two key
     generations; the one whose key opens vault.db is the vault's key."""
@@ -168,7 +168,9 @@ def unlock_database(
             wipe(dek)
             continue
         try:
-            conn = db.connect(dbp, dek, readonly=True, busy_timeout_ms=busy_timeout_ms)
+            # Not read-only: after a crash, the first connection must roll back the hot journal
+            # (a read-only one cannot, and the vault would look damaged). Nothing else is written.
+            conn = db.connect(dbp, dek, busy_timeout_ms=busy_timeout_ms)
         except VaultDamagedError as exc:
             failure = exc
             wipe(dek)

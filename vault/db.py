@@ -84,12 +84,13 @@ def connect(
         try:
             conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
         except sqlcipher3.DatabaseError as exc:
-            if getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED"):
-                raise VaultBusyError() from None
-            raise VaultDamagedError(
-                "the vault database does not open with this vault's key: the key file belongs to "
-                "another vault, or the database is damaged. Nothing was changed; restore from a backup"
-            ) from None
+            name = getattr(exc, "sqlite_errorname", "") or ""
+            if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "not a database" in str(exc).lower():
+                raise VaultDamagedError(
+                    "the vault database does not open with this vault's key: the key file belongs to "
+                    "another vault, or the database is damaged. Nothing was changed; restore from a backup"
+                ) from None
+            raise translate(exc) from None
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         for name, value, expect in _PRAGMAS:
             if readonly and name == "journal_mode":
