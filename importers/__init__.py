@@ -30,7 +30,7 @@ _MODULES = (
     "importers.kakaotalk",
 )
 
-__all__ = ["Format", "ParseOptions", "detect", "formats", "get"]
+__all__ = ["Format", "ParseOptions", "detect", "exports_in", "formats", "get"]
 
 
 @cache
@@ -75,3 +75,28 @@ def detect(path: Path) -> Format:
         "no importer recognises this file; 'talkvault formats' lists what can be read, and --format NAME chooses one",
         path=str(path),
     )
+
+
+def exports_in(path: Path) -> list[Path]:
+    """The exports a path stands for: itself if an importer recognises it; else, for a folder that
+    holds several exports (a Downloads folder, say), each of its entries that one recognises.
+
+    A folder in which nothing is recognised is returned as it is, so that importing it reports why.
+    """
+    try:
+        detect(path)
+        return [path]
+    except UnknownFormatError:
+        pass
+    if not path.is_dir():
+        return [path]
+    found = []
+    for child in sorted(path.iterdir()):
+        if child.name.startswith("."):
+            continue
+        try:
+            detect(child)
+        except UnknownFormatError:
+            continue
+        found.append(child)
+    return found or [path]

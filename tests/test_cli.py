@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -202,3 +203,17 @@ def test_odd_queries_never_fail(cli_vault, args):
     r = cli(*args, "--json", env=cli_vault)
     assert r.code == 0 and isinstance(r.json(), list)
     _no_traceback(r)
+
+
+def test_a_folder_of_exports_imports_each_one(cli_vault, tmp_path):
+    inbox = tmp_path / "Downloads"
+    tg_export(inbox / "ChatExport_1" / "result.json", [tg_msg(1, "from the first")], chat_id=1)
+    tg_export(inbox / "ChatExport_2" / "result.json", [tg_msg(1, "from the second")], chat_id=2)
+    write(inbox / "notes.txt", "a shopping list, not an export")
+    r = cli("import", str(inbox), "--json", env=cli_vault)
+    assert r.code == 0, r.err
+    files = r.json()["files"]
+    assert sorted(Path(f["path"]).name for f in files) == ["ChatExport_1", "ChatExport_2"]
+    assert r.json()["added"] == 2
+    r = cli("import", str(tmp_path / "Downloads" / "notes.txt"), env=cli_vault)
+    assert r.code == 1 and "no importer recognises" in r.err

@@ -72,6 +72,8 @@ def import_(
 ) -> None:
     """Import exports (files, folders or zips): detect each format, skip what is already there.
 
+    A folder that holds several exports (say, your Downloads) imports each one it recognises.
+
     Each file is imported whole or not at all. A file that cannot be read is reported (which file,
     which line, what to do) and the others still import; the exit status is then 1.
     """
@@ -93,7 +95,10 @@ def import_(
     reports: list[dict[str, Any]] = []
     failed = False
     with open_vault(state) as v:
-        for path in paths:
+        import importers
+
+        units = [unit for p in paths for unit in (importers.exports_in(p) if fmt is None else [p])]
+        for path in units:
 
             def progress(n: int, _p: Path = path) -> None:
                 click.echo(f"\r{_p.name}: {n} records read", nl=False, err=True)
