@@ -21,6 +21,8 @@ with atheris.instrument_imports():
     from importers.base import ParseOptions
     from vault.errors import ExportError
 
+    ALL_FORMATS = [f.name for f in importers.formats()]  # imports every importer module, instrumented
+
 NAMES = ["result.json", "chat.txt", "x.csv", "messages.json", "export.zip", "chat.db", "data.jsonl"]
 WORK = Path(tempfile.mkdtemp(prefix="talkvault-fuzz-"))
 
@@ -39,6 +41,6 @@ def one_input(data: bytes) -> None:
 
 if __name__ == "__main__":
     wanted = [a for a in sys.argv[1:] if not a.startswith("-")]
-    FORMATS = wanted or [f.name for f in importers.formats()]
+    FORMATS = wanted or ALL_FORMATS
     atheris.Setup([a for a in sys.argv if a not in wanted], one_input)
     atheris.Fuzz()
