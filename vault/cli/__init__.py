@@ -106,6 +106,23 @@ def new_passphrase_options(f: F) -> F:
     return f
 
 
+def reading_options(f: F) -> F:
+    """--tz and --date-order: how to read exports that show wall-clock times (import and watch)."""
+    f = click.option(
+        "--date-order",
+        type=click.Choice(["dmy", "mdy", "ymd"]),
+        default=None,
+        help="Date order for exports where nothing settles it (WhatsApp, LINE).",
+    )(f)
+    f = click.option(
+        "--tz",
+        metavar="ZONE",
+        default=None,
+        help="Time zone of exports that show wall-clock times (default: this machine's).",
+    )(f)
+    return f
+
+
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
 

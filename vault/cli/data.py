@@ -8,26 +8,15 @@ from typing import Any
 
 import click
 
-from vault.cli import State, cli, color_enabled, emit_json, json_option, open_vault, passphrase_options
+from vault.cli import State, cli, color_enabled, emit_json, json_option, open_vault, passphrase_options, reading_options
 from vault.errors import EXIT_DAMAGED, EXIT_FAILURE, ExportError
 
 
 @cli.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", metavar="NAME", default=None, help="Skip detection; 'talkvault formats' lists names.")
-@click.option(
-    "--tz",
-    metavar="ZONE",
-    default=None,
-    help="Time zone of exports that show wall-clock times (default: this machine's).",
-)
+@reading_options
 @click.option("--dry-run", is_flag=True, help="Read everything and report the counts; change nothing.")
-@click.option(
-    "--date-order",
-    type=click.Choice(["dmy", "mdy", "ymd"]),
-    default=None,
-    help="Date order for exports where nothing settles it (WhatsApp, LINE).",
-)
 @click.option(
     "--param",
     "extra_params",

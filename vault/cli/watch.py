@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from vault.cli import State, cli, json_option, open_vault, passphrase_options, source_spec
+from vault.cli import State, cli, json_option, open_vault, passphrase_options, reading_options, source_spec
 from vault.errors import EXIT_FAILURE
 
 
@@ -39,18 +39,7 @@ from vault.errors import EXIT_FAILURE
     help="After an export is safely in the vault, overwrite it with random bytes and delete it "
     "(SSDs and copy-on-write file systems keep old blocks: see docs/watch.md).",
 )
-@click.option(
-    "--tz",
-    metavar="ZONE",
-    default=None,
-    help="Time zone of exports that show wall-clock times (default: this machine's).",
-)
-@click.option(
-    "--date-order",
-    type=click.Choice(["dmy", "mdy", "ymd"]),
-    default=None,
-    help="Date order for exports where nothing settles it (WhatsApp, LINE).",
-)
+@reading_options
 @click.option(
     "--rescan",
     type=click.FloatRange(min=0),
