@@ -27,7 +27,6 @@ is 00:05. Encoding: UTF-8 with or without BOM, UTF-16 with a BOM, or `encoding=N
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import itertools
@@ -43,9 +42,12 @@ from importers.base import (
     SNIFF_BYTES,
     Format,
     ParseOptions,
+    decode_head,
     head_text,
     is_zip,
+    open_export,
     open_zip,
+    sniff_encoding,
     zip_members,
     zip_opener,
 )
@@ -244,13 +246,7 @@ class _Source:
 
 
 def _file_source(path: Path) -> _Source:
-    def opener() -> IO[bytes]:
-        try:
-            return open(path, "rb")
-        except OSError as exc:
-            raise ExportError("the file cannot be opened", path=str(path)) from exc
-
-    return _Source(str(path), path.stem, path.suffix.lower(), opener)
+    return _Source(str(path), path.stem, path.suffix.lower(), lambda: open_export(path))
 
 
 def _zip_sources(zf: zipfile.ZipFile, path: Path) -> list[_Source]:
@@ -261,34 +257,19 @@ def _zip_sources(zf: zipfile.ZipFile, path: Path) -> list[_Source]:
         if member.suffix.lower() not in (".txt", ".csv"):
             continue
         with zf.open(info) as fh:
-            head = _decode_head(fh.read(SNIFF_BYTES))
+            head = decode_head(fh.read(SNIFF_BYTES))
         if _looks_like_export(head, member.suffix.lower()):
             found.append(_Source(f"{path}/{name}", member.stem, member.suffix.lower(), zip_opener(zf, info)))
     return found
 
 
-def _decode_head(raw: bytes) -> str:
-    for bom, enc in (
-        (codecs.BOM_UTF8, "utf-8"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"),
-        (codecs.BOM_UTF16_BE, "utf-16-be"),
-    ):
-        if raw.startswith(bom):
-            return raw[len(bom) :].decode(enc, errors="replace")
-    return raw.decode("utf-8", errors="replace")
-
-
 def _encoding(source: _Source, options: ParseOptions) -> str:
     with source.open() as fh:
-        head = fh.read(4)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    encoding = options.params.get("encoding") or "utf-8"
+        head = fh.read(4096)
     try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise ExportError(f"unknown encoding {encoding!r}", path=source.where) from None
-    return encoding
+        return sniff_encoding(head, options.params.get("encoding"))
+    except ExportError as exc:
+        raise ExportError(exc.reason, path=source.where) from None
 
 
 # --- detection ---------------------------------------------------------------------------------
@@ -359,7 +340,7 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
 def _parse_source(source: _Source, options: ParseOptions) -> Iterator[Record]:
     encoding = _encoding(source, options)
     with source.open() as fh:
-        is_csv = _decode_head(fh.read(64)).startswith(",".join(CSV_HEADER))
+        is_csv = decode_head(fh.read(64)).startswith(",".join(CSV_HEADER))
     if source.suffix == ".csv" or is_csv:
         yield from _parse_csv(source, encoding)
         return

@@ -36,7 +36,16 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import IO
 
-from importers.base import MAX_LINE, Format, ParseOptions, head_text, read_head, text_lines
+from importers.base import (
+    MAX_LINE,
+    Format,
+    ParseOptions,
+    head_text,
+    open_export,
+    read_head,
+    sniff_encoding,
+    text_lines,
+)
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,
@@ -307,10 +316,10 @@ def read_text_lines(fh: IO[bytes], where: str, encoding: str) -> Iterator[tuple[
 
 
 def _encoding(path: Path, options: ParseOptions) -> str:
-    head = read_head(path, 4)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    return options.params.get("encoding") or "utf-8"
+    try:
+        return sniff_encoding(read_head(path, 4096), options.params.get("encoding"))
+    except ExportError as exc:
+        raise ExportError(exc.reason, path=str(path)) from None
 
 
 def _notice_kind(text: str) -> str:
@@ -370,13 +379,6 @@ class _Pending:
         return "\n".join(self.text_lines)
 
 
-def _open(path: Path) -> IO[bytes]:
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise ExportError("the file cannot be opened", path=str(path)) from exc
-
-
 def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
     where = str(path)
     encoding = _encoding(path, options)
@@ -384,7 +386,7 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
         codecs.lookup(encoding)
     except LookupError:
         raise ExportError(f"unknown encoding {encoding!r}", path=where) from None
-    with _open(path) as fh:
+    with open_export(path) as fh:
         yield from _parse_lines(read_text_lines(fh, where, encoding), path, options)
 
 

@@ -25,10 +25,10 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import unquote
 
-from importers.base import ParseOptions, file_opener, head_text, text_lines
+from importers.base import ParseOptions, file_opener, head_text, open_export, text_lines
 from importers.signal_files import resolve_inside
 from importers.signal_json import kind_of_mime, text_of
 from vault.errors import ExportError
@@ -168,14 +168,6 @@ def _parse_file(path: Path, title: str) -> Iterator[Record]:
             yield from _parse_jsonl(lines, path, key)
         else:
             yield from _parse_markdown(lines, path, key)
-
-
-def open_export(path: Path) -> IO[bytes]:
-    """The export file opened for reading, or ExportError naming it."""
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise ExportError("the file cannot be opened", path=str(path)) from exc
 
 
 def _attachment(chat_dir: Path, name: str, rel: str) -> Attachment:

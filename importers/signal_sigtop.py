@@ -28,8 +28,7 @@ from typing import Any
 
 import ijson
 
-from importers.base import ParseOptions, head_text, text_lines
-from importers.signal_export import open_export
+from importers.base import ParseOptions, head_text, open_export, text_lines
 from importers.signal_json import (
     SignalContext,
     SignalConverter,

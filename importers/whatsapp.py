@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from importers.base import Format, ParseOptions, is_zip, open_zip, read_head
+from importers.base import Format, ParseOptions, is_zip, open_zip, read_head, sniff_encoding
 from importers.whatsapp_body import classify, kind_of_file, mime_of_file, split_sender
 from importers.whatsapp_header import (
     DateEvidence,
@@ -46,7 +46,6 @@ from importers.whatsapp_source import (
     file_chat,
     folder_chats,
     read_lines,
-    sniff_encoding,
     zip_chats,
 )
 from vault.errors import ExportError

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, NamedTuple
 
-from importers.base import SNIFF_BYTES, file_opener, safe_member_name, zip_opener
+from importers.base import SNIFF_BYTES, file_opener, safe_member_name, sniff_encoding, zip_opener
 from importers.whatsapp_phrases import clean_name
 from vault.errors import ExportError
 
@@ -169,20 +169,6 @@ def folder_chats(folder: Path) -> list[ChatText]:
     except OSError:
         return []
     return [file_chat(p) for p in entries]
-
-
-def sniff_encoding(head: bytes) -> str:
-    """The text encoding of a chat file: UTF-8 unless a BOM or the zero bytes say UTF-16."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8"
-    sample = head[:4096]
-    if len(sample) >= 8 and sample.count(0) * 4 >= len(sample):
-        odd_zeros = sample[1::2].count(0)
-        even_zeros = sample[0::2].count(0)
-        return "utf-16-le" if odd_zeros >= even_zeros else "utf-16-be"
-    return "utf-8"
 
 
 class Line(NamedTuple):
