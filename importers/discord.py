@@ -32,7 +32,6 @@ from importers.base import (
     ParseOptions,
     head_text,
     is_zip,
-    open_zip,
     safe_member_name,
 )
 from importers.discord_common import chat_title, parse_time
@@ -44,6 +43,7 @@ from importers.tree import (
     WrongShape,
     ZipTree,
     dict_at,
+    in_zip_tree,
     int_at,
     json_items,
     kind_for_name,
@@ -51,7 +51,6 @@ from importers.tree import (
     mime_for_name,
     object_head,
     str_at,
-    unsafe_members_problem,
 )
 from vault.errors import ExportError
 from vault.records import (
@@ -495,12 +494,7 @@ def _parse_tree(tree: ExportTree, path: Path) -> Iterator[Record]:
 
 def parse_dce(path: Path, options: ParseOptions) -> Iterator[Record]:
     if is_zip(path):
-        with open_zip(path) as zf:
-            tree = ZipTree(zf, path)
-            problem = unsafe_members_problem(tree)
-            if problem is not None:
-                yield problem
-            yield from _parse_tree(tree, path)
+        yield from in_zip_tree(path, lambda tree: _parse_tree(tree, path))
     elif path.is_dir():
         yield from _parse_tree(FolderTree(path), path)
     elif path.is_file():

@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
-from importers.base import Format, ParseOptions, head_text, is_zip, open_zip, safe_member_name
+from importers.base import Format, ParseOptions, head_text, is_zip, safe_member_name
 from importers.discord_common import chat_title, parse_time
 from importers.tree import (
     CSV_ERRORS,
@@ -42,15 +42,14 @@ from importers.tree import (
     READ_ERRORS,
     ExportTree,
     FolderTree,
-    ZipTree,
     dict_at,
+    in_zip_tree,
     json_events,
     json_items,
     kind_for_name,
     list_at,
     mime_for_name,
     str_at,
-    unsafe_members_problem,
 )
 from vault.errors import ExportError
 from vault.records import (
@@ -452,12 +451,7 @@ def _parse_folder(folder: Path) -> Iterator[Record]:
 
 def parse_package(path: Path, options: ParseOptions) -> Iterator[Record]:
     if is_zip(path):
-        with open_zip(path) as zf:
-            tree = ZipTree(zf, path)
-            problem = unsafe_members_problem(tree)
-            if problem is not None:
-                yield problem
-            yield from _parse_layout(tree, _layout(tree, ""), path)
+        yield from in_zip_tree(path, lambda tree: _parse_layout(tree, _layout(tree, ""), path))
     elif path.is_dir():
         yield from _parse_folder(path)
     elif path.is_file() and path.name.lower() in CHANNEL_FILES:

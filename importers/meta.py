@@ -39,7 +39,6 @@ from importers.base import (
     ParseOptions,
     head_text,
     is_zip,
-    open_zip,
     safe_member_name,
 )
 from importers.meta_thread import (
@@ -58,7 +57,7 @@ from importers.tree import (
     ExportTree,
     FolderTree,
     ZipTree,
-    unsafe_members_problem,
+    in_zip_tree,
 )
 from vault.errors import ExportError
 from vault.records import DIRECT, GROUP, UNKNOWN, Chat, Note, Problem, Record, title_key
@@ -368,15 +367,14 @@ def _file_records(tree: ExportTree, name: str, ctx: ThreadContext) -> Iterator[R
 
 def _parse(path: Path, source: str) -> Iterator[Record]:
     if is_zip(path):
-        with open_zip(path) as zf:
-            tree = ZipTree(zf, path)
-            problem = unsafe_members_problem(tree)
-            if problem is not None:
-                yield problem
+
+        def body(tree: ZipTree) -> Iterator[Record]:
             threads = _threads_in(tree, tree.names(), None)
             if not threads:
                 raise ExportError(_NOTHING_FOUND, path=str(path))
             yield from _parse_threads(tree, threads, source, single=False)
+
+        yield from in_zip_tree(path, body)
     elif path.is_dir():
         root = export_root(path)
         folder_tree = FolderTree(root)

@@ -27,8 +27,8 @@ from typing import IO, Any
 
 import ijson
 
-from importers.base import file_opener, safe_member_name, zip_members, zip_opener
-from vault.records import AUDIO, FILE, GIF, IMAGE, VIDEO, Problem
+from importers.base import file_opener, open_zip, safe_member_name, zip_members, zip_opener
+from vault.records import AUDIO, FILE, GIF, IMAGE, VIDEO, Problem, Record
 
 # Errors that reading a file or a zip member can raise besides OSError: damaged zip data
 # (BadZipFile for a CRC mismatch, zlib.error for a broken deflate stream), encrypted members
@@ -294,6 +294,16 @@ def int_at(obj: Any, key: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         return None
     return int(value) if value == int(value) else None
+
+
+def in_zip_tree(path: Path, body: Callable[[ZipTree], Iterator[Record]]) -> Iterator[Record]:
+    """Open a zipped export as a tree, report the members left out for unsafe names, parse with `body`."""
+    with open_zip(path) as zf:
+        tree = ZipTree(zf, path)
+        problem = unsafe_members_problem(tree)
+        if problem is not None:
+            yield problem
+        yield from body(tree)
 
 
 def unsafe_members_problem(tree: ZipTree) -> Problem | None:
