@@ -147,6 +147,14 @@ def _from_env(env: Mapping[str, str], prefix: str, spec: SourceSpec) -> SourceSp
     )
 
 
+def has_source(spec: SourceSpec, *, new: bool = False, env: Mapping[str, str] | None = None) -> bool:
+    """Whether a non-interactive source is set (an option, or its environment variable)."""
+    env = os.environ if env is None else env
+    prefix = "TALKVAULT_NEW_PASSPHRASE" if new else "TALKVAULT_PASSPHRASE"
+    spec = _from_env(env, prefix, spec)
+    return any(v is not None for v in (spec.fd, spec.file, spec.command)) or bool(env.get(prefix))
+
+
 def secret_from_sources(
     spec: SourceSpec,
     *,

@@ -47,63 +47,36 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         ctx.meta[f"talkvault.{param.name}"] = value
 
 
-def passphrase_options(f: F) -> F:
-    """--passphrase-fd/-file/-command, on the group and on every command that unlocks the vault."""
-    f = click.option(
-        "--passphrase-command",
-        "passphrase_command",
-        metavar="CMD",
-        default=None,
-        expose_value=False,
-        callback=_remember,
-        help="Run CMD (no shell); its first output line is the passphrase.",
-    )(f)
-    f = click.option(
-        "--passphrase-file",
-        "passphrase_file",
-        metavar="FILE",
-        default=None,
-        expose_value=False,
-        callback=_remember,
-        help="Read the passphrase from FILE (must not be readable by others).",
-    )(f)
-    f = click.option(
-        "--passphrase-fd",
-        "passphrase_fd",
-        metavar="N",
-        type=int,
-        default=None,
-        expose_value=False,
-        callback=_remember,
-        help="Read the passphrase from file descriptor N.",
-    )(f)
-    return f
+def _source_options(new: bool) -> Callable[[F], F]:
+    """--[new-]passphrase-fd/-file/-command; their values are kept for source_spec()."""
+    flag = "--new-passphrase" if new else "--passphrase"
+    word = "new passphrase" if new else "passphrase"
+    dest = "new_passphrase" if new else "passphrase"
+    specs = (
+        ("command", "CMD", None, f"Run CMD (no shell); its first output line is the {word}."),
+        ("file", "FILE", None, f"Read the {word} from FILE (must not be readable by others)."),
+        ("fd", "N", int, f"Read the {word} from file descriptor N."),
+    )
+
+    def decorate(f: F) -> F:
+        for kind, metavar, type_, help_ in specs:
+            f = click.option(
+                f"{flag}-{kind}",
+                f"{dest}_{kind}",
+                metavar=metavar,
+                type=type_,
+                default=None,
+                expose_value=False,
+                callback=_remember,
+                help=help_,
+            )(f)
+        return f
+
+    return decorate
 
 
-def new_passphrase_options(f: F) -> F:
-    f = click.option(
-        "--new-passphrase-command",
-        "new_passphrase_command",
-        metavar="CMD",
-        default=None,
-        help="Run CMD (no shell); its first output line is the new passphrase.",
-    )(f)
-    f = click.option(
-        "--new-passphrase-file",
-        "new_passphrase_file",
-        metavar="FILE",
-        default=None,
-        help="Read the new passphrase from FILE.",
-    )(f)
-    f = click.option(
-        "--new-passphrase-fd",
-        "new_passphrase_fd",
-        metavar="N",
-        type=int,
-        default=None,
-        help="Read the new passphrase from file descriptor N.",
-    )(f)
-    return f
+passphrase_options = _source_options(new=False)
+new_passphrase_options = _source_options(new=True)
 
 
 def reading_options(f: F) -> F:
@@ -131,16 +104,13 @@ def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=None))
 
 
-def source_spec() -> Any:
-    """Where the passphrase comes from, as the options said (the environment is read later)."""
+def source_spec(*, new: bool = False) -> Any:
+    """Where the (new) passphrase comes from, as the options said (the environment is read later)."""
     from vault.secret import SourceSpec
 
     meta = click.get_current_context().meta
-    return SourceSpec(
-        fd=meta.get("talkvault.passphrase_fd"),
-        file=meta.get("talkvault.passphrase_file"),
-        command=meta.get("talkvault.passphrase_command"),
-    )
+    dest = "talkvault.new_passphrase" if new else "talkvault.passphrase"
+    return SourceSpec(fd=meta.get(f"{dest}_fd"), file=meta.get(f"{dest}_file"), command=meta.get(f"{dest}_command"))
 
 
 def open_vault(state: State, *, busy_timeout_ms: int | None = None) -> Any:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from vault.cli import (
@@ -16,27 +14,6 @@ from vault.cli import (
     passphrase_options,
     source_spec,
 )
-
-
-def _new_secret(state: State, fd: int | None, file: str | None, command: str | None) -> Any:
-    """The new passphrase: the NEW sources; for init also the ordinary ones; else ask twice."""
-    import os
-
-    from vault.secret import SourceSpec, secret_from_sources
-
-    spec = SourceSpec(fd, file, command)
-    has_new = any(v is not None for v in (fd, file, command)) or any(
-        os.environ.get(k)
-        for k in (
-            "TALKVAULT_NEW_PASSPHRASE",
-            "TALKVAULT_NEW_PASSPHRASE_FD",
-            "TALKVAULT_NEW_PASSPHRASE_FILE",
-            "TALKVAULT_NEW_PASSPHRASE_COMMAND",
-        )
-    )
-    if has_new:
-        return secret_from_sources(spec, new=True)
-    return None
 
 
 @cli.command()
@@ -56,9 +33,6 @@ def init(
     kdf_memory: int | None,
     kdf_time: int | None,
     kdf_parallelism: int | None,
-    new_passphrase_fd: int | None,
-    new_passphrase_file: str | None,
-    new_passphrase_command: str | None,
     as_json: bool,
 ) -> None:
     """Create a vault, and show its recovery key once.
@@ -68,7 +42,7 @@ def init(
     """
     import vault
     from vault.keys import DEFAULT_KDF, FLOOR_KDF, KdfParams
-    from vault.secret import secret_from_sources
+    from vault.secret import has_source, secret_from_sources
 
     chosen = any(v is not None for v in (kdf_memory, kdf_time, kdf_parallelism))
     params = KdfParams(
@@ -82,22 +56,14 @@ def init(
             "(64 MiB, 3 passes); a stolen vault is then cheaper to attack",
             err=True,
         )
-    secret = _new_secret(state, new_passphrase_fd, new_passphrase_file, new_passphrase_command)
-    if secret is None:
-        spec = source_spec()
-        non_interactive = any(v is not None for v in (spec.fd, spec.file, spec.command))
-        import os
-
-        non_interactive = non_interactive or any(
-            os.environ.get(k)
-            for k in (
-                "TALKVAULT_PASSPHRASE",
-                "TALKVAULT_PASSPHRASE_FD",
-                "TALKVAULT_PASSPHRASE_FILE",
-                "TALKVAULT_PASSPHRASE_COMMAND",
-            )
-        )
-        secret = secret_from_sources(spec) if non_interactive else secret_from_sources(spec, new=True)
+    # The new passphrase from the NEW sources; else the ordinary ones (the same setting a script
+    # uses afterwards); else asked twice on the terminal.
+    if has_source(new_spec := source_spec(new=True), new=True):
+        secret = secret_from_sources(new_spec, new=True)
+    elif has_source(spec := source_spec()):
+        secret = secret_from_sources(spec)
+    else:
+        secret = secret_from_sources(spec, new=True)
     path = state.path()
     try:
         with vault.create(path, secret, kdf=params, kdf_chosen=chosen) as v:
@@ -133,9 +99,6 @@ def init(
 def passwd(
     state: State,
     use_recovery: bool,
-    new_passphrase_fd: int | None,
-    new_passphrase_file: str | None,
-    new_passphrase_command: str | None,
     as_json: bool,
 ) -> None:
     """Change the passphrase (or reset it with the recovery key).
@@ -143,13 +106,13 @@ def passwd(
     Only the key file is rewritten, atomically; the database is not touched.
     """
     from vault.core import change_passphrase
-    from vault.secret import SourceSpec, secret_from_sources
+    from vault.secret import secret_from_sources
 
     spec = source_spec()
     old = secret_from_sources(spec, what="recovery key" if use_recovery else "passphrase")
     new = None
     try:
-        new = secret_from_sources(SourceSpec(new_passphrase_fd, new_passphrase_file, new_passphrase_command), new=True)
+        new = secret_from_sources(source_spec(new=True), new=True)
         if use_recovery:
             change_passphrase(state.path(), new, recovery_key=old)
         else:
