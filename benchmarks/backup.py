@@ -61,8 +61,8 @@ def timed(name, fn):
             stages[name] = stages.get(name, 0.0) + time.perf_counter() - t0
     return run
 
-vb._snapshot = timed("snapshot", vb._snapshot)
-vb._write_container = timed("container", vb._write_container)
+vb._read_ciphertext = timed("start_copy", vb._read_ciphertext)
+
 vb._verify_into = timed("verify_before_rename", vb._verify_into)
 with vault.open(path, passphrase) as v:
     t = time.perf_counter()

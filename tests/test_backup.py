@@ -15,6 +15,7 @@ import stat
 import struct
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import vault
 from tests import forensics
 from tests.conftest import PASSPHRASE, ROOT, cli, tg_export, tg_msg, write
 from vault import backup as vb
-from vault.errors import AuthenticationError, BackupError, UsageError, VaultExistsError
+from vault.errors import AuthenticationError, BackupError, UsageError, VaultDamagedError, VaultExistsError
 
 CANARY = "qzbkpcanary5e8a1f0"
 CJK = "秘密钥匙備份樣本"
@@ -158,11 +159,11 @@ def test_restore_round_trip_is_identical(filled: Path, tmp_path: Path) -> None:
         assert r.counts() == counts
         assert r.check() == {"ok": True, "messages": 40, "problems": []}
         assert r.search(CANARY)[0]["text"] == CANARY_BODY  # the restored vault searches
-    # The restored database is the backup's database part, byte for byte; a fresh SQLCipher file
-    # (its own salt, every page re-encrypted) rather than a copy of the vault's pages.
+    # The restored database is the backup's database part, which is the vault's ciphertext as it was
+    # on disk, byte for byte (nothing decrypted or re-encrypted on the way).
     restored_db = (tmp_path / "restored" / "vault.db").read_bytes()
     assert restored_db == parts(data)["db"]
-    assert restored_db[:16] != (filled / "vault.db").read_bytes()[:16]
+    assert restored_db == (filled / "vault.db").read_bytes()
     # The recovery key restores it too; the passphrase slot still works in that copy.
     keyslots = json.loads(parts(data)["keyslots"])
     assert sorted(s["kind"] for s in keyslots["slots"]) == ["passphrase", "recovery"]
@@ -446,10 +447,12 @@ def test_destinations(filled: Path, tmp_path: Path) -> None:
         # an existing backup file at a file DEST is replaced by the new, verified one
         target = tmp_path / "daily.tvbackup"
         first = v.backup(target)
+        first_inode = target.stat().st_ino
+        v.delete(message_ids=[v.show(TITLE, limit=1)[0]["id"]])
         second = v.backup(target)
-        assert (
-            second["sha256"] != first["sha256"] and hashlib.sha256(target.read_bytes()).hexdigest() == second["sha256"]
-        )
+        assert target.stat().st_ino != first_inode  # a new file took the name (renamed, not rewritten)
+        assert hashlib.sha256(target.read_bytes()).hexdigest() == second["sha256"]
+        assert vb.verify(target, PASSPHRASE).messages == second["messages"] == first["messages"] - 1
         assert vb.verify(target, PASSPHRASE).ok
         # inside the vault, or under a missing directory: refused
         with pytest.raises(UsageError):
@@ -458,6 +461,27 @@ def test_destinations(filled: Path, tmp_path: Path) -> None:
             v.backup(tmp_path / "missing" / "b.tvbackup")
     assert not list(tmp_path.rglob(".talkvault-backup-*"))  # no temporary left behind
     assert sorted(p.name for p in filled.iterdir()) == ["keyslots.json", "vault.db"]
+
+
+def test_a_vault_with_a_damaged_page_is_not_backed_up(filled: Path, tmp_path: Path) -> None:
+    """Pages are copied as they are on disk and each HMAC is checked on its way in: one flipped byte
+    in the vault's last page stops the backup with a message, and nothing is left in DEST."""
+    dbf = filled / "vault.db"
+    raw = bytearray(dbf.read_bytes())
+    last = len(raw) - vb.PAGE_SIZE
+    raw[last + 100] ^= 0x01
+    dbf.write_bytes(bytes(raw))
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with open_v(filled) as v, pytest.raises(VaultDamagedError) as err:  # page 1 is intact: the vault opens
+        v.backup(dest)
+    pages = len(raw) // vb.PAGE_SIZE
+    assert f"page {pages} of the vault does not authenticate" in err.value.message
+    assert "talkvault check" in err.value.message
+    assert list(dest.iterdir()) == []
+    r = cli("backup", str(dest), env=cli_env(filled))
+    assert r.code == 4 and f"page {pages}" in r.err and "Traceback" not in r.err
+    assert list(dest.iterdir()) == []
 
 
 def test_restore_never_overwrites(one_backup: Path, filled: Path, tmp_path: Path) -> None:
@@ -503,19 +527,20 @@ def test_no_plaintext_during_or_after_backup_and_restore(
     roots = [tmp_path, home]
     found: list[str] = []
     seen: list[str] = []
-    real_write, real_verify = vb._write_container, vb._verify_into
+    real_read, real_verify = vb._read_ciphertext, vb._verify_into
 
-    def write_and_scan(*a: Any, **kw: Any) -> None:
-        _scan(roots, found, seen)  # the snapshot database exists now
-        real_write(*a, **kw)
-        _scan(roots, found, seen)  # ... and the container, under its temporary name
+    def read_and_scan(*a: Any, **kw: Any) -> Iterator[bytes]:
+        for i, chunk in enumerate(real_read(*a, **kw)):
+            yield chunk
+            if i == 0:
+                _scan(roots, found, seen)  # mid-copy: the file under its temporary name exists
 
     def verify_and_scan(*a: Any, **kw: Any) -> Any:
         rep = real_verify(*a, **kw)
         _scan(roots, found, seen)  # the copy that SQLite checked exists now
         return rep
 
-    monkeypatch.setattr(vb, "_write_container", write_and_scan)
+    monkeypatch.setattr(vb, "_read_ciphertext", read_and_scan)
     monkeypatch.setattr(vb, "_verify_into", verify_and_scan)
     (tmp_path / "out").mkdir()
     with open_v(filled) as v:
@@ -526,7 +551,7 @@ def test_no_plaintext_during_or_after_backup_and_restore(
     _scan(roots, found, seen)
     assert found == []
     # The scans ran while the temporary files existed (else they could not have failed).
-    assert "snapshot.db" in seen and "verify.db" in seen
+    assert "verify.db" in seen
     assert any(n.startswith(".talkvault-backup-") and n.endswith(".tmp") for n in seen)
     assert any(n.startswith(".vault.db.restore-") for n in seen)
     # Positive control: the same needles are in the backup's database part once decrypted.
