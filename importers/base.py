@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 from vault.errors import ExportError
 from vault.records import Record
@@ -51,6 +51,9 @@ class Format:
     parse: Parser = field(repr=False)
     #: Whether the export has wall-clock times without a zone (then --tz applies).
     naive_times: bool = False
+    #: Whether a big export of this format may be parsed in a second process (vault/parse_ahead.py):
+    #: its parser needs no key, and its records (attachment openers included) can be pickled.
+    parse_ahead: bool = False
 
 
 def read_head(path: Path, size: int = SNIFF_BYTES) -> bytes:
@@ -146,12 +149,61 @@ def zip_members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     return out
 
 
+class _ZipMember:
+    """Opens one member of an open zip. Picklable (vault/parse_ahead.py sends records between
+    processes): the other side reopens the archive by its path, once per process."""
+
+    __slots__ = ("name", "zf")
+
+    def __init__(self, zf: zipfile.ZipFile, name: str) -> None:
+        self.zf, self.name = zf, name
+
+    def __call__(self) -> IO[bytes]:
+        return self.zf.open(self.name)
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        if not self.zf.filename:
+            raise TypeError("a zip opened from a stream cannot be reopened in another process")
+        return (_reopened_member, (self.zf.filename, self.name))
+
+
+_REOPENED: dict[str, zipfile.ZipFile] = {}  # archives reopened in this process, by path
+
+
+def _reopened_member(path: str, name: str) -> _ZipMember:
+    zf = _REOPENED.get(path)
+    if zf is None:
+        zf = _REOPENED[path] = zipfile.ZipFile(path)
+    return _ZipMember(zf, name)
+
+
+def close_reopened_zips() -> None:
+    """Close the archives that records from another process made this one reopen."""
+    while _REOPENED:
+        _REOPENED.popitem()[1].close()
+
+
+class _File:
+    """Opens a file by its path; picklable, like _ZipMember."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self) -> IO[bytes]:
+        return open(self.path, "rb")
+
+    def __reduce__(self) -> tuple[Any, tuple[Path]]:
+        return (_File, (self.path,))
+
+
 def zip_opener(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
-    return lambda: zf.open(info)
+    return _ZipMember(zf, info.filename)
 
 
 def file_opener(path: Path) -> Callable[[], IO[bytes]]:
-    return lambda: open(path, "rb")
+    return _File(path)
 
 
 def text_lines(raw: IO[bytes], *, path: str, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:

@@ -230,5 +230,6 @@ FORMATS = [
         detection='first line is {"type": "talkvault", ...}',
         detect=detect,
         parse=parse,
+        parse_ahead=True,
     )
 ]

@@ -550,6 +550,7 @@ FORMATS = [
         ),
         detect=detect,
         parse=parse,
+        parse_ahead=True,
         naive_times=True,
     )
 ]

@@ -477,6 +477,7 @@ FORMATS = [
         detection=("a '[LINE] …' title line, or LINE day headers with 'HH:MM<TAB>name<TAB>text' lines"),
         detect=detect,
         parse=parse,
+        parse_ahead=True,
         naive_times=True,
     )
 ]

@@ -384,5 +384,6 @@ FORMATS = [
         detection="a .json file (or a folder with result.json) with Telegram's chat types or account sections",
         detect=detect,
         parse=parse,
+        parse_ahead=True,
     )
 ]

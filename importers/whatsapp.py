@@ -415,6 +415,7 @@ FORMATS: list[Format] = [
         ),
         detect=detect,
         parse=parse,
+        parse_ahead=True,
         naive_times=True,
     )
 ]

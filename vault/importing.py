@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import importers
-from importers.base import ParseOptions
-from vault import db
+from importers.base import Format, ParseOptions
+from vault import db, parse_ahead
 from vault.errors import ExportError, UsageError
 from vault.ingest import FileReport, Ingestor
 from vault.schema import now_iso
@@ -65,14 +65,37 @@ def import_path(
     options: ParseOptions | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> FileReport:
-    """Import one export. Raises ExportError (after recording it) when the file cannot be read."""
+    """Import one export. Raises ExportError (after recording it) when the file cannot be read.
+
+    A big export of a format that allows it is parsed in a second process (vault/parse_ahead.py);
+    should a record not travel there, the file is imported again in this process."""
+    opts = options or ParseOptions()
+    fmt = importers.get(format) if format else (importers.detect(path) if path.exists() else None)
+    if fmt is not None and parse_ahead.worth_it(fmt, path, opts):
+        try:
+            return _import(v, path, fmt, tz, dry_run, opts, progress, ahead=True)
+        except parse_ahead.ParseInProcess:
+            pass
+    return _import(v, path, fmt, tz, dry_run, opts, progress, ahead=False)
+
+
+def _import(
+    v: Vault,
+    path: Path,
+    fmt: Format | None,
+    tz: str | None,
+    dry_run: bool,
+    options: ParseOptions,
+    progress: Callable[[int], None] | None,
+    *,
+    ahead: bool,
+) -> FileReport:
     from vault.core import file_sha256
 
     report = FileReport(path=str(path))
     zone = resolve_tz(tz)
-    if not path.exists():
+    if fmt is None or not path.exists():
         raise ExportError("no such file or folder", path=str(path))
-    fmt = importers.get(format) if format else importers.detect(path)
     report.format = fmt.name
     report.tz = zone.key if fmt.naive_times else None
     try:
@@ -98,19 +121,17 @@ def import_path(
                 report=report,
                 progress=progress,
             )
+            pairs = parse_ahead.pairs_ahead if ahead else parse_ahead.pairs_here
             try:
-                ing.run(fmt.parse(path, options or ParseOptions()), str(path))
+                ing.run(pairs(fmt, path, options), str(path))
             except ExportError:
                 raise
             except db.Error as exc:
                 raise db.translate(exc) from None
             except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as exc:
-                # A parser bug or an unforeseen shape: the file fails, cleanly, without its content.
-                raise ExportError(
-                    f"could not be read ({type(exc).__name__}); it was not imported. Check that it "
-                    "is an unmodified export, or choose the format with --format",
-                    path=str(path),
-                ) from exc
+                raise _unreadable(path, type(exc).__name__) from exc
+            except parse_ahead.ParserCrashed as exc:
+                raise _unreadable(path, exc.type_name) from None
             report.tz = zone.key if (fmt.naive_times or ing.used_tz) else None
             conn.execute(
                 "UPDATE imports SET status = 'done', finished = ?, counts = ?, notes = ?, tz = ? WHERE id = ?",
@@ -126,6 +147,15 @@ def import_path(
         _record_failure(v, fmt.name, path, digest, report.tz, started, exc)
         raise
     return report
+
+
+def _unreadable(path: Path, type_name: str) -> ExportError:
+    """A parser bug or an unforeseen shape: the file fails, cleanly, without its content."""
+    return ExportError(
+        f"could not be read ({type_name}); it was not imported. Check that it is an unmodified export, "
+        "or choose the format with --format",
+        path=str(path),
+    )
 
 
 def _counts(r: FileReport) -> dict[str, int]:

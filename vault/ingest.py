@@ -176,7 +176,8 @@ class Ingestor:
         self.has_tombstones = conn.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone() is not None
 
     # -- the loop ------------------------------------------------------------------------
-    def run(self, records: Iterable[Record], path: str) -> None:
+    def run(self, records: Iterable[tuple[Record, str | None]], path: str) -> None:
+        """Ingest (record, tokens) pairs; tokens None means compute them here (vault/parse_ahead.py)."""
         # Records make no reference cycles; the cyclic collector would only rescan a heap that
         # holds the normaliser's dictionaries, over and over (measured: a quarter of import time).
         gc_was_on = gc.isenabled()
@@ -187,11 +188,11 @@ class Ingestor:
             if gc_was_on:
                 gc.enable()
 
-    def _run(self, records: Iterable[Record], path: str) -> None:
-        for rec in records:
+    def _run(self, records: Iterable[tuple[Record, str | None]], path: str) -> None:
+        for rec, body in records:
             self.seen += 1
             if isinstance(rec, Message | Event):
-                self._message(rec, path)
+                self._message(rec, path, body)
             elif isinstance(rec, Chat):
                 self._chat(rec)
             elif isinstance(rec, Problem):
@@ -279,7 +280,7 @@ class Ingestor:
             ts = ts.replace(tzinfo=self.tz)
         return (ts - _EPOCH) // _ONE_MS
 
-    def _message(self, rec: Message | Event, path: str) -> None:
+    def _message(self, rec: Message | Event, path: str, body: str | None = None) -> None:
         chat_id = self.chats.get(rec.chat)
         if chat_id is None:
             self.report.problems.append(
@@ -317,7 +318,7 @@ class Ingestor:
             edited = self._ts_ms(rec.edited) if rec.edited is not None else None
         else:
             kind, from_me, reply_to, fwd, edited = rec.kind, None, None, None, None
-        row = [
+        row: list[Any] = [
             0,
             uid,
             chat_id,
@@ -328,14 +329,15 @@ class Ingestor:
             None if from_me is None else int(from_me),
             rec.text,
             rec.source_id,
-            reply_to,
-            edited,
-            fwd,
-            json.dumps(extra, ensure_ascii=False, default=str) if extra else None,
             self.import_id,
         ]
+        sql = self._INSERT_LEAN
+        if reply_to is not None or edited is not None or fwd is not None or extra:
+            # Binding fewer parameters is measurably cheaper, and most messages have none of these.
+            row += [reply_to, edited, fwd, json.dumps(extra, ensure_ascii=False, default=str) if extra else None]
+            sql = self._INSERT_FULL
         try:
-            mid = self._insert(row, ts_ms, uid)
+            mid = self._insert(sql, row, ts_ms, uid)
         except _MillisecondFull:
             self.report.problems.append(str(Problem(path, rec.line, "too many messages in one millisecond; skipped")))
             return
@@ -349,7 +351,8 @@ class Ingestor:
                 self._fill_missing_attachments(int(dup), rec.attachments)
             return
         self._member(chat_id, person)
-        body = normalize.index_text(rec.text)
+        if body is None:
+            body = normalize.index_text(rec.text)
         if body:
             c.execute("INSERT INTO fts(rowid, body) VALUES (?, ?)", (mid, body))
         if is_event:
@@ -362,13 +365,13 @@ class Ingestor:
             for r in rec.reactions:
                 self._reaction(mid, r)
 
-    _INSERT = (
-        "INSERT INTO messages(id, uid, chat_id, sender_id, ts_ms, kind, is_event, from_me, text,"
-        " source_id, reply_to, edited_ms, forwarded_from, extra, import_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    _COLUMNS = "id, uid, chat_id, sender_id, ts_ms, kind, is_event, from_me, text, source_id, import_id"
+    _INSERT_LEAN = f"INSERT INTO messages({_COLUMNS}) VALUES ({', '.join('?' * 11)})"
+    _INSERT_FULL = (
+        f"INSERT INTO messages({_COLUMNS}, reply_to, edited_ms, forwarded_from, extra) VALUES ({', '.join('?' * 15)})"
     )
 
-    def _insert(self, row: list[Any], ts_ms: int, uid: bytes) -> int | None:
+    def _insert(self, sql: str, row: list[Any], ts_ms: int, uid: bytes) -> int | None:
         """Insert with a time-ordered id; None if the identity is already stored.
 
         Raises _MillisecondFull when 65,536 messages already share this millisecond.
@@ -383,7 +386,7 @@ class Ingestor:
                 raise _MillisecondFull
             row[0] = nxt
             try:
-                self.conn.execute(self._INSERT, row)
+                self.conn.execute(sql, row)
             except IntegrityError:
                 if self.conn.execute("SELECT 1 FROM messages WHERE uid = ?", (uid,)).fetchone():
                     return None

@@ -1,0 +1,204 @@
+"""Parsing a big export in a second process, so that parsing and normalising run on one core while
+the vault writes on the other.
+
+sqlcipher3 holds the GIL while SQLite works, so a thread gains nothing (measured); a child process
+does. The child is this Python running `_child()`: it reads what to parse from its stdin (never from
+argv, where a file name such as "WhatsApp Chat with Alice.txt" would show in `ps`), parses, computes
+each message's full-text tokens (vault/normalize.py), and sends (record, tokens) pairs back as
+pickled batches over its stdout pipe. It gets no key and opens no vault: only formats whose parser
+needs none are sent here (Format.parse_ahead), and the pipe is the only place the records travel.
+Its stderr goes nowhere (a traceback could quote the export).
+
+What the child finds is reported exactly as the parser in this process would report it: an
+ExportError arrives as the same ExportError (file, line, what to do); any other failure of the parser
+as the type's name only. A record that cannot be pickled makes the whole file go again in this
+process (ParseInProcess). If this process stops, the child's next write fails and it exits; if the
+child dies, this process says so and the import is rolled back like any failed file.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from importers.base import Format, ParseOptions, close_reopened_zips
+from vault.errors import ExportError, TalkvaultError
+from vault.records import Event, Message, Record
+
+#: Below this many bytes of export the child's start (about 0.3 s) costs more than it saves.
+THRESHOLD = 24 * 1024 * 1024
+BATCH = 256  # records per message on the pipe
+_FRAME = struct.Struct(">I")
+_PIPE_BYTES = 1 << 20  # F_SETPIPE_SZ: a batch or more fits in the pipe, so the child parses ahead
+
+Pair = tuple[Record, str | None]
+
+
+class ParseInProcess(Exception):
+    """The child met a record it cannot send; parse this file in this process instead."""
+
+
+class ParserCrashed(Exception):
+    """The parser failed in the child with an exception other than ExportError (its type name only)."""
+
+    def __init__(self, type_name: str) -> None:
+        super().__init__(type_name)
+        self.type_name = type_name
+
+
+class _Unpicklable(Exception):
+    """In the child: a batch that pickle cannot send."""
+
+
+class ParserLost(TalkvaultError):
+    default_message = "the parsing process stopped before the end of the export; nothing was imported. Import it again"
+
+
+def size_of(path: Path) -> int:
+    """Bytes of an export: the file, or the files of a folder."""
+    try:
+        if path.is_file():
+            return path.stat().st_size
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    except OSError:
+        return 0
+
+
+def worth_it(fmt: Format, path: Path, options: ParseOptions) -> bool:
+    return fmt.parse_ahead and not options.keys and os.name == "posix" and size_of(path) >= THRESHOLD
+
+
+def pairs_here(fmt: Format, path: Path, options: ParseOptions) -> Iterator[Pair]:
+    """The in-process way: (record, None); the ingestor computes the tokens itself."""
+    for rec in fmt.parse(path, options):
+        yield rec, None
+
+
+_BOOT = "import pickle, sys; init = pickle.load(sys.stdin.buffer); sys.path[:] = init['sys_path'];\n" + (
+    "from vault.parse_ahead import _child; _child(init)"
+)
+
+
+def pairs_ahead(fmt: Format, path: Path, options: ParseOptions) -> Iterator[Pair]:
+    """(record, tokens) pairs parsed by a child process. Raises ExportError, ParserCrashed,
+    ParseInProcess or ParserLost as described in the module docstring."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BOOT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        _grow_pipe(proc.stdout.fileno())
+        init = {
+            "sys_path": list(sys.path),
+            "format": fmt.name,
+            "path": os.fspath(path),
+            "date_order": options.date_order,
+            "params": dict(options.params),
+        }
+        pickle.dump(init, proc.stdin)
+        proc.stdin.close()
+        read = proc.stdout.read
+        while True:
+            head = read(_FRAME.size)
+            if len(head) < _FRAME.size:
+                raise ParserLost()
+            size = _FRAME.unpack(head)[0]
+            body = read(size)
+            if len(body) != size:
+                raise ParserLost()
+            msg = pickle.loads(body)
+            tag = msg[0]
+            if tag == "batch":
+                yield from msg[1]
+            elif tag == "end":
+                return
+            elif tag == "export_error":
+                _, cls_name, reason, where, line = msg
+                raise _export_error(cls_name, reason, where, line)
+            elif tag == "crash":
+                raise ParserCrashed(msg[1])
+            elif tag == "unpicklable":
+                raise ParseInProcess()
+            else:  # pragma: no cover - the child sends nothing else
+                raise ParserLost()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        close_reopened_zips()
+
+
+def _export_error(cls_name: str, reason: str, where: str | None, line: int | None) -> ExportError:
+    from vault import errors
+
+    cls = getattr(errors, cls_name, ExportError)
+    if not (isinstance(cls, type) and issubclass(cls, ExportError)):
+        cls = ExportError
+    return cls(reason, path=where, line=line)
+
+
+def _grow_pipe(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_BYTES)
+    except (ImportError, OSError):
+        pass  # a smaller pipe only means less parsing ahead
+
+
+def _child(init: dict[str, Any]) -> None:
+    """The child's side: parse, tokenise, send. Exits quietly when the parent has gone."""
+    import signal
+
+    import importers
+    from vault import normalize
+    from vault.hardening import harden_process
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends us
+    harden_process()
+    out = sys.stdout.buffer
+
+    def send(msg: tuple[Any, ...]) -> None:
+        try:
+            data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            raise _Unpicklable() from None
+        out.write(_FRAME.pack(len(data)))
+        out.write(data)
+        out.flush()
+
+    try:
+        fmt = importers.get(init["format"])
+        options = ParseOptions(date_order=init["date_order"], params=init["params"])
+        index_text = normalize.index_text
+        batch: list[Pair] = []
+        try:
+            for rec in fmt.parse(Path(init["path"]), options):
+                batch.append((rec, index_text(rec.text) if isinstance(rec, Message | Event) else None))
+                if len(batch) >= BATCH:
+                    send(("batch", batch))
+                    batch = []
+            send(("batch", batch))
+            send(("end",))
+        except ExportError as exc:
+            send(("export_error", type(exc).__name__, exc.reason, exc.path, exc.line))
+        except _Unpicklable:
+            send(("unpicklable",))
+        except (BrokenPipeError, ConnectionResetError):
+            raise
+        except Exception as exc:  # a parser bug: the parent reports the file failed, by type only
+            send(("crash", type(exc).__name__))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the parent stopped reading: it has gone, or given up on this file
+    finally:
+        os._exit(0)
