@@ -17,7 +17,6 @@ Target (issue 10): backup and verify each <= 3x cp.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -108,12 +107,11 @@ def run(code: str, *args: str) -> str:
 
 
 def main() -> dict[str, object]:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--messages", type=int, default=1_000_000)
-    ap.add_argument("--quick", action="store_true", help="100,000 messages")
-    ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    from common import arguments, messages
+
+    ap = arguments(__doc__)
     a = ap.parse_args()
-    n = 100_000 if a.quick else a.messages
+    n = messages(a)
     from common import PASSPHRASE, build_vault, write_results
 
     path, _ = build_vault(n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -91,3 +92,17 @@ def rss_mb() -> float:
 
 def env_without_tz() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "TZ"}
+
+
+def arguments(doc: str | None, *, quick: str = "100,000 messages", json_out: bool = True) -> argparse.ArgumentParser:
+    """The options every benchmark takes: --messages N, --quick, and --json OUT where it writes one."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--quick", action="store_true", help=quick)
+    if json_out:
+        ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    return ap
+
+
+def messages(a: argparse.Namespace) -> int:
+    return 100_000 if a.quick else int(a.messages)

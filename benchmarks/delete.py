@@ -9,7 +9,6 @@ sqlite3 database with an external-content FTS5 index (no secure delete, no tombs
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import tempfile
 import time
@@ -51,12 +50,12 @@ def baseline(plain: Path, extra: int, d: Path) -> tuple[float, float]:
 
 
 def main() -> dict[str, object]:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--messages", type=int, default=1_000_000)
-    ap.add_argument("--quick", action="store_true", help="100,000 messages and a 10,000-message chat")
+    from common import arguments, messages
+
+    ap = arguments(__doc__, quick="100,000 messages and a 10,000-message chat", json_out=False)
     ap.add_argument("--chat", type=int, default=None, help="size of the chat to delete (default N/10)")
     a = ap.parse_args()
-    n = 100_000 if a.quick else a.messages
+    n = messages(a)
     extra = a.chat or n // 10
     from datagen import write_telegram
 

@@ -10,7 +10,6 @@ Targets (issue: vault core): ratio <= 1.5; peak RSS <= 250 MB at any N.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -85,13 +84,12 @@ def run(code: str, *args: str) -> tuple[int, float, float]:
 
 
 def main() -> dict[str, object]:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--messages", type=int, default=1_000_000)
-    ap.add_argument("--quick", action="store_true", help="100,000 messages")
-    ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    from common import arguments, messages
+
+    ap = arguments(__doc__)
     ap.add_argument("--format", choices=["telegram", "whatsapp"], default="telegram")
     a = ap.parse_args()
-    n = 100_000 if a.quick else a.messages
+    n = messages(a)
     from datagen import write_telegram, write_whatsapp
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,7 +9,6 @@ docs/performance.md).
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -113,11 +112,11 @@ def table(n: int) -> tuple[list[dict], str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--messages", type=int, default=1_000_000)
-    ap.add_argument("--quick", action="store_true", help="100,000 messages")
+    from common import arguments, messages
+
+    ap = arguments(__doc__, json_out=False)
     a = ap.parse_args()
-    n = 100_000 if a.quick else a.messages
+    n = messages(a)
     size = ["--messages", str(n)]
     run("import.py", *size)
     run("import.py", *size, "--format", "whatsapp")

@@ -8,7 +8,6 @@ goal: at least 10x faster than `rg` at p50. Also prints the index's bytes per me
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 
@@ -26,12 +25,12 @@ QUERIES = [
 
 
 def main() -> list[dict[str, object]]:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--messages", type=int, default=1_000_000)
-    ap.add_argument("--quick", action="store_true", help="100,000 messages")
+    from common import arguments, messages
+
+    ap = arguments(__doc__, json_out=False)
     ap.add_argument("--repeat", type=int, default=30)
     a = ap.parse_args()
-    n = 100_000 if a.quick else a.messages
+    n = messages(a)
     from common import PASSPHRASE
 
     import vault

@@ -1,0 +1,127 @@
+"""Where the import time goes: the baseline of benchmarks/import.py, then the same loop with each
+thing talkvault must do added in turn, all on one generated Telegram export in one run.
+
+    B0  baseline: ijson, unencrypted stdlib sqlite3, FTS5 unicode61, one transaction
+    B1  + encryption: the same rows through SQLCipher in raw-key mode with the vault's pragmas
+        (vault/db.py: secure_delete, synchronous FULL, rollback journal) and a contentless FTS5
+        table with secure-delete on (deletion that really deletes, security.md)
+    B2  + search in every language: the FTS body is vault/normalize.index_text (NFKC, OpenCC
+        traditional-to-simplified, case and diacritic folding, CJK bigrams)
+    B3  + identity and dedup: a 128-bit identity hash per message under a UNIQUE index (the same
+        export twice adds nothing), and time-ordered ids (newest-first search walks rowids)
+    TV  talkvault's own import (Vault.import_path)
+
+Each row runs in its own subprocess. Every step from B1 on is a requirement of the design, not a
+choice of implementation, so B3/B0 is a floor for any import written in Python on these parts:
+what issue 2's ratio target (<= 1.5) is measured against.
+
+    python benchmarks/import_floor.py [--messages N] [--quick] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from importlib import import_module  # noqa: E402
+
+_imp = import_module("import")  # benchmarks/import.py (a keyword as a module name)
+
+STAGE = (
+    _imp.PEAK
+    + r"""
+import hashlib, os, sys, time
+import ijson
+from vault import db, normalize
+from vault.schema import FTS_TOKENIZE
+src, path, stage = sys.argv[1], sys.argv[2], int(sys.argv[3])
+t = time.perf_counter()
+db.create_file(path)
+con = db.connect(path, os.urandom(32))
+con.execute(
+    "CREATE TABLE messages (id INTEGER PRIMARY KEY, uid BLOB" + (" NOT NULL UNIQUE" if stage >= 3 else "")
+    + ", ts INTEGER, sender TEXT, text TEXT)"
+)
+con.execute(f"CREATE VIRTUAL TABLE fts USING fts5(body, content='', tokenize=\"{FTS_TOKENIZE}\")")
+con.execute("INSERT INTO fts(fts, rank) VALUES ('secure-delete', 1)")
+con.execute("BEGIN")
+n = 0
+last = {}
+with open(src, "rb") as fh:
+    for m in ijson.items(fh, "messages.item"):
+        text = m.get("text") if isinstance(m.get("text"), str) else ""
+        ts = int(m["date_unixtime"])
+        sender = m.get("from")
+        uid = rowid = None
+        if stage >= 3:
+            uid = hashlib.blake2b(f"{m.get('id')}:{sender}:{text}".encode(), digest_size=16).digest()
+            base = ts * 1000 * 65536
+            rowid = last[base] = last.get(base, base - 1) + 1
+            if len(last) > 4096:
+                last.clear()
+        cur = con.execute("INSERT INTO messages(id, uid, ts, sender, text) VALUES (?, ?, ?, ?, ?)",
+                          (rowid, uid, ts, sender, text))
+        body = normalize.index_text(text) if stage >= 2 else text
+        if body:
+            con.execute("INSERT INTO fts(rowid, body) VALUES (?, ?)", (cur.lastrowid, body))
+        n += 1
+con.execute("COMMIT")
+con.close()
+print(n, time.perf_counter() - t, peak_kb())
+"""
+)
+
+LABELS = {
+    "B0": "baseline (ijson, sqlite3, FTS5 unicode61)",
+    "B1": "+ SQLCipher raw key, vault pragmas, secure-delete FTS",
+    "B2": "+ talkvault's normaliser (CJK bigrams, OpenCC, folding)",
+    "B3": "+ identity hash under UNIQUE, time-ordered ids",
+    "TV": "talkvault import",
+}
+
+
+def main() -> dict[str, object]:
+    from common import arguments, messages
+
+    ap = arguments(__doc__)
+    a = ap.parse_args()
+    n = messages(a)
+    from datagen import write_telegram
+
+    rows: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        src = write_telegram(d / "export" / "result.json", n)
+        runs = {
+            "B0": (_imp.BASELINE, str(d / "b0.db")),
+            "B1": (STAGE, str(d / "b1.db"), "1"),
+            "B2": (STAGE, str(d / "b2.db"), "2"),
+            "B3": (STAGE, str(d / "b3.db"), "3"),
+            "TV": (_imp.TALKVAULT, str(d / "vault")),
+        }
+        for name, (code, *args) in runs.items():
+            got, secs, rss = _imp.run(code, str(src), *args)
+            assert got == n, (name, got, n)
+            rows[name] = {"s": round(secs, 2), "peak_rss_mb": round(rss)}
+            for f in d.glob(f"{name.lower()}.db*"):
+                os.unlink(f)
+    b0 = rows["B0"]["s"]
+    for r in rows.values():
+        r["ratio_to_b0"] = round(r["s"] / b0, 2)
+    res = {"benchmark": "import floor", "messages": n, "stages": rows, "labels": LABELS}
+    for name, r in rows.items():
+        print(f"{name}  {r['s']:8.2f} s  {r['ratio_to_b0']:5.2f}x  {r['peak_rss_mb']:4d} MB  {LABELS[name]}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=2))
+    return res
+
+
+if __name__ == "__main__":
+    main()
