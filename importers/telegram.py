@@ -202,6 +202,10 @@ def _message(chat_key: str, msg: dict[str, Any], base: Path) -> Message | Event 
             answers = [a.get("text", "") for a in poll.get("answers", []) if isinstance(a, dict)]
             text = "\n".join([str(poll.get("question", "")), *(f"- {a}" for a in answers)])
     sender = msg.get("from")
+    extra = _extra(msg, _MESSAGE_EXTRA)
+    entities = extra.get("text_entities")
+    if isinstance(entities, list) and all(isinstance(e, dict) and e.get("type") == "plain" for e in entities):
+        del extra["text_entities"]  # plain text only: the entities repeat the text and add nothing
     return Message(
         chat=chat_key,
         ts=ts,
@@ -214,21 +218,21 @@ def _message(chat_key: str, msg: dict[str, Any], base: Path) -> Message | Event 
         edited=_ts(msg, "edited_unixtime", "edited"),
         forwarded_from=msg.get("forwarded_from") if isinstance(msg.get("forwarded_from"), str) else None,
         attachments=tuple(atts),
-        extra=_extra(
-            msg,
-            (
-                "text_entities",
-                "via_bot",
-                "author",
-                "sticker_emoji",
-                "duration_seconds",
-                "location_information",
-                "contact_information",
-                "place_name",
-                "address",
-            ),
-        ),
+        extra=extra,
     )
+
+
+_MESSAGE_EXTRA = (
+    "text_entities",
+    "via_bot",
+    "author",
+    "sticker_emoji",
+    "duration_seconds",
+    "location_information",
+    "contact_information",
+    "place_name",
+    "address",
+)
 
 
 def _service_text(msg: dict[str, Any]) -> str:

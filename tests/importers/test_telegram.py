@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import importers
 from importers import telegram
-from tests.conftest import corpus_file, write
+from tests.conftest import corpus_file, tg_export, tg_msg, write
 from tests.importers.util import parse
 from vault.errors import ExportError
 from vault.records import EV_CALL, EV_JOIN, IMAGE, STICKER
@@ -41,6 +41,23 @@ def test_dm_2a_7m():
     assert calls[0].ts == datetime.fromtimestamp(1691719862, timezone.utc)
     assert calls[0].extra["duration_seconds"] == 56
     assert [e.kind for e in p.events if e.kind == EV_JOIN]  # joined_telegram is an event, not a message
+
+
+def test_entities_are_kept_only_when_they_say_more_than_the_text(tmp_path):
+    """Telegram writes text_entities for every message; all-plain ones repeat the text word for word."""
+    link = [{"type": "link", "text": "https://example.org"}, {"type": "plain", "text": " look"}]
+    path = tg_export(
+        tmp_path / "result.json",
+        [
+            tg_msg(1, "just words", text_entities=[{"type": "plain", "text": "just words"}]),
+            tg_msg(2, link, text_entities=link),
+            tg_msg(3, "", text_entities=[]),
+        ],
+    )
+    m = {x.source_id: x for x in parse(path).messages}
+    assert m["1"].text == "just words" and "text_entities" not in m["1"].extra
+    assert m["2"].text == "https://example.org look" and m["2"].extra["text_entities"] == link
+    assert "text_entities" not in m["3"].extra
 
 
 @pytest.mark.parametrize("name", ["test_single_export.json", "test_batch_export.json"])
