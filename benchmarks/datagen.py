@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,8 +85,9 @@ def write_telegram(path: Path, n: int, seed: int = 1, chat_id: int = 123456, nam
                 "date": datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
                 "date_unixtime": str(ts),
                 "from": sender,
-                "from_id": f"user{abs(hash(sender)) % 10**8}",
+                "from_id": f"user{zlib.crc32(sender.encode()) % 10**8}",
                 "text": body,
+                "text_entities": [{"type": "plain", "text": body}],  # as Telegram Desktop writes every message
             }
             fh.write(("," if i else "") + json.dumps(rec, ensure_ascii=False) + "\n")
         fh.write("]}\n")

@@ -47,7 +47,9 @@ def _exports(tmp_path: Path) -> dict[str, Path]:
     shutil.copy(FIX / "line" / "ja.txt", line)
     kakao = tmp_path / "kakao.txt"
     shutil.copy(FIX / "kakaotalk" / "windows_en.txt", kakao)
-    return {"telegram": tg / "result.json", "whatsapp": wa, "line": line, "kakaotalk": kakao}
+    same = tmp_path / "WhatsApp Chat with Twins.txt"  # identical messages: told apart by their ordinal
+    same.write_text("".join(f"13/01/2023, 10:0{i % 3} - Ann: ok 好\n" for i in range(9)), encoding="utf-8")
+    return {"telegram": tg / "result.json", "whatsapp": wa, "line": line, "kakaotalk": kakao, "twins": same}
 
 
 def _content(v: vault.Vault) -> dict[str, Any]:
@@ -80,14 +82,14 @@ def _import_all(path: Path, exports: dict[str, Path], weak_kdf: Any) -> tuple[di
 def ahead(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every eligible import goes through the child from now on; the list names the formats that did."""
     used: list[str] = []
-    real = parse_ahead.pairs_ahead
+    real = parse_ahead.prepared_ahead
 
-    def counting(fmt: Any, path: Path, options: Any) -> Iterator[Any]:
+    def counting(fmt: Any, *rest: Any) -> Iterator[Any]:
         used.append(fmt.name)
-        return real(fmt, path, options)
+        return real(fmt, *rest)
 
     monkeypatch.setattr(parse_ahead, "THRESHOLD", 0)
-    monkeypatch.setattr(parse_ahead, "pairs_ahead", counting)
+    monkeypatch.setattr(parse_ahead, "prepared_ahead", counting)
     return used
 
 
@@ -98,7 +100,8 @@ def test_the_child_writes_the_same_vault_as_this_process(
     here, here_reports = _import_all(tmp_path / "here", exports, weak_kdf)
     used = ahead(monkeypatch)
     there, there_reports = _import_all(tmp_path / "there", exports, weak_kdf)
-    assert used == ["telegram", "whatsapp", "line", "kakaotalk"]
+    assert used == ["telegram", "whatsapp", "line", "kakaotalk", "whatsapp"]
+    assert here_reports[-1]["added"] == 9
     assert here["counts"]["messages"] > 400 and here["counts"]["attachments"] == 3
     assert len(here["found"]) > 200
     assert there == here
@@ -135,7 +138,7 @@ def test_a_record_that_cannot_travel_sends_the_file_through_this_process(
     """The child reports an unpicklable record after some batches went in: the import starts again here,
     in a fresh transaction, with exact counts (nothing from the abandoned attempt)."""
     src = tg_export(tmp_path / "tg" / "result.json", [tg_msg(i, f"m {i}") for i in range(1, 1200)])
-    real = parse_ahead.pairs_ahead
+    real = parse_ahead.prepared_ahead
 
     def partial_then_refuse(*a: Any) -> Iterator[Any]:
         for n, pair in enumerate(real(*a)):
@@ -144,7 +147,7 @@ def test_a_record_that_cannot_travel_sends_the_file_through_this_process(
             yield pair
 
     monkeypatch.setattr(parse_ahead, "THRESHOLD", 0)
-    monkeypatch.setattr(parse_ahead, "pairs_ahead", partial_then_refuse)
+    monkeypatch.setattr(parse_ahead, "prepared_ahead", partial_then_refuse)
     with vault.create(tmp_path / "v", PASSPHRASE, kdf=weak_kdf, kdf_chosen=True) as v:
         rep = v.import_path(src)
         assert rep.added == 1199 and rep.duplicates == 0
@@ -174,7 +177,7 @@ def test_a_killed_child_fails_the_import_cleanly_and_its_argv_holds_no_name(
     folder = tmp_path / f"WhatsApp Chat with {CANARY}"
     src = tg_export(folder / "result.json", [tg_msg(i, f"{CANARY} {i}") for i in range(1, 5000)])
     seen: dict[str, Any] = {}
-    real = parse_ahead.pairs_ahead
+    real = parse_ahead.prepared_ahead
 
     def kill_midway(*a: Any) -> Iterator[Any]:
         for n, pair in enumerate(real(*a)):
@@ -185,7 +188,7 @@ def test_a_killed_child_fails_the_import_cleanly_and_its_argv_holds_no_name(
                 os.kill(child, 9)
             yield pair
 
-    monkeypatch.setattr(parse_ahead, "pairs_ahead", kill_midway)
+    monkeypatch.setattr(parse_ahead, "prepared_ahead", kill_midway)
     with vault.create(tmp_path / "v", PASSPHRASE, kdf=weak_kdf, kdf_chosen=True) as v:
         with pytest.raises(parse_ahead.ParserLost) as err:
             v.import_path(src)

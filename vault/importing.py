@@ -121,9 +121,9 @@ def _import(
                 report=report,
                 progress=progress,
             )
-            pairs = parse_ahead.pairs_ahead if ahead else parse_ahead.pairs_here
+            prepare = parse_ahead.prepared_ahead if ahead else parse_ahead.prepared_here
             try:
-                ing.run(pairs(fmt, path, options), str(path))
+                ing.run(prepare(fmt, path, options, zone), str(path))
             except ExportError:
                 raise
             except db.Error as exc:

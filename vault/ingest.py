@@ -74,6 +74,11 @@ class FileReport:
         }
 
 
+Stamp = tuple[int, bytes | None]  # (UTC milliseconds, identity); identity None when malformed
+#: What ingest takes: a record, and (from vault/parse_ahead.py) its full-text tokens and its stamp
+#: already computed; None for either means "compute it here".
+Prepared = tuple[Record, str | None, Stamp | None]
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MS = timedelta(milliseconds=1)
 
@@ -90,12 +95,12 @@ class Ordinals:
     """
 
     def __init__(self, window: int = ORDINAL_WINDOW) -> None:
-        self._counts: dict[tuple[int, str], dict[bytes, int]] = {}
-        self._order: deque[tuple[int, str]] = deque()
+        self._counts: dict[tuple[str, str], dict[bytes, int]] = {}
+        self._order: deque[tuple[str, str]] = deque()
         self._window = window
 
-    def next(self, chat_id: int, ts_key: str, fp: bytes) -> int:
-        key = (chat_id, ts_key)
+    def next(self, chat: str, ts_key: str, fp: bytes) -> int:
+        key = (chat, ts_key)
         bucket = self._counts.get(key)
         if bucket is None:
             bucket = self._counts[key] = {}
@@ -138,6 +143,61 @@ def unindex_messages(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
             conn.execute("INSERT INTO fts(fts, rowid, body) VALUES ('delete', ?, ?)", (mid, body))
 
 
+class Stamper:
+    """A message's time and identity from the record and what came before it in the same export.
+
+    The part of ingest that needs no database, so that vault/parse_ahead.py can run it beside the
+    writer: the ordinal among identical tuples depends only on the order of the records.
+    """
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self.sources: dict[str, str] = {}  # chat key -> source, from the Chat records seen so far
+        self.ordinals = Ordinals()
+
+    def chat(self, chat: Chat) -> None:
+        self.sources[chat.key] = chat.source
+
+    def ts_ms(self, ts: datetime) -> int:
+        """UTC milliseconds, exactly (float seconds would round some times down by 1 ms)."""
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=self.tz)
+        return (ts - _EPOCH) // _ONE_MS
+
+    def stamp(self, rec: Message | Event) -> Stamp | None:
+        """(ts_ms, identity); None for a chat the export never named. ts_ms is out of range for an impossible date."""
+        source = self.sources.get(rec.chat)
+        if source is None:
+            return None
+        try:
+            ts_ms = self.ts_ms(rec.ts)
+        except (OverflowError, ValueError, OSError):
+            return MAX_TS_MS + 1, None
+        if not (MIN_TS_MS <= ts_ms <= MAX_TS_MS):
+            return ts_ms, None
+        return ts_ms, self._identity(rec, source, ts_ms)
+
+    def _identity(self, rec: Message | Event, source: str, ts_ms: int) -> bytes | None:
+        """The export's own id, else a fingerprint of what the export shows plus its ordinal."""
+        if rec.identity is not None:  # re-import of the vault's own export
+            try:
+                uid = bytes.fromhex(rec.identity)
+            except ValueError:
+                return None
+            return uid if len(uid) == 16 else None
+        is_event = isinstance(rec, Event)
+        kind = "e" if is_event else "m"
+        if rec.source_id is not None:
+            return _h("id", source, rec.chat, kind, rec.source_id)
+        # Naive times are fingerprinted as the export shows them, so a different --tz on a
+        # re-import still recognises the same messages.
+        ts_key = rec.ts.isoformat() if rec.ts.tzinfo is None else str(ts_ms)
+        sender = rec.actor if isinstance(rec, Event) else rec.sender
+        fp = _h("fp", source, rec.chat, kind, ts_key, sender or "", rec.text)
+        n = self.ordinals.next(rec.chat, ts_key, fp)
+        return _h(fp.hex(), str(n))
+
+
 def iso_z(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -164,11 +224,10 @@ class Ingestor:
         self.report = report
         self.progress = progress
         self.chats: dict[str, int] = {}
-        self.chat_sources: dict[str, str] = {}
         self.chat_macs: dict[int, bytes] = {}
         self.people: dict[tuple[str, str], int] = {}
         self.members: set[tuple[int, int]] = set()
-        self.ordinals = Ordinals()
+        self.stamper = Stamper(tz)
         self.seen = 0
         self.touched_chats: set[int] = set()
         self.used_tz = False  # a wall-clock time was converted with the import's zone
@@ -176,8 +235,8 @@ class Ingestor:
         self.has_tombstones = conn.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone() is not None
 
     # -- the loop ------------------------------------------------------------------------
-    def run(self, records: Iterable[tuple[Record, str | None]], path: str) -> None:
-        """Ingest (record, tokens) pairs; tokens None means compute them here (vault/parse_ahead.py)."""
+    def run(self, records: Iterable[Prepared], path: str) -> None:
+        """Ingest (record, tokens, stamp) triples; None means compute it here (see vault/parse_ahead.py)."""
         # Records make no reference cycles; the cyclic collector would only rescan a heap that
         # holds the normaliser's dictionaries, over and over (measured: a quarter of import time).
         gc_was_on = gc.isenabled()
@@ -188,11 +247,11 @@ class Ingestor:
             if gc_was_on:
                 gc.enable()
 
-    def _run(self, records: Iterable[tuple[Record, str | None]], path: str) -> None:
-        for rec, body in records:
+    def _run(self, records: Iterable[Prepared], path: str) -> None:
+        for rec, body, stamp in records:
             self.seen += 1
             if isinstance(rec, Message | Event):
-                self._message(rec, path, body)
+                self._message(rec, path, body, stamp)
             elif isinstance(rec, Chat):
                 self._chat(rec)
             elif isinstance(rec, Problem):
@@ -224,7 +283,7 @@ class Ingestor:
                 c.execute("UPDATE chats SET title = ? WHERE id = ?", (chat.title, chat_id))
                 self._index_name(chat_id, chat.title, old=row[1])
         self.chats[chat.key] = chat_id
-        self.chat_sources[chat.key] = chat.source
+        self.stamper.chat(chat)
         self.chat_macs[chat_id] = chat_mac(self.mac_key, chat.source, chat.key)
         for name in chat.participants:
             self._member(chat_id, self._person(chat.source, name, None))
@@ -274,31 +333,30 @@ class Ingestor:
 
     # -- messages --------------------------------------------------------------------------
     def _ts_ms(self, ts: datetime) -> int:
-        """UTC milliseconds, exactly (float seconds would round some times down by 1 ms)."""
         if ts.tzinfo is None:
             self.used_tz = True
-            ts = ts.replace(tzinfo=self.tz)
-        return (ts - _EPOCH) // _ONE_MS
+        return self.stamper.ts_ms(ts)
 
-    def _message(self, rec: Message | Event, path: str, body: str | None = None) -> None:
+    def _message(self, rec: Message | Event, path: str, body: str | None, stamp: Stamp | None) -> None:
         chat_id = self.chats.get(rec.chat)
         if chat_id is None:
             self.report.problems.append(
                 str(Problem(path, rec.line, "a message for a chat the export never named; skipped"))
             )
             return
-        try:
-            ts_ms = self._ts_ms(rec.ts)
-        except (OverflowError, ValueError, OSError):
-            ts_ms = MAX_TS_MS + 1
+        if stamp is None:
+            stamp = self.stamper.stamp(rec)
+            assert stamp is not None  # the chat is known
+        ts_ms, uid = stamp
+        if rec.ts.tzinfo is None:
+            self.used_tz = True
         if not (MIN_TS_MS <= ts_ms <= MAX_TS_MS):
             self.report.problems.append(str(Problem(path, rec.line, "a message with an impossible date; skipped")))
             return
         is_event = isinstance(rec, Event)
         sender = rec.actor if isinstance(rec, Event) else rec.sender
         sender_id = None if isinstance(rec, Event) else rec.sender_id
-        source = self.chat_sources[rec.chat]
-        uid = self._identity(rec, source, chat_id, ts_ms, is_event, sender)
+        source = self.stamper.sources[rec.chat]
         if uid is None:
             self.report.problems.append(str(Problem(path, rec.line, "a message with a malformed identity; skipped")))
             return
@@ -402,26 +460,6 @@ class Ingestor:
                 self.next_id.clear()
             return nxt
         raise _MillisecondFull  # pragma: no cover
-
-    def _identity(
-        self, rec: Message | Event, source: str, chat_id: int, ts_ms: int, is_event: bool, sender: str | None
-    ) -> bytes | None:
-        """The export's own id, else a fingerprint of what the export shows plus its ordinal."""
-        if rec.identity is not None:  # re-import of the vault's own export
-            try:
-                uid = bytes.fromhex(rec.identity)
-            except ValueError:
-                return None
-            return uid if len(uid) == 16 else None
-        kind = "e" if is_event else "m"
-        if rec.source_id is not None:
-            return _h("id", source, rec.chat, kind, rec.source_id)
-        # Naive times are fingerprinted as the export shows them, so a different --tz on a
-        # re-import still recognises the same messages.
-        ts_key = rec.ts.isoformat() if rec.ts.tzinfo is None else str(ts_ms)
-        fp = _h("fp", source, rec.chat, kind, ts_key, sender or "", rec.text)
-        n = self.ordinals.next(chat_id, ts_key, fp)
-        return _h(fp.hex(), str(n))
 
     def _reaction(self, mid: int, r: Reaction) -> None:
         ts = self._ts_ms(r.ts) if r.ts is not None else None

@@ -4,8 +4,9 @@ the vault writes on the other.
 sqlcipher3 holds the GIL while SQLite works, so a thread gains nothing (measured); a child process
 does. The child is this Python running `_child()`: it reads what to parse from its stdin (never from
 argv, where a file name such as "WhatsApp Chat with Alice.txt" would show in `ps`), parses, computes
-each message's full-text tokens (vault/normalize.py), and sends (record, tokens) pairs back as
-pickled batches over its stdout pipe. It gets no key and opens no vault: only formats whose parser
+each message's full-text tokens (vault/normalize.py) and its time and identity (ingest.Stamper,
+which needs only the records before it), and sends (record, tokens, stamp) triples back as pickled
+batches over its stdout pipe. It gets no key and opens no vault: only formats whose parser
 needs none are sent here (Format.parse_ahead), and the pipe is the only place the records travel.
 Its stderr goes nowhere (a traceback could quote the export).
 
@@ -18,6 +19,7 @@ child dies, this process says so and the import is rolled back like any failed f
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import struct
@@ -26,18 +28,18 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from importers.base import Format, ParseOptions, close_reopened_zips
 from vault.errors import ExportError, TalkvaultError
-from vault.records import Event, Message, Record
+from vault.ingest import Prepared
+from vault.records import Chat, Event, Message
 
 #: Below this many bytes of export the child's start (about 0.3 s) costs more than it saves.
 THRESHOLD = 24 * 1024 * 1024
 BATCH = 256  # records per message on the pipe
 _FRAME = struct.Struct(">I")
 _PIPE_BYTES = 1 << 20  # F_SETPIPE_SZ: a batch or more fits in the pipe, so the child parses ahead
-
-Pair = tuple[Record, str | None]
 
 
 class ParseInProcess(Exception):
@@ -74,10 +76,10 @@ def worth_it(fmt: Format, path: Path, options: ParseOptions) -> bool:
     return fmt.parse_ahead and not options.keys and os.name == "posix" and size_of(path) >= THRESHOLD
 
 
-def pairs_here(fmt: Format, path: Path, options: ParseOptions) -> Iterator[Pair]:
-    """The in-process way: (record, None); the ingestor computes the tokens itself."""
+def prepared_here(fmt: Format, path: Path, options: ParseOptions, zone: ZoneInfo) -> Iterator[Prepared]:
+    """The in-process way: (record, None, None); the ingestor computes tokens and stamp itself."""
     for rec in fmt.parse(path, options):
-        yield rec, None
+        yield rec, None, None
 
 
 _BOOT = "import pickle, sys; init = pickle.load(sys.stdin.buffer); sys.path[:] = init['sys_path'];\n" + (
@@ -85,8 +87,8 @@ _BOOT = "import pickle, sys; init = pickle.load(sys.stdin.buffer); sys.path[:] =
 )
 
 
-def pairs_ahead(fmt: Format, path: Path, options: ParseOptions) -> Iterator[Pair]:
-    """(record, tokens) pairs parsed by a child process. Raises ExportError, ParserCrashed,
+def prepared_ahead(fmt: Format, path: Path, options: ParseOptions, zone: ZoneInfo) -> Iterator[Prepared]:
+    """(record, tokens, stamp) triples made by a child process. Raises ExportError, ParserCrashed,
     ParseInProcess or ParserLost as described in the module docstring."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _BOOT],
@@ -103,6 +105,7 @@ def pairs_ahead(fmt: Format, path: Path, options: ParseOptions) -> Iterator[Pair
             "path": os.fspath(path),
             "date_order": options.date_order,
             "params": dict(options.params),
+            "zone": zone.key,
         }
         pickle.dump(init, proc.stdin)
         proc.stdin.close()
@@ -163,9 +166,11 @@ def _child(init: dict[str, Any]) -> None:
     import importers
     from vault import normalize
     from vault.hardening import harden_process
+    from vault.ingest import Stamper
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends us
     harden_process()
+    gc.disable()  # records make no cycles (as in Ingestor.run); the collector would only rescan the heap
     out = sys.stdout.buffer
 
     def send(msg: tuple[Any, ...]) -> None:
@@ -181,10 +186,16 @@ def _child(init: dict[str, Any]) -> None:
         fmt = importers.get(init["format"])
         options = ParseOptions(date_order=init["date_order"], params=init["params"])
         index_text = normalize.index_text
-        batch: list[Pair] = []
+        stamper = Stamper(ZoneInfo(init["zone"]))
+        batch: list[Prepared] = []
         try:
             for rec in fmt.parse(Path(init["path"]), options):
-                batch.append((rec, index_text(rec.text) if isinstance(rec, Message | Event) else None))
+                if isinstance(rec, Message | Event):
+                    batch.append((rec, index_text(rec.text), stamper.stamp(rec)))
+                else:
+                    if isinstance(rec, Chat):
+                        stamper.chat(rec)
+                    batch.append((rec, None, None))
                 if len(batch) >= BATCH:
                     send(("batch", batch))
                     batch = []
