@@ -174,6 +174,7 @@ def test_a_killed_child_fails_the_import_cleanly_and_its_argv_holds_no_name(
     tmp_path: Path, weak_kdf: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(parse_ahead, "THRESHOLD", 0)
+    monkeypatch.setenv("TALKVAULT_PASSPHRASE", f"pass-{CANARY}")
     folder = tmp_path / f"WhatsApp Chat with {CANARY}"
     src = tg_export(folder / "result.json", [tg_msg(i, f"{CANARY} {i}") for i in range(1, 5000)])
     seen: dict[str, Any] = {}

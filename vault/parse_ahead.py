@@ -7,7 +7,8 @@ argv, where a file name such as "WhatsApp Chat with Alice.txt" would show in `ps
 each message's full-text tokens (vault/normalize.py) and its time and identity (ingest.Stamper,
 which needs only the records before it), and sends (record, tokens, stamp) triples back as pickled
 batches over its stdout pipe. It gets no key and opens no vault: only formats whose parser
-needs none are sent here (Format.parse_ahead), and the pipe is the only place the records travel.
+needs none are sent here (Format.parse_ahead), its environment has no TALKVAULT_* variable (a
+passphrase may be in one), and the pipe is the only place the records travel.
 Its stderr goes nowhere (a traceback could quote the export).
 
 What the child finds is reported exactly as the parser in this process would report it: an
@@ -95,6 +96,7 @@ def prepared_ahead(fmt: Format, path: Path, options: ParseOptions, zone: ZoneInf
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TALKVAULT_")},  # no passphrase
     )
     assert proc.stdin is not None and proc.stdout is not None
     try:
