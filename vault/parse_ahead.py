@@ -91,6 +91,8 @@ _BOOT = "import pickle, sys; init = pickle.load(sys.stdin.buffer); sys.path[:] =
 def prepared_ahead(fmt: Format, path: Path, options: ParseOptions, zone: ZoneInfo) -> Iterator[Prepared]:
     """(record, tokens, stamp) triples made by a child process. Raises ExportError, ParserCrashed,
     ParseInProcess or ParserLost as described in the module docstring."""
+    if zone.key is None:  # a zone read from a file has no name to send
+        raise ParseInProcess()
     proc = subprocess.Popen(
         [sys.executable, "-c", _BOOT],
         stdin=subprocess.PIPE,
@@ -109,8 +111,11 @@ def prepared_ahead(fmt: Format, path: Path, options: ParseOptions, zone: ZoneInf
             "params": dict(options.params),
             "zone": zone.key,
         }
-        pickle.dump(init, proc.stdin)
-        proc.stdin.close()
+        try:
+            pickle.dump(init, proc.stdin)
+            proc.stdin.close()
+        except BrokenPipeError:
+            raise ParserLost() from None
         read = proc.stdout.read
         while True:
             head = read(_FRAME.size)
