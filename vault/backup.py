@@ -130,10 +130,10 @@ class _Layout:
 
 
 class _Snapshot:
-    """What `checking.check` and `reading.counts` read of a vault: its connection, and nothing else."""
+    """What `checking.check` and `reading.counts` read of a vault: its connection, its file and its key."""
 
-    def __init__(self, conn: db.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: db.Connection, db_path: Path, key: bytearray) -> None:
+        self.conn, self.db_path, self._dek = conn, db_path, key
 
 
 # -- backup ----------------------------------------------------------------------------------------
@@ -697,7 +697,7 @@ def _check_database(copy: Path, key: bytearray, rep: Report) -> None:
         rep.problems.append(f"database: does not open ({exc.message})")
         return
     try:
-        snap = cast("Vault", _Snapshot(conn))  # check() and counts() read only `.conn`
+        snap = cast("Vault", _Snapshot(conn, copy, key))  # all that check() and counts() read
         with db.translated():
             version = schema.current_version(conn)
             if version > schema.SCHEMA_VERSION:
