@@ -114,7 +114,7 @@ class Ordinals:
 
 def _h(*parts: str) -> bytes:
     """A 128-bit hash of the parts, each length-prefixed so that no two lists collide."""
-    joined = "".join(f"{len(p)}:{p}" for p in parts)
+    joined = "".join([f"{len(p)}:{p}" for p in parts])  # a list: twice as fast as a generator here
     return hashlib.blake2b(joined.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
@@ -154,15 +154,21 @@ class Stamper:
         self.tz = tz
         self.sources: dict[str, str] = {}  # chat key -> source, from the Chat records seen so far
         self.ordinals = Ordinals()
+        self._last: tuple[datetime, int] | None = None  # the last wall-clock time converted
 
     def chat(self, chat: Chat) -> None:
         self.sources[chat.key] = chat.source
 
     def ts_ms(self, ts: datetime) -> int:
         """UTC milliseconds, exactly (float seconds would round some times down by 1 ms)."""
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=self.tz)
-        return (ts - _EPOCH) // _ONE_MS
+        if ts.tzinfo is not None:
+            return (ts - _EPOCH) // _ONE_MS
+        last = self._last  # wall-clock times: the zone lookup is the cost, and a minute repeats often
+        if last is not None and last[0] == ts and last[0].fold == ts.fold:
+            return last[1]
+        out = (ts.replace(tzinfo=self.tz) - _EPOCH) // _ONE_MS
+        self._last = (ts, out)
+        return out
 
     def stamp(self, rec: Message | Event) -> Stamp | None:
         """(ts_ms, identity); None for a chat the export never named. ts_ms is out of range for an impossible date."""
