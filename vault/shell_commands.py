@@ -329,32 +329,29 @@ def _need_view(sh: Shell) -> ChatView:
     return sh.view
 
 
-@command("up", "up", "older messages of the open chat (PgUp)")
-def cmd_up(sh: Shell, arg: str) -> None:
+def _page(sh: Shell, *, older: bool) -> None:
+    """One screen of the open chat before its first shown message, or after its last."""
     view = _need_view(sh)
-    chat_id, first, limit = view.chat_id, view.first, sh.height()
-    if first is None:
+    chat_id, edge, limit = view.chat_id, (view.first if older else view.last), sh.height()
+    if edge is None:
         sh.note("(no messages)")
         return
-    msgs = sh.call(lambda v: v.show(chat_id, before=first, limit=limit))
+    where = {"before": edge} if older else {"after": edge}
+    msgs = sh.call(lambda v: v.show(chat_id, limit=limit, **where))
     if not msgs:
-        sh.note("This is the start of the chat.")
+        sh.note(f"This is the {'start' if older else 'end'} of the chat.")
         return
-    show_chat(sh, view, msgs, "end")
+    show_chat(sh, view, msgs, "end" if older else "start")
+
+
+@command("up", "up", "older messages of the open chat (PgUp)")
+def cmd_up(sh: Shell, arg: str) -> None:
+    _page(sh, older=True)
 
 
 @command("down", "down", "newer messages of the open chat (PgDn)")
 def cmd_down(sh: Shell, arg: str) -> None:
-    view = _need_view(sh)
-    chat_id, last, limit = view.chat_id, view.last, sh.height()
-    if last is None:
-        sh.note("(no messages)")
-        return
-    msgs = sh.call(lambda v: v.show(chat_id, after=last, limit=limit))
-    if not msgs:
-        sh.note("This is the end of the chat.")
-        return
-    show_chat(sh, view, msgs, "start")
+    _page(sh, older=False)
 
 
 @command(
