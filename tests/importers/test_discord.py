@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import importers
-from importers import discord, discord_package
-from importers.discord_common import parse_time
+from importers import discord
+from importers.discord import package as discord_package
+from importers.discord.common import parse_time
 from tests.conftest import FIXTURES, corpus_file
 from tests.importers.util import Parsed, parse
 from vault.errors import ExportError

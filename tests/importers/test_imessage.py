@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from importers import imessage
 from importers.imessage import APPLE_EPOCH, apple_time
-from importers.imessage_db import BACKUP_SMS_DB
-from importers.imessage_typedstream import TypedStreamError, attributed_string_text, salvage_text
+from importers.imessage.db import BACKUP_SMS_DB
+from importers.imessage.typedstream import TypedStreamError, attributed_string_text, salvage_text
 from tests.conftest import CORPUS, FIXTURES, corpus_file
 from tests.importers.util import Parsed, parse
 from vault.errors import ExportError

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import importers
 from importers import meta
-from importers.meta_thread import repair_mojibake
+from importers.meta.thread import repair_mojibake
 from tests.conftest import FIXTURES, corpus_file
 from tests.importers.util import Parsed, parse
 from vault.errors import ExportError

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 import importers
 from importers.base import ParseOptions
 from importers.signal import detect_desktop
-from importers.signal_export import detect_signal_export
-from importers.signal_json import insert_mentions
-from importers.signal_sigtop import detect_sigtop
+from importers.signal.backup_export import detect_signal_export
+from importers.signal.convert import insert_mentions
+from importers.signal.sigtop import detect_sigtop
 from tests.conftest import CORPUS, FIXTURES, corpus_file
 from tests.importers.util import parse
 from vault.errors import ExportError
@@ -651,7 +651,7 @@ def test_signal_export_markdown_round_trip(tmp_path_factory: pytest.TempPathFact
 
 @pytest.mark.parametrize("size_known", [True, False])
 def test_attachment_decryption_streams_large_files(tmp_path: Path, size_known: bool) -> None:
-    from importers.signal_files import attachment_opener
+    from importers.signal.files import attachment_opener
 
     plain = os.urandom(200_003)  # several chunks, not a multiple of the block size
     data, local_key = encrypt_attachment(plain)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from importers import slack
 from importers.slack import slack_time
-from importers.slack_text import render
+from importers.slack.text import render
 from tests.conftest import CORPUS, FIXTURES, corpus_file
 from tests.importers.util import Parsed, parse
 from vault.errors import ExportError

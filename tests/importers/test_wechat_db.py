@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 import importers
-from importers import wechat_databases
 from importers.base import ParseOptions
-from importers.wechat_db import android_key
+from importers.wechat import databases as wechat_databases
+from importers.wechat.databases.opening import android_key
 from tests.importers.util import Parsed, parse
 from vault.errors import ExportError
 from vault.records import (

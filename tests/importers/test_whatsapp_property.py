@@ -11,9 +11,9 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from importers.whatsapp_body import classify
-from importers.whatsapp_header import match_header
-from importers.whatsapp_phrases import MARKS
+from importers.whatsapp.body import classify
+from importers.whatsapp.header import match_header
+from importers.whatsapp.phrases import MARKS
 from tests.importers.util import parse
 from vault.records import (
     DELETED,

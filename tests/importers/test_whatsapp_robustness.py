@@ -12,7 +12,7 @@ import pytest
 import importers
 from importers.base import ParseOptions
 from importers.whatsapp import detect
-from importers.whatsapp_source import MAX_LINE_BYTES
+from importers.whatsapp.source import MAX_LINE_BYTES
 from tests.conftest import FIXTURES
 from tests.importers.util import Parsed, parse
 from vault.errors import ExportError

@@ -17,18 +17,20 @@ database tables). Database times are UTC instants; the tools' exports print loca
 zone, so their formats say `naive_times` and the vault applies `--tz` (MemoTrace 1.x CSV and HTML
 carry Unix times and are exact).
 
-Modules: wechat_databases (the database format), wechat_db (finding and opening databases),
-wechat_v3 / wechat_v4 / wechat_mac / wechat_android (one per database generation),
-wechat_pywxdump, wechat_memotrace, wechat_ios (the tool exports), wechat_export (their shared
-text helpers), wechat_common (type codes, content interpretation, names), wechat_media (media
-beside an export, `.dat` images).
+Layout: `databases/` reads WeChat's own databases (`opening` finds and opens them; `win3`, `v4`,
+`mac3`, `android`, one per generation); `tools/` reads what export tools wrote (`pywxdump`,
+`memotrace`, `wechatexporter`, with `shared` text helpers); `common` holds type codes, content
+interpretation and names; `media` finds media beside an export (`.dat` images).
 """
 
 from __future__ import annotations
 
-from importers import wechat_databases, wechat_ios, wechat_memotrace, wechat_pywxdump
 from importers.base import Format
-from importers.wechat_export import guarded
+from importers.wechat import databases as wechat_databases
+from importers.wechat.tools import memotrace as wechat_memotrace
+from importers.wechat.tools import pywxdump as wechat_pywxdump
+from importers.wechat.tools import wechatexporter as wechat_ios
+from importers.wechat.tools.shared import guarded
 
 FORMATS: list[Format] = [
     Format(

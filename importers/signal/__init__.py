@@ -9,16 +9,16 @@ Signal has no export of its own. A person can import, from most to least complet
   (`ParseOptions.keys["signal"]`) when `config.json` holds only `"encryptedKey"` (7.16 and later,
   kept in the system keyring). A decrypted copy (`sigtop export-database`) is read as well.
   Database schema versions (`PRAGMA user_version`) 19 and later are read, as sigtop does.
-* **sigtop**: `sigtop export-messages` in its `json` or `text` format (importers/signal_sigtop.py).
-* **signal-export**: carderne/signal-export's `chat.md` / `data.json` (importers/signal_export.py).
+* **sigtop**: `sigtop export-messages` in its `json` or `text` format (importers/signal/sigtop.py).
+* **signal-export**: carderne/signal-export's `chat.md` / `data.json` (importers/signal/backup_export.py).
 
 Cipher settings: Signal Desktop uses SQLCipher 4 with its defaults: 4096-byte pages,
 HMAC-SHA512 page authentication, PBKDF2-HMAC-SHA512 (not used with a raw key). The key is given
 raw (`PRAGMA key = "x'<hex>'"`), so no passphrase derivation happens; the settings are set
 explicitly all the same (they are what signal-export sets, minus its ignored `kdf_iter`).
 
-This module finds the profile, obtains the key and opens the database; importers/signal_desktop.py
-walks it. Of the Signal modules only this one imports `sqlcipher3`, lazily, inside `_connect`.
+This module finds the profile, obtains the key and opens the database; importers/signal/desktop.py
+walks it. It opens the database through importers/foreign_db.py, the one importer module that imports `sqlcipher3`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from importers.base import Format, ParseOptions, read_head
-from importers.signal_desktop import Profile, read_database
-from importers.signal_export import detect_signal_export, parse_signal_export
-from importers.signal_sigtop import detect_sigtop, parse_sigtop
+from importers.foreign_db import DB_ERRORS, WrongKey, open_plain, try_encrypted
+from importers.signal.backup_export import detect_signal_export, parse_signal_export
+from importers.signal.desktop import Profile, read_database
+from importers.signal.sigtop import detect_sigtop, parse_sigtop
 from vault.errors import ExportError
 from vault.records import Record
 
@@ -151,42 +152,30 @@ def _key(profile: Profile, options: ParseOptions) -> str:
 
 
 def _connect(profile: Profile, key: str | None) -> tuple[Any, tuple[type[Exception], ...]]:
-    """A read-only connection and the exception types it raises.
+    """A read-only connection (importers/foreign_db.py) and the exception types it raises.
 
-    `immutable=1`: SQLite creates no -wal/-shm/journal file and takes no locks; safe because
-    the caller refused a database with unsaved changes in its WAL.
+    `immutable=1` is safe because the caller refused a database with unsaved changes in its WAL.
     """
-    uri = profile.db.resolve().as_uri() + "?mode=ro&immutable=1"
+    errors = DB_ERRORS
     if key is None:
-        con: Any = sqlite3.connect(uri, uri=True)
-        errors: tuple[type[Exception], ...] = (sqlite3.Error,)
-    else:
-        import sqlcipher3  # lazily: only Signal Desktop databases need it
-
-        errors = (sqlcipher3.Error, sqlite3.Error)
         try:
-            con = sqlcipher3.connect(uri, uri=True)
+            return open_plain(profile.db), errors
         except errors as exc:
             raise ExportError("the database cannot be opened", path=str(profile.db)) from exc
-        try:
-            con.execute("PRAGMA cipher_log_level = NONE")  # no SQLCipher log lines on stderr
-            con.execute(f"PRAGMA key = \"x'{key}'\"")  # key is checked to be 64 hex digits
-            con.execute("PRAGMA cipher_page_size = 4096")
-            con.execute("PRAGMA cipher_hmac_algorithm = HMAC_SHA512")
-            con.execute("PRAGMA cipher_kdf_algorithm = PBKDF2_HMAC_SHA512")
-            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except errors as exc:
-            con.close()
-            raise ExportError(
-                "the Signal key does not open this database (wrong key, or not a Signal Desktop "
-                "database); check the key, or " + KEY_HELP,
-                path=str(profile.db),
-            ) from exc
+    attempt = [
+        f"PRAGMA key = \"x'{key}'\"",  # key is checked to be 64 hex digits
+        "PRAGMA cipher_page_size = 4096",
+        "PRAGMA cipher_hmac_algorithm = HMAC_SHA512",
+        "PRAGMA cipher_kdf_algorithm = PBKDF2_HMAC_SHA512",
+    ]
     try:
-        con.execute("PRAGMA query_only = ON")
-        con.execute("PRAGMA temp_store = MEMORY")  # sorting never spills to a temp file
-    except errors:
-        pass
+        con, _ = try_encrypted(profile.db, [attempt])
+    except WrongKey:
+        raise ExportError(
+            "the Signal key does not open this database (wrong key, or not a Signal Desktop "
+            "database); check the key, or " + KEY_HELP,
+            path=str(profile.db),
+        ) from None
     return con, errors
 
 

@@ -1,6 +1,6 @@
 """Reading an open Signal Desktop database: who is who, then each conversation's messages.
 
-importers/signal.py finds the Signal folder, obtains the key and opens the database
+importers/signal/__init__.py finds the Signal folder, obtains the key and opens the database
 (read-only); this module walks it. Tables and columns read (see
 formats/whatsapp-telegram-signal-line-kakaotalk.md §3.1; probed with `PRAGMA table_info`,
 since they changed over schema versions):
@@ -10,7 +10,7 @@ since they changed over schema versions):
   members (groups v1).
 * `messages`: rowid, id, conversationId, type, body, json, sent_at, received_at,
   received_at_ms (>= 1270), sourceServiceId | sourceUuid | source, expireTimer, isViewOnce,
-  callId; each row's json is converted by importers/signal_json.py.
+  callId; each row's json is converted by importers/signal/convert.py.
 * `message_attachments` (>= 1360): the current version's files ('attachment') and long texts
   ('long-message'); older databases keep them in the message json.
 * `callsHistory`: direction, status, type, times of a call; `items`: our own ids
@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from importers.base import ParseOptions
-from importers.signal_files import (
+from importers.signal.convert import SignalContext, SignalConverter, SignalStats, kind_of_mime
+from importers.signal.files import (
     LONG_TEXT_MIME,
     AttachmentDamaged,
     attachment_opener,
     read_long_text,
 )
-from importers.signal_json import SignalContext, SignalConverter, SignalStats, kind_of_mime
 from vault.errors import ExportError
 from vault.records import DIRECT, GROUP, UNKNOWN, Attachment, Chat, Note, Problem, Record
 

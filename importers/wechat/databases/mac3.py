@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from importers.wechat_common import (
+from importers.wechat.common import (
     SOURCE,
     TYPE_APP,
     Names,
@@ -30,7 +30,7 @@ from importers.wechat_common import (
     is_group,
     split_group_prefix,
 )
-from importers.wechat_db import (
+from importers.wechat.databases.opening import (
     DAMAGED_REST,
     DatabaseReadError,
     Layout,

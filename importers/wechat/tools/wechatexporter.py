@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from importers.base import ParseOptions, head_text
-from importers.wechat_common import (
+from importers.wechat.common import (
     SOURCE,
     TYPE_APP,
     TYPE_CALL,
@@ -44,7 +44,8 @@ from importers.wechat_common import (
     TYPE_VOICE,
     TYPE_WECOM_CARD,
 )
-from importers.wechat_export import (
+from importers.wechat.media import MediaFinder
+from importers.wechat.tools.shared import (
     open_text,
     owner_name,
     parse_local_time,
@@ -52,7 +53,6 @@ from importers.wechat_export import (
     system_entry,
     text_lines,
 )
-from importers.wechat_media import MediaFinder
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from importers.base import ParseOptions, head_text
-from importers.wechat_common import (
+from importers.wechat.common import (
     APP_FILE,
     APP_QUOTE,
     SOURCE,
@@ -49,7 +49,8 @@ from importers.wechat_common import (
     kind_for_type_name,
     strip_markup,
 )
-from importers.wechat_export import (
+from importers.wechat.media import MediaFinder
+from importers.wechat.tools.shared import (
     csv_rows,
     open_text,
     owner_name,
@@ -58,7 +59,6 @@ from importers.wechat_export import (
     system_entry,
     text_lines,
 )
-from importers.wechat_media import MediaFinder
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,

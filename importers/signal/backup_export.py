@@ -29,8 +29,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from importers.base import ParseOptions, file_opener, head_text, open_export, text_lines
-from importers.signal_files import resolve_inside
-from importers.signal_json import kind_of_mime, text_of
+from importers.signal.convert import kind_of_mime, text_of
+from importers.signal.files import resolve_inside
 from vault.errors import ExportError
 from vault.records import (
     DELETED,

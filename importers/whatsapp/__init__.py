@@ -5,7 +5,7 @@ Export chat → "Without media" or "Include media". Android shares "WhatsApp Cha
 .zip with the media files when they are included); iOS shares "WhatsApp Chat - NAME.zip" holding
 `_chat.txt` and the media. Versions read: every layout seen from 2016 to 2025 (formats/whatsapp-*.md
 §1): Android "DATE, TIME - Name: text" and iOS "[DATE, TIME] Name: text", in any phone language and
-regional format (whatsapp_header.py), with the placeholders and notices of whatsapp_phrases.py.
+regional format (whatsapp/header.py), with the placeholders and notices of whatsapp/phrases.py.
 
 The export has no message ids and no time zone: messages get `source_id=None` (the vault
 fingerprints them) and naive wall-clock times. The file is read twice, both times streaming: a
@@ -26,8 +26,8 @@ from datetime import datetime
 from pathlib import Path
 
 from importers.base import Format, ParseOptions, is_zip, open_zip, read_head, sniff_encoding
-from importers.whatsapp_body import classify, kind_of_file, mime_of_file, split_sender
-from importers.whatsapp_header import (
+from importers.whatsapp.body import classify, kind_of_file, mime_of_file, split_sender
+from importers.whatsapp.header import (
     DateEvidence,
     DateOrder,
     Shape,
@@ -38,8 +38,8 @@ from importers.whatsapp_header import (
     shape_of,
     shape_regex,
 )
-from importers.whatsapp_phrases import MARKS
-from importers.whatsapp_source import (
+from importers.whatsapp.phrases import MARKS
+from importers.whatsapp.source import (
     MAX_MESSAGE_CHARS,
     ChatText,
     Opener,

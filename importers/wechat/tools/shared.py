@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from importers.base import SNIFF_BYTES, ParseOptions, Parser, read_head
-from importers.wechat_common import ME, display_name, event_kind, is_recall, strip_markup
+from importers.wechat.common import ME, display_name, event_kind, is_recall, strip_markup
 from vault.errors import ExportError
 from vault.records import DELETED, Event, Message, Record
 

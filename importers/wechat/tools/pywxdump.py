@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from importers.base import ParseOptions, head_text
-from importers.wechat_common import (
+from importers.wechat.common import (
     ME,
     SOURCE,
     aware_epoch,
@@ -36,13 +36,13 @@ from importers.wechat_common import (
     kind_for_type_name,
     strip_markup,
 )
-from importers.wechat_export import (
+from importers.wechat.media import MediaFinder
+from importers.wechat.tools.shared import (
     csv_rows,
     parse_local_time,
     sniff_encoding,
     users_json_names,
 )
-from importers.wechat_media import MediaFinder
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,

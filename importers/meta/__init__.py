@@ -41,7 +41,7 @@ from importers.base import (
     is_zip,
     safe_member_name,
 )
-from importers.meta_thread import (
+from importers.meta.thread import (
     E2EE,
     LEGACY,
     NotAThread,

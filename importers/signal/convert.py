@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from importers.signal_files import LONG_TEXT_MIME
+from importers.signal.files import LONG_TEXT_MIME
 from vault.records import (
     AUDIO,
     CONTACT,

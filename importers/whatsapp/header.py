@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from importers.whatsapp_phrases import MARKS
+from importers.whatsapp.phrases import MARKS
 
 _M = f"[{MARKS}]*"
 _S = "[ \u00a0\u202f\u2009]"

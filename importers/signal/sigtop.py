@@ -6,7 +6,7 @@ sigtop names each file after the conversation (`Alice (+15551234567).json`, `Fam
 cmd/sigtop `recipientFilename`).
 
 * `json`: a JSON array of the raw `messages.json` values of Signal Desktop (the richest form;
-  converted by importers/signal_json.py). It holds ids and epoch times but no names, so group
+  converted by importers/signal/convert.py). It holds ids and epoch times but no names, so group
   senders appear as their Signal id.
 * `text` (fmt_text.go): a `Conversation:` line, then blocks of `From:`, `Type:`,
   `Sent: Mon, 2 Jan 2006 15:04:05 -0700`, `Received:`, `Attachment: name (type, N bytes)`,
@@ -29,7 +29,7 @@ from typing import Any
 import ijson
 
 from importers.base import ParseOptions, head_text, open_export, text_lines
-from importers.signal_json import (
+from importers.signal.convert import (
     SignalContext,
     SignalConverter,
     SignalStats,

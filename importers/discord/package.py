@@ -35,7 +35,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 from importers.base import Format, ParseOptions, head_text, is_zip, safe_member_name
-from importers.discord_common import chat_title, parse_time
+from importers.discord.common import chat_title, parse_time
 from importers.tree import (
     CSV_ERRORS,
     JSON_ERRORS,

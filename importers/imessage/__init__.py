@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from importers.base import Format, ParseOptions, file_opener
-from importers.imessage_db import (
+from importers.imessage.db import (
     STICKER_PLACED,
     TAPBACK_ADDED,
     TAPBACK_REMOVED,
@@ -43,7 +43,7 @@ from importers.imessage_db import (
     find_db,
     is_chat_db,
 )
-from importers.imessage_typedstream import TypedStreamError, attributed_string_text, salvage_text
+from importers.imessage.typedstream import TypedStreamError, attributed_string_text, salvage_text
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,

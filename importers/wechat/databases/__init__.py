@@ -3,7 +3,7 @@
 `detect()` recognises a folder holding them (the account folder, `Msg/`, `db_storage/`, …), a
 decrypted database by its tables, or an encrypted one by its file name (`MSG0.db`,
 `message_0.db`, `msg_0.db`, `EnMicroMsg.db`) and size. `parse()` finds the databases that belong
-together (wechat_db.py), opens them read-only with the supplied key, and hands them to the
+together (wechat/databases/opening.py), opens them read-only with the supplied key, and hands them to the
 reader of their generation (wechat_v3, wechat_v4, wechat_mac, wechat_android).
 """
 
@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from importers.base import ParseOptions
-from importers.wechat_android import parse_android
-from importers.wechat_db import (
+from importers.wechat.databases.android import parse_android
+from importers.wechat.databases.mac3 import parse_mac3
+from importers.wechat.databases.opening import (
     ANDROID,
     MAC3,
     V4,
@@ -24,9 +25,8 @@ from importers.wechat_db import (
     Opener,
     layout_of,
 )
-from importers.wechat_mac import parse_mac3
-from importers.wechat_v3 import parse_win3
-from importers.wechat_v4 import parse_v4
+from importers.wechat.databases.v4 import parse_v4
+from importers.wechat.databases.win3 import parse_win3
 from vault.errors import ExportError
 from vault.records import Record
 

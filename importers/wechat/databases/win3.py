@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from importers.wechat_common import (
+from importers.wechat.common import (
     SOURCE,
     TYPE_APP,
     TYPE_VOICE,
@@ -36,7 +36,7 @@ from importers.wechat_common import (
     room_data_members,
     split_group_prefix,
 )
-from importers.wechat_db import (
+from importers.wechat.databases.opening import (
     DAMAGED_REST,
     WIN3,
     DatabaseReadError,
@@ -48,7 +48,7 @@ from importers.wechat_db import (
     query,
     tables_of,
 )
-from importers.wechat_media import MediaFinder
+from importers.wechat.media import MediaFinder
 from vault.errors import ExportError
 from vault.records import AUDIO, DIRECT, GROUP, Attachment, Chat, Problem, Record
 

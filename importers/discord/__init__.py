@@ -1,4 +1,4 @@
-"""Discord: DiscordChatExporter JSON, and Discord's own data package (importers/discord_package.py).
+"""Discord: DiscordChatExporter JSON, and Discord's own data package (importers/discord/package.py).
 
 DiscordChatExporter (Tyrrrz/DiscordChatExporter, "DCE") exports a channel, a DM or a thread to one
 JSON file: in the app choose the channel, then Export → format "JSON" (optionally "Download
@@ -34,8 +34,8 @@ from importers.base import (
     is_zip,
     safe_member_name,
 )
-from importers.discord_common import chat_title, parse_time
-from importers.discord_package import FORMAT as PACKAGE_FORMAT
+from importers.discord.common import chat_title, parse_time
+from importers.discord.package import FORMAT as PACKAGE_FORMAT
 from importers.tree import (
     JSON_ERRORS,
     ExportTree,

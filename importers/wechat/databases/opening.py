@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from importers.base import ParseOptions
+from importers.foreign_db import WrongKey, is_db_error, open_plain, readonly_uri, try_encrypted
 from vault.errors import ExportError
 from vault.records import Note, Problem, Record
 
@@ -91,17 +92,6 @@ _DESKTOP_ORDER = {
 
 class DatabaseReadError(Exception):
     """A SQLite/SQLCipher error while reading rows (wraps either driver's error type)."""
-
-
-def _is_db_error(exc: BaseException) -> bool:
-    """A driver error, from either driver.
-
-    A UnicodeDecodeError counts: the drivers raise it when a damaged file garbles a column name or
-    an error message.
-    """
-    if isinstance(exc, (sqlite3.Error, UnicodeDecodeError)):
-        return True
-    return type(exc).__module__.startswith("sqlcipher3")
 
 
 def normalise_key(raw: str | None) -> str | None:
@@ -183,7 +173,7 @@ def generation_by_name(path: Path) -> str | None:
 def table_names(path: Path) -> set[str]:
     """The tables of a plain SQLite file (empty on any error)."""
     try:
-        conn = sqlite3.connect(_uri(path), uri=True)
+        conn = sqlite3.connect(readonly_uri(path), uri=True)
     except sqlite3.Error:
         return set()
     try:
@@ -354,32 +344,6 @@ def layout_of(path: Path) -> Layout | None:
 # Opening
 
 
-def _uri(path: Path) -> str:
-    return path.resolve().as_uri() + "?mode=ro&immutable=1"
-
-
-def _load_sqlcipher() -> Any:
-    try:
-        import sqlcipher3
-    except ImportError as exc:  # pragma: no cover - sqlcipher3 is a dependency of talkvault
-        raise ExportError(
-            "reading an encrypted WeChat database needs the sqlcipher3 package; reinstall talkvault"
-        ) from exc
-    return sqlcipher3
-
-
-def _text(value: bytes) -> str:
-    """TEXT cells as str even when WeChat stored invalid UTF-8 (undecodable bytes replaced)."""
-    return value.decode("utf-8", errors="replace")
-
-
-def _finish(conn: Any) -> Any:
-    conn.text_factory = _text
-    conn.execute("PRAGMA query_only = ON")
-    conn.execute("PRAGMA temp_store = MEMORY")
-    return conn
-
-
 class Opener:
     """Opens the databases of one import with the supplied keys, remembering what worked."""
 
@@ -404,9 +368,7 @@ class Opener:
 
     def _open_plain(self, path: Path) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(_uri(path), uri=True)
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return _finish(conn)
+            return open_plain(path, lenient_text=True)
         except (sqlite3.Error, UnicodeDecodeError) as exc:
             raise ExportError(
                 "this database is damaged or truncated; copy it again from the device",
@@ -431,59 +393,18 @@ class Opener:
         tries = self._ciphers(generation)
         if not tries:
             raise ExportError(f"this WeChat database is encrypted; {KEY_HELP}", path=str(path))
-        sqlcipher3 = _load_sqlcipher()
-        with _quiet_sqlcipher(sqlcipher3):
-            for cipher, key in tries:
-                conn = sqlcipher3.connect(_uri(path), uri=True)
-                try:
-                    for statement in cipher.statements:
-                        conn.execute(statement.format(key=key))
-                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                except Exception as exc:
-                    conn.close()
-                    if _is_db_error(exc):
-                        continue
-                    raise
-                self._worked = cipher
-                return _finish(conn)
-        raise ExportError(
-            "the key does not open this database: check that it is the key of this WeChat "
-            "account on this device (keys differ per account and device, and a desktop key "
-            "is 64 hex characters, Android's 7), and that the file was copied whole",
-            path=str(path),
-        )
-
-
-class _quiet_sqlcipher:
-    """Silences SQLCipher's stderr log of failed key attempts while keys are tried.
-
-    SQLCipher logs "hmac check failed" at level WARN for every wrong cipher setting; trying the
-    documented settings in turn is expected to fail before one works. The level is global, so it
-    is restored afterwards.
-    """
-
-    def __init__(self, module: Any) -> None:
-        self._module = module
-        self._level: str | None = None
-
-    def __enter__(self) -> None:
+        attempts = [[statement.format(key=key) for statement in cipher.statements] for cipher, key in tries]
         try:
-            conn = self._module.connect(":memory:")
-            row = conn.execute("PRAGMA cipher_log_level").fetchone()
-            self._level = str(row[0]) if row else None
-            conn.execute("PRAGMA cipher_log_level = NONE")
-            conn.close()
-        except Exception:
-            self._level = None
-
-    def __exit__(self, *exc: object) -> None:
-        if self._level and re.fullmatch(r"[A-Z]+", self._level):
-            try:
-                conn = self._module.connect(":memory:")
-                conn.execute(f"PRAGMA cipher_log_level = {self._level}")
-                conn.close()
-            except Exception:
-                pass
+            conn, worked = try_encrypted(path, attempts, lenient_text=True)
+        except WrongKey:
+            raise ExportError(
+                "the key does not open this database: check that it is the key of this WeChat "
+                "account on this device (keys differ per account and device, and a desktop key "
+                "is 64 hex characters, Android's 7), and that the file was copied whole",
+                path=str(path),
+            ) from None
+        self._worked = tries[worked][0]
+        return conn
 
 
 def query(conn: Any, sql: str, params: tuple[Any, ...] = ()) -> Iterator[dict[str, Any]]:
@@ -494,7 +415,7 @@ def query(conn: Any, sql: str, params: tuple[Any, ...] = ()) -> Iterator[dict[st
         for row in cursor:
             yield dict(zip(columns, row))
     except Exception as exc:
-        if _is_db_error(exc):
+        if is_db_error(exc):
             raise DatabaseReadError(str(type(exc).__name__)) from exc
         raise
 

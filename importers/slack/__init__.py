@@ -36,7 +36,7 @@ from typing import IO, Any
 import ijson
 
 from importers.base import Format, ParseOptions
-from importers.slack_export import (
+from importers.slack.export import (
     LIST_FILES,
     USERS_FILE,
     SlackExport,
@@ -44,7 +44,7 @@ from importers.slack_export import (
     detect_zip,
     open_export,
 )
-from importers.slack_text import attachments_text, blocks_text, render
+from importers.slack.text import attachments_text, blocks_text, render
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,

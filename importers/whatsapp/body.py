@@ -6,7 +6,7 @@ text may be a placeholder WhatsApp wrote in the phone's language: media left out
 a deleted message, a call, a location or venue, a poll, the edited marker; and iOS prints chat-level
 notices under the chat's own name ("Elon Musk: ‎Messages and calls are end-to-end encrypted…"),
 which must not become messages from a person. formats/whatsapp-*.md §1.1, §1.3 and §1.7 describe
-each form; whatsapp_phrases.py holds the words.
+each form; whatsapp/phrases.py holds the words.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from importers import whatsapp_phrases as P
+from importers.whatsapp import phrases as P
 from vault.records import (
     AUDIO,
     CALL,

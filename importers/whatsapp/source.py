@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, NamedTuple
 
 from importers.base import SNIFF_BYTES, file_opener, safe_member_name, sniff_encoding, zip_opener
-from importers.whatsapp_phrases import clean_name
+from importers.whatsapp.phrases import clean_name
 from vault.errors import ExportError
 
 # Longest line read as one piece. A WhatsApp message holds at most 65,536 characters, so a longer

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from importers.wechat_common import (
+from importers.wechat.common import (
     APP_LIVE_LOCATION,
     SOURCE,
     TYPE_APP,
@@ -34,7 +34,7 @@ from importers.wechat_common import (
     is_group,
     split_group_prefix,
 )
-from importers.wechat_db import (
+from importers.wechat.databases.opening import (
     DAMAGED_REST,
     DatabaseReadError,
     Layout,
@@ -43,7 +43,7 @@ from importers.wechat_db import (
     query,
     tables_of,
 )
-from importers.wechat_media import MediaFinder
+from importers.wechat.media import MediaFinder
 from vault.records import DIRECT, GROUP, Chat, Problem, Record
 
 # userinfo ids (wechat-dump wechat/parser.py): the owner's wxid and nickname.

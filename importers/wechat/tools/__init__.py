@@ -1,0 +1,1 @@
+"""Readers of the files that WeChat export tools write (MemoTrace, PyWxDump, WechatExporter), and what they share."""
