@@ -23,7 +23,7 @@ PASSPHRASE = "benchmark passphrase"
 
 
 def kdf() -> Any:
-    from vault.keys import KdfParams
+    from vault.store.keys import KdfParams
 
     return KdfParams(t=1, m_kib=8, p=1)  # benchmarks time the work, not the unlock
 

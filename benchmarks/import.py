@@ -6,7 +6,7 @@ subprocess so its peak RSS is its own. Prints messages/s, peak RSS and the ratio
 
     python benchmarks/import.py [--messages N] [--quick] [--format telegram|whatsapp] [--repeat R] [--json OUT]
 Targets (issue: vault core): ratio <= 1.5; peak RSS <= 250 MB at any N. talkvault's peak RSS is
-its own plus that of the parsing child a big import starts (vault/parse_ahead.py).
+its own plus that of the parsing child a big import starts (vault/operations/parse_ahead.py).
 """
 
 from __future__ import annotations
@@ -63,10 +63,10 @@ TALKVAULT = (
     + r"""
 import resource, sys, time
 import vault
-from vault.keys import KdfParams
+from vault.store.keys import KdfParams
 src, path = sys.argv[1], sys.argv[2]
 
-# The parsing child of a big import (vault/parse_ahead.py) counts too: its VmHWM, sampled while
+# The parsing child of a big import (vault/operations/parse_ahead.py) counts too: its VmHWM, sampled while
 # it runs, is added to ours (ru_maxrss of children would include our own size at the fork).
 import os, threading
 child_peak, done = [0], threading.Event()

@@ -3,7 +3,7 @@ thing talkvault must do added in turn, all on one generated Telegram export in o
 
     B0  baseline: ijson, unencrypted stdlib sqlite3, FTS5 unicode61, one transaction
     B1  + encryption: the same rows through SQLCipher in raw-key mode with the vault's pragmas
-        (vault/db.py: secure_delete, synchronous FULL, rollback journal) and a contentless FTS5
+        (vault/store/db.py: secure_delete, synchronous FULL, rollback journal) and a contentless FTS5
         table with secure-delete on (deletion that really deletes, security.md)
     B2  + search in every language: the FTS body is vault/normalize.index_text (NFKC, OpenCC
         traditional-to-simplified, case and diacritic folding, CJK bigrams)
@@ -44,8 +44,9 @@ STAGE = (
     + r"""
 import hashlib, os, sys, time
 import ijson
-from vault import db, normalize
-from vault.schema import FTS_TOKENIZE
+from vault.store import db
+from vault.text import normalize
+from vault.store.schema import FTS_TOKENIZE
 src, path, stage = sys.argv[1], sys.argv[2], int(sys.argv[3])
 t = time.perf_counter()
 db.create_file(path)
@@ -83,9 +84,9 @@ print(n, time.perf_counter() - t, peak_kb())
 """
 )
 
-# W: only the writes a vault import must make, into the vault's own schema (vault/schema.py: the
+# W: only the writes a vault import must make, into the vault's own schema (vault/store/schema.py: the
 # messages table with its identity, chat and sender indexes, the contentless secure-delete FTS
-# table), with the same SQL as vault/ingest.py. Everything else (parsing, normalising, hashing,
+# table), with the same SQL as vault/operations/ingest.py. Everything else (parsing, normalising, hashing,
 # ids) is done first for each chunk of rows and is not timed: this is the time a writer would
 # need if all the rest ran on the other core for free.
 WRITES = (
@@ -93,8 +94,9 @@ WRITES = (
     + r"""
 import hashlib, itertools, os, sys, time
 import ijson
-from vault import db, normalize, schema
-from vault.ingest import Ingestor
+from vault.store import db, schema
+from vault.text import normalize
+from vault.operations.ingest import Ingestor
 src, path = sys.argv[1], sys.argv[2]
 db.create_file(path)
 con = db.connect(path, os.urandom(32))

@@ -51,7 +51,7 @@ class Format:
     parse: Parser = field(repr=False)
     #: Whether the export has wall-clock times without a zone (then --tz applies).
     naive_times: bool = False
-    #: Whether a big export of this format may be parsed in a second process (vault/parse_ahead.py):
+    #: Whether a big export of this format may be parsed in a second process (vault/operations/parse_ahead.py):
     #: its parser needs no key, and its records (attachment openers included) can be pickled.
     parse_ahead: bool = False
 
@@ -150,7 +150,7 @@ def zip_members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
 
 
 class _ZipMember:
-    """Opens one member of an open zip. Picklable (vault/parse_ahead.py sends records between
+    """Opens one member of an open zip. Picklable (vault/operations/parse_ahead.py sends records between
     processes): the other side reopens the archive by its path, once per process."""
 
     __slots__ = ("name", "zf")

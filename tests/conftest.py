@@ -53,7 +53,7 @@ PASSPHRASE = "correct horse battery staple"
 @pytest.fixture
 def weak_kdf():  # type: ignore[no-untyped-def]
     """Argon2id at test cost (t=1, 8 KiB), passed explicitly: no environment switch exists."""
-    from vault.keys import KdfParams
+    from vault.store.keys import KdfParams
 
     return KdfParams(t=1, m_kib=8, p=1)
 

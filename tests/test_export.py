@@ -300,7 +300,7 @@ def test_jsonl_round_trip_keeps_every_millisecond(new_vault, tmp_path, weak_kdf)
     rng = random.Random(7)
     times = sorted(rng.randrange(946_684_800_000, 1_893_456_000_000) for _ in range(3000))  # 2000-2030
     lines = [{"type": "talkvault", "version": 1}, {"type": "chat", "source": "x", "key": "k", "title": "t"}]
-    from vault.export_read import iso_ms
+    from vault.operations.export.read import iso_ms
 
     lines += [
         {"type": "message", "chat": "k", "ts": iso_ms(t), "sender": "A", "text": str(i), "id": str(i)}
@@ -420,7 +420,7 @@ def test_refuses_to_overwrite_and_bad_requests(golden_env, tmp_path, vault_dir):
     assert taken.read_text() == "keep me" and (full / "x").read_text() == "keep me too"
     assert not (tmp_path / "elsewhere.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == before
-    assert sorted(os.listdir(vault_dir)) == ["keyslots.json", "vault.db"]
+    assert sorted(os.listdir(vault_dir)) == ["keyslots.json", "vault.store.db"]
 
 
 def test_empty_file_is_replaced_and_empty_folder_written_into(golden_env, tmp_path):
@@ -488,7 +488,7 @@ def test_a_failed_export_leaves_nothing_behind(filled, tmp_path):
 def test_export_streams_in_bounded_memory(new_vault, tmp_path):
     """5,000 messages and an 8 MiB attachment export with a small Python heap: rows in batches,
     attachment bytes chunk by chunk, pages written as they go."""
-    from vault.export_read import batches, chat_infos
+    from vault.operations.export.read import batches, chat_infos
 
     n = 5000
     (tmp_path / "m").mkdir()
@@ -620,7 +620,7 @@ def test_attachment_names_never_leave_out(new_vault, tmp_path, weak_kdf):
 
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=400))
 def test_safe_name_is_one_plain_file_name(name):
-    from vault.export_files import NAME_BYTES, safe_name
+    from vault.operations.export.files import NAME_BYTES, safe_name
 
     got = safe_name(name)
     assert got and got not in (".", "..") and not got.startswith(".")

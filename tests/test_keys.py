@@ -13,9 +13,9 @@ import pytest
 
 import vault
 from tests.conftest import PASSPHRASE, ROOT
-from vault import keys
 from vault.errors import AuthenticationError, NotAVaultError, VaultDamagedError
-from vault.keys import DEFAULT_KDF, FLOOR_KDF, KdfParams, KeyFile
+from vault.store import keys
+from vault.store.keys import DEFAULT_KDF, FLOOR_KDF, KdfParams, KeyFile
 
 
 def _snapshot(d: Path) -> dict[str, tuple[str, int]]:
@@ -41,7 +41,7 @@ def test_no_product_code_reads_a_weaken_switch():
     for f in list((ROOT / "vault").rglob("*.py")) + list((ROOT / "importers").rglob("*.py")):
         text = f.read_text(encoding="utf-8").upper()
         assert "WEAKEN" not in text and "TESTONLY" not in text, f
-    assert "environ" not in (ROOT / "vault" / "keys.py").read_text()
+    assert "environ" not in (ROOT / "vault" / "store" / "keys.py").read_text()
 
 
 def test_wrong_passphrase_changes_nothing(new_vault, vault_dir):
@@ -55,7 +55,7 @@ def test_wrong_passphrase_changes_nothing(new_vault, vault_dir):
 def test_passphrase_change_and_recovery_rewrap_only_the_key_file(new_vault, vault_dir, weak_kdf):
     rk = new_vault.recovery_key.text()
     new_vault.close()
-    db_hash = hashlib.sha256((vault_dir / "vault.db").read_bytes()).hexdigest()
+    db_hash = hashlib.sha256((vault_dir / "vault.store.db").read_bytes()).hexdigest()
     vault.core.change_passphrase(vault_dir, "second", old=PASSPHRASE, kdf=weak_kdf, chosen=True)
     with pytest.raises(AuthenticationError):
         vault.open(vault_dir, PASSPHRASE)
@@ -66,7 +66,7 @@ def test_passphrase_change_and_recovery_rewrap_only_the_key_file(new_vault, vaul
     vault.open(vault_dir, "third").close()
     with vault.open(vault_dir, recovery_key=rk) as v:
         assert v.counts()["messages"] == 0
-    assert hashlib.sha256((vault_dir / "vault.db").read_bytes()).hexdigest() == db_hash
+    assert hashlib.sha256((vault_dir / "vault.store.db").read_bytes()).hexdigest() == db_hash
 
 
 def test_slot_below_the_floor_is_rewrapped_on_unlock(tmp_path, weak_kdf):
@@ -84,7 +84,7 @@ def test_tampered_key_file_bytes_never_crash(new_vault, vault_dir):
     new_vault.close()
     kp = vault_dir / "keyslots.json"
     original = kp.read_bytes()
-    db_before = (vault_dir / "vault.db").read_bytes()
+    db_before = (vault_dir / "vault.store.db").read_bytes()
     doc = json.loads(original)
     slot = next(s for s in doc["slots"] if s["kind"] == "passphrase")
     # Flip every byte of the passphrase slot's serialised form, borg-style.
@@ -101,7 +101,7 @@ def test_tampered_key_file_bytes_never_crash(new_vault, vault_dir):
         except (AuthenticationError, VaultDamagedError):
             pass
     kp.write_bytes(original)
-    assert (vault_dir / "vault.db").read_bytes() == db_before
+    assert (vault_dir / "vault.store.db").read_bytes() == db_before
     assert blob  # the slot was found and exercised
 
 
@@ -130,7 +130,7 @@ def test_key_file_of_another_vault_is_refused_untouched(tmp_path, weak_kdf):
 
 def test_damaged_database_and_missing_files(new_vault, vault_dir):
     new_vault.close()
-    db = vault_dir / "vault.db"
+    db = vault_dir / "vault.store.db"
     data = bytearray(db.read_bytes())
     data[100] ^= 0xFF  # page 1 ciphertext
     db.write_bytes(bytes(data))
@@ -164,7 +164,7 @@ def test_recovery_keys_are_128_bit_and_normalised():
 
 _REWRITER = """
 import sys, vault
-from vault.keys import KdfParams
+from vault.store.keys import KdfParams
 from vault.errors import AuthenticationError
 path, i = sys.argv[1], 0
 while True:
@@ -201,7 +201,7 @@ def test_kill_during_key_file_rewrite_leaves_a_usable_file(tmp_path, weak_kdf):
                 continue
         assert opened
     vault.core.change_passphrase(path, "p2", old="p0" if _opens(path, "p0") else "p1", kdf=weak_kdf, chosen=True)
-    assert sorted(f.name for f in path.iterdir()) == ["keyslots.json", "vault.db"], "stale temp key files"
+    assert sorted(f.name for f in path.iterdir()) == ["keyslots.json", "vault.store.db"], "stale temp key files"
 
 
 def _opens(path: Path, pw: str) -> bool:

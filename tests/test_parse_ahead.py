@@ -1,4 +1,4 @@
-"""Parsing in a second process (vault/parse_ahead.py): the same vault as parsing in this one, the same
+"""Parsing in a second process (vault/operations/parse_ahead.py): the same vault as parsing in this one, the same
 errors, nothing half-imported when the child fails, and nothing of the export in the child's argv.
 
 The size threshold is lowered per test (monkeypatch), so small real exports take the child path.
@@ -19,8 +19,8 @@ import pytest
 import vault
 from importers.base import file_opener, zip_opener
 from tests.conftest import PASSPHRASE, ROOT, tg_export, tg_msg
-from vault import parse_ahead
 from vault.errors import ExportError
+from vault.operations import parse_ahead
 
 FIX = ROOT / "tests" / "fixtures"
 CANARY = "parse-ahead-canary-ZQ7"

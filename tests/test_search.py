@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import vault
 from tests.conftest import PASSPHRASE, write
-from vault.normalize import fold, runs
+from vault.text.normalize import fold, runs
 
 # -- a generated corpus ---------------------------------------------------------------------------
 HAN_PAIRS = "警察國国家腾騰讯訊微信這这里裡後后來来學学們们說说時时會会龍龙"
@@ -100,7 +100,7 @@ def corpus_vault(tmp_path_factory):
             {"type": "message", "chat": "c1", "ts": "2020-01-01T00:00:00Z", "sender": "s", "text": t, "id": str(i)}
         )
     f = write(d / "c.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
-    from vault.keys import KdfParams
+    from vault.store.keys import KdfParams
 
     v = vault.create(d / "v", PASSPHRASE, kdf=KdfParams(1, 8, 1), kdf_chosen=True)
     v.import_path(f)
@@ -303,8 +303,8 @@ def test_highlights_map_back_to_the_original_text(lang_vault):
     (h,) = lang_vault.search("CAFE OR love", highlight=True, limit=1)
     t = h["text"]
     assert [t[a:b] for a, b in h["highlights"]] == ["love"]
-    from vault.query import parse
-    from vault.search import highlight_spans
+    from vault.operations.search import highlight_spans
+    from vault.text.query import parse
 
     text = "Ein Café in der Straße, 騰訊 HQ"
     terms = [n for n in [parse("cafe"), parse("strasse"), parse("腾讯")]]
@@ -321,7 +321,7 @@ def test_reindex_gives_the_same_answers(lang_vault):
 
 def test_newest_first_does_not_rank_every_match(lang_vault):
     """The plan walks the FTS index by rowid: no temp B-tree for ORDER BY."""
-    from vault.search import compile_query
+    from vault.operations.search import compile_query
 
     cq = compile_query(lang_vault, "pizza")
     plan = lang_vault.conn.execute(

@@ -13,10 +13,10 @@ from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
 from vault.errors import UsageError
-from vault.shell_commands import REGISTRY, commands, help_lines, lookup, parse_export, split_command
-from vault.shell_complete import ChatName, Names, ShellCompleter, current_token, quote, suggest
-from vault.shell_lexer import QueryLexer, line_tokens, query_tokens
-from vault.shell_render import (
+from vault.shell.commands import REGISTRY, commands, help_lines, lookup, parse_export, split_command
+from vault.shell.complete import ChatName, Names, ShellCompleter, current_token, quote, suggest
+from vault.shell.lexer import QueryLexer, line_tokens, query_tokens
+from vault.shell.render import (
     CONTROL_MARK,
     chat_lines,
     clean,

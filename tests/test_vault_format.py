@@ -26,7 +26,7 @@ def test_every_page_decrypts_with_the_raw_key_and_nothing_is_in_the_clear(new_va
     _fill(new_vault, tmp_path)
     dek = bytes.fromhex(new_vault.export_key())
     new_vault.close()
-    db = vault_dir / "vault.db"
+    db = vault_dir / "vault.store.db"
     pages = list(forensics.db_pages(db, dek))
     assert len(pages) > 5
     assert all(p.plain is not None for p in pages), "a page failed HMAC: raw-key mode is not on"
@@ -45,12 +45,12 @@ def test_every_page_decrypts_with_the_raw_key_and_nothing_is_in_the_clear(new_va
 
 def test_wrong_key_fails_every_page_and_salts_differ(new_vault, vault_dir, tmp_path, weak_kdf):
     new_vault.close()
-    db = vault_dir / "vault.db"
+    db = vault_dir / "vault.store.db"
     wrong = bytes(32)
     assert all(p.plain is None for p in forensics.db_pages(db, wrong))
     other = vault.create(tmp_path / "other", PASSPHRASE, kdf=weak_kdf, kdf_chosen=True)
     other.close()
-    assert db.read_bytes()[:16] != (tmp_path / "other" / "vault.db").read_bytes()[:16]
+    assert db.read_bytes()[:16] != (tmp_path / "other" / "vault.store.db").read_bytes()[:16]
 
 
 def test_pragmas_on_every_connection(new_vault):
@@ -84,14 +84,14 @@ def test_stock_sqlcipher_opens_it_with_the_exported_key(new_vault, vault_dir, tm
     new_vault.close()
     import sqlcipher3  # a plain connection, none of the vault's code
 
-    con = sqlcipher3.connect(str(vault_dir / "vault.db"))
+    con = sqlcipher3.connect(str(vault_dir / "vault.store.db"))
     con.execute(f"PRAGMA key = \"x'{key}'\"")
     assert con.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
     con.close()
 
 
 def test_versions_are_reported():
-    from vault.db import versions
+    from vault.store.db import versions
 
     v = versions()
     assert v["sqlcipher"].startswith("4.") and v["sqlite"] >= "3.44"
@@ -103,7 +103,7 @@ def test_process_is_hardened_while_unlocked(new_vault):
 
     assert resource.getrlimit(resource.RLIMIT_CORE) == (0, 0)
     if sys.platform.startswith("linux"):
-        from vault.hardening import is_dumpable
+        from vault.store.hardening import is_dumpable
 
         assert is_dumpable() == 0
 

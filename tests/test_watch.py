@@ -1,4 +1,4 @@
-"""The watcher as a library (vault/watch.py): a real watchdog observer on a temporary folder, a real vault.
+"""The watcher as a library (vault/watch/__init__.py): a real watchdog observer on a temporary folder, a real vault.
 
 Fifty exports dropped at once (some written slowly, some cut short, some twice, one renamed) are
 each imported exactly once and every bad one is reported once, with the watcher alive at the end;
@@ -27,8 +27,8 @@ from tests.conftest import PASSPHRASE, tg_msg
 from vault.errors import UsageError
 from vault.secret import SourceSpec
 from vault.watch import Watcher, WatchEvent, imported_before, require_unattended_passphrase
-from vault.watch_shred import ShredRefused, shred, shred_file
-from vault.watch_units import ignored, snapshot, units, zip_complete
+from vault.watch.shred import ShredRefused, shred, shred_file
+from vault.watch.units import ignored, snapshot, units, zip_complete
 
 CANARY = "zq-canary-watch-7c41"
 CJK_CANARY = "監視燈塔秘密"
@@ -450,7 +450,7 @@ def test_units_of_a_watched_folder(tmp_path: Path) -> None:
     os.mkfifo(drop / "pipe")
     vault_dir = drop / "vault"
     vault_dir.mkdir()
-    (vault_dir / "vault.db").write_bytes(b"x")
+    (vault_dir / "vault.store.db").write_bytes(b"x")
     found = []
     for entry in sorted(drop.iterdir()):
         found += [(u.path.relative_to(drop).as_posix(), u.is_dir) for u in units(entry, lambda p: p == vault_dir)]

@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
     from vault.core import Vault, create, open
-    from vault.keys import KdfParams
+    from vault.store.keys import KdfParams
 
 __all__ = ["KdfParams", "Vault", "__version__", "create", "open"]
 
@@ -27,7 +27,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(core, name)
     if name == "KdfParams":
-        from vault.keys import KdfParams
+        from vault.store.keys import KdfParams
 
         return KdfParams
     raise AttributeError(f"module 'vault' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """The Vault: create, open and close an encrypted vault, and the operations the front ends call.
 
-A vault is a directory (0700) holding `vault.db` (SQLCipher 4, keyed with a random 256-bit raw
+A vault is a directory (0700) holding `vault.store.db` (SQLCipher 4, keyed with a random 256-bit raw
 key) and `keyslots.json` (the key wrapped under the passphrase and the recovery key). Opening
 never writes unless the passphrase opened the key and the database matched it; nothing here ever
 creates a vault by accident.
@@ -20,7 +20,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from vault import db, keys, schema
 from vault.errors import (
     NotAVaultError,
     TalkvaultError,
@@ -29,11 +28,12 @@ from vault.errors import (
     VaultExistsError,
     VaultLockedError,
 )
-from vault.hardening import harden_process
-from vault.keys import DEFAULT_KDF, FLOOR_KDF, KdfParams, KeyFile
 from vault.secret import Secret, wipe
+from vault.store import db, keys, schema
+from vault.store.hardening import harden_process
+from vault.store.keys import DEFAULT_KDF, FLOOR_KDF, KdfParams, KeyFile
 
-DB_NAME = "vault.db"
+DB_NAME = "vault.store.db"
 
 
 def _as_secret(value: Secret | str | bytes) -> Secret:
@@ -88,7 +88,7 @@ def create(
     try:
         schema.migrate(conn)
         with db.transaction(conn):
-            from vault.normalize import fingerprint
+            from vault.text.normalize import fingerprint
 
             for name, value in (
                 ("vault_id", vault_id),
@@ -141,7 +141,7 @@ def open(
     dek, slot = unlock_database(path, keyfile, secret, kind, busy_timeout_ms=busy_timeout_ms)
     v = Vault._open_with_key(path, dek, keyfile, kdf, busy_timeout_ms=busy_timeout_ms)
     try:
-        from vault.rotate import settle
+        from vault.operations.rotate import settle
 
         settle(v, slot)
         if passphrase is not None and recovery_key is None:
@@ -158,7 +158,7 @@ def unlock_database(
     """The data key this secret opens *and* that opens this vault's database (a reading check).
 
     Normally the secret opens one slot. Between the steps of rotate-key it may open two key
-    generations; the one whose key opens vault.db is the vault's key."""
+    generations; the one whose key opens vault.store.db is the vault's key."""
     dbp, _ = _vault_paths(path)
     candidates = keyfile.unlock_all(secret, kind)
     chosen: tuple[bytearray, keys.Slot] | None = None
@@ -314,22 +314,22 @@ class Vault:
 
     # -- key slots -------------------------------------------------------------------------
     def set_passphrase(self, new: Secret | str, *, kdf: KdfParams | None = None, chosen: bool = False) -> None:
-        """Re-wrap the passphrase slot(s) under a new passphrase; vault.db is not touched."""
+        """Re-wrap the passphrase slot(s) under a new passphrase; vault.store.db is not touched."""
         gen = max(self.keyfile.generations)
         set_slot(self.keyfile, self._dek, "passphrase", _as_secret(new), kdf or self.kdf, chosen=chosen, gen=gen)
         self.keyfile.save(self.keys_path)
 
     # -- the index -------------------------------------------------------------------------
     def _maybe_rebuild_index(self) -> None:
-        from vault.normalize import fingerprint
+        from vault.text.normalize import fingerprint
 
         if self.meta("normaliser_version") != fingerprint():
             self.rebuild_index()
 
     def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
         """Re-create the full-text index from the stored text (after a normaliser change)."""
-        from vault.names import name_index_text
-        from vault.normalize import fingerprint, index_text
+        from vault.text.names import name_index_text
+        from vault.text.normalize import fingerprint, index_text
 
         c = self.conn
         n = 0
@@ -359,37 +359,37 @@ class Vault:
 
     # -- operations (each in its own module) -----------------------------------------------
     def import_path(self, path: str | os.PathLike[str], **kw: Any) -> Any:
-        from vault.importing import import_path
+        from vault.operations.importing import import_path
 
         return import_path(self, Path(path), **kw)
 
     def chats(self) -> list[dict[str, Any]]:
-        from vault.reading import chats
+        from vault.operations.reading import chats
 
         return chats(self)
 
     def search(self, query: str, **kw: Any) -> list[dict[str, Any]]:
-        from vault.search import search
+        from vault.operations.search import search
 
         return search(self, query, **kw)
 
     def show(self, chat: str, **kw: Any) -> list[dict[str, Any]]:
-        from vault.reading import show
+        from vault.operations.reading import show
 
         return show(self, chat, **kw)
 
     def check(self) -> dict[str, Any]:
-        from vault.checking import check
+        from vault.operations.checking import check
 
         return check(self)
 
     def stats(self) -> dict[str, Any]:
-        from vault.reading import stats
+        from vault.operations.reading import stats
 
         return stats(self)
 
     def counts(self) -> dict[str, int]:
-        from vault.reading import counts
+        from vault.operations.reading import counts
 
         return counts(self)
 
@@ -402,7 +402,7 @@ class Vault:
         all_chats: bool = False,
         **kw: Any,
     ) -> dict[str, Any]:
-        from vault.export import export
+        from vault.operations.export import export
 
         return export(self, chat, format=format, out=out, all_chats=all_chats, **kw)
 
@@ -416,25 +416,25 @@ class Vault:
         dry_run: bool = False,
     ) -> dict[str, Any]:
         """Securely delete messages by id, a chat, or a query (optionally within dates)."""
-        from vault.deletion import delete
+        from vault.operations.deletion import delete
 
         return delete(self, message_ids, chat, query, before, after, dry_run)
 
     def forget_deleted(self, *, chat: str | None = None, export: str | None = None, everything: bool = False) -> int:
         """Forget tombstones so that deleted messages can be imported again, deliberately."""
-        from vault.deletion import forget_tombstones
+        from vault.operations.deletion import forget_tombstones
 
         return forget_tombstones(self, chat=chat, export=export, everything=everything)
 
     def rotate_key(self, passphrase: Secret | str, kdf: KdfParams | None = None) -> Secret:
         """A new data key and a fresh database file; returns the new recovery key."""
-        from vault.rotate import rotate_key
+        from vault.operations.rotate import rotate_key
 
         return rotate_key(self, _as_secret(passphrase), kdf)
 
     def backup(self, dest: str | os.PathLike[str], *, keep: int | None = None) -> dict[str, Any]:
         """A verified, encrypted one-file backup in `dest` (a file, or a directory that gets a dated file)."""
-        from vault.backup import backup
+        from vault.operations.backup import backup
 
         return backup(self, dest, keep=keep)
 
@@ -466,7 +466,7 @@ def change_passphrase(
 ) -> None:
     """`passwd`: unwrap with the old passphrase (or the recovery key), re-wrap under the new one.
 
-    Only keyslots.json is rewritten (atomically); vault.db is neither written nor opened for writing.
+    Only keyslots.json is rewritten (atomically); vault.store.db is neither written nor opened for writing.
     """
     harden_process()
     path = Path(path)

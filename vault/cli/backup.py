@@ -95,7 +95,7 @@ def verify(
     index's integrity, the counts recorded at backup time, and that the passphrase (or the recovery
     key) opens its key slots. Needs no vault.
     """
-    from vault.backup import verify as verify_backup
+    from vault.operations.backup import verify as verify_backup
 
     secret = _secret(use_recovery)
     try:
@@ -139,7 +139,7 @@ def restore(
     The backup is verified in full first; the vault opens with the passphrase and the recovery key
     it had when the backup was made.
     """
-    from vault.backup import restore as restore_backup
+    from vault.operations.backup import restore as restore_backup
 
     secret = _secret(use_recovery)
     try:

@@ -67,7 +67,7 @@ def import_(
     which line, what to do) and the others still import; the exit status is then 1.
     """
     from importers.base import ParseOptions
-    from vault.importing import resolve_tz
+    from vault.operations.importing import resolve_tz
 
     resolve_tz(tz)  # a bad zone is a usage error before anything is read
     keys = {k: v for k, v in (("signal", signal_key), ("wechat", wechat_key)) if v}
@@ -299,8 +299,8 @@ def check(state: State, as_json: bool) -> None:
         with open_vault(state) as v:
             result = v.check()
     except VaultDamagedError as exc:
-        from vault.checking import check_damaged
         from vault.cli import source_spec
+        from vault.operations.checking import check_damaged
         from vault.secret import secret_from_sources
 
         secret = secret_from_sources(source_spec())

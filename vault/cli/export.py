@@ -46,8 +46,8 @@ def export_(
     with it; --all writes a folder (txt: one file). The result is plaintext: keep it safe and
     delete it when you no longer need it.
     """
-    from vault.export import check_request
-    from vault.importing import resolve_tz
+    from vault.operations.export import check_request
+    from vault.operations.importing import resolve_tz
 
     check_request(chat, all_chats, fmt, out)  # usage errors before the passphrase is asked
     resolve_tz(tz)

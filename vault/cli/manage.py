@@ -49,7 +49,7 @@ def delete(
                 emit_json({**plan, "dry_run": True})
                 return
             from vault.cli.data import print_message
-            from vault.search import fetch_messages
+            from vault.operations.search import fetch_messages
 
             ids = [int(i) for i in plan["ids"]]
             for start in range(0, len(ids), 500):

@@ -1,4 +1,4 @@
-"""`talkvault shell`: unlock once, then search, read and delete interactively (vault/shell.py does the work)."""
+"""`talkvault shell`: unlock once, then search, read and delete interactively (vault/shell/ does the work)."""
 
 from __future__ import annotations
 

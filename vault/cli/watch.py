@@ -1,4 +1,4 @@
-"""`talkvault watch`: import every export that lands in watched folders (the library is vault/watch.py).
+"""`talkvault watch`: import every export that lands in watched folders (the library is vault/watch/__init__.py).
 
 The command parses its options, refuses to run without a non-interactive passphrase source (a
 daemon never prompts), unlocks the vault once and calls `vault.watch.watch`; it only formats the

@@ -97,7 +97,7 @@ SEARCH_HELP = (
 
 def _two_columns(left: str, right: str, col: int, width: int) -> list[list[tuple[str, str]]]:
     """`left` in a column of `col` characters and `right` wrapped beside it (or under it when long)."""
-    from vault.shell_render import wrap
+    from vault.shell.render import wrap
 
     pad = " " * (col + 4)
     if len(left) > col or col + 24 > width:
@@ -109,7 +109,7 @@ def _two_columns(left: str, right: str, col: int, width: int) -> list[list[tuple
 
 
 def help_lines(width: int) -> list[list[tuple[str, str]]]:
-    from vault.shell_render import hint, wrap
+    from vault.shell.render import hint, wrap
 
     col = 16
     lines: list[list[tuple[str, str]]] = []
@@ -130,7 +130,7 @@ def help_lines(width: int) -> list[list[tuple[str, str]]]:
 
 @command("help", "help [COMMAND]", "what every command does, and the keys", args="command")
 def cmd_help(sh: Shell, arg: str) -> None:
-    from vault.shell_render import wrap
+    from vault.shell.render import wrap
 
     if not arg:
         sh.show(help_lines(sh.width()))
@@ -170,7 +170,7 @@ def run_search(sh: Shell, query: str) -> None:
 
 
 def show_next_page(sh: Shell) -> None:
-    from vault.shell_render import hint, hit_lines
+    from vault.shell.render import hint, hit_lines
 
     query = sh.query
     assert query is not None
@@ -257,7 +257,7 @@ def _result(sh: Shell, arg: str, verb: str) -> tuple[int, dict[str, Any]]:
 
 def _fit(sh: Shell, msgs: list[dict[str, Any]], mode: str, anchor: str | None = None) -> list[dict[str, Any]]:
     """The messages that fill one screen: from the start, from the end, or around `anchor`."""
-    from vault.shell_render import conversation_lines
+    from vault.shell.render import conversation_lines
 
     budget = max(sh.height() - 3, 3)
     width = sh.width()
@@ -292,7 +292,7 @@ def _fit(sh: Shell, msgs: list[dict[str, Any]], mode: str, anchor: str | None = 
 
 
 def show_chat(sh: Shell, view: ChatView, msgs: list[dict[str, Any]], mode: str, note: str | None = None) -> None:
-    from vault.shell_render import clip, conversation_lines, hint
+    from vault.shell.render import clip, conversation_lines, hint
 
     shown = _fit(sh, msgs, mode, view.current)
     if shown:
@@ -300,7 +300,7 @@ def show_chat(sh: Shell, view: ChatView, msgs: list[dict[str, Any]], mode: str, 
         view.title = shown[0].get("chat") or view.title
     sh.view = view
     width = sh.width()
-    from vault.shell_render import safe
+    from vault.shell.render import safe
 
     head = [
         ("class:chat", safe(view.title, newline=" ")),
@@ -362,14 +362,14 @@ def cmd_down(sh: Shell, arg: str) -> None:
     details="Also YYYY-MM or YYYY; days are in this machine's time zone. Shows that day's first messages, or the next.",
 )
 def cmd_date(sh: Shell, arg: str) -> None:
-    from vault.query import parse_date
-    from vault.schema import SEQ_SPAN
+    from vault.store.schema import SEQ_SPAN
+    from vault.text.query import parse_date
 
     view = _need_view(sh)
     span = parse_date(arg, sh.tz) if arg else None
     if span is None:
         raise UsageError("date takes YYYY-MM-DD (or YYYY-MM, or YYYY)")
-    # Message ids are time-ordered (vault/schema.py): the first id of a millisecond is ms << SEQ_BITS.
+    # Message ids are time-ordered (vault/store/schema.py): the first id of a millisecond is ms << SEQ_BITS.
     start_id = int(span[0].timestamp() * 1000) * SEQ_SPAN
     chat_id, limit = view.chat_id, sh.height()
     msgs = sh.call(lambda v: v.show(chat_id, after=start_id - 1, limit=limit))
@@ -382,7 +382,7 @@ def cmd_date(sh: Shell, arg: str) -> None:
 
 @command("chats", "chats", "list the chats, with their ids")
 def cmd_chats(sh: Shell, arg: str) -> None:
-    from vault.shell_render import chat_lines
+    from vault.shell.render import chat_lines
 
     rows = sh.call(lambda v: v.chats())
     sh.show(chat_lines(rows, sh.width()))
@@ -390,8 +390,8 @@ def cmd_chats(sh: Shell, arg: str) -> None:
 
 def resolve_chat(v: Vault, given: str) -> int:
     """A chat id from an id, an exact title, or a part of one title (case and accents ignored)."""
-    from vault.normalize import fold
-    from vault.reading import resolve_chat as exact
+    from vault.operations.reading import resolve_chat as exact
+    from vault.text.normalize import fold
 
     try:
         return exact(v, given)
@@ -422,7 +422,7 @@ def cmd_chat(sh: Shell, arg: str) -> None:
 
 @command("stats", "stats", "counts by source, chat, sender and year")
 def cmd_stats(sh: Shell, arg: str) -> None:
-    from vault.shell_render import stats_lines
+    from vault.shell.render import stats_lines
 
     s = sh.call(lambda v: v.stats())
     sh.show(stats_lines(s, sh.width()))
@@ -463,7 +463,7 @@ def _forget(sh: Shell, ids: set[str]) -> None:
     ),
 )
 def cmd_delete(sh: Shell, arg: str) -> None:
-    from vault.shell_render import hint, hit_lines
+    from vault.shell.render import hint, hit_lines
 
     word, _, rest = arg.partition(" ")
     rest = rest.strip()

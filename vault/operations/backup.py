@@ -3,7 +3,7 @@ way back (`restore`).
 
 A backup file (docs/backups.md has the byte layout) is a fixed header, the vault's key slots
 (`keyslots.json`, as wrapped under the passphrase and the recovery key), a manifest of counts, the
-ciphertext of `vault.db` as it is on disk, and a trailer: the sha256 of everything before it, and an
+ciphertext of `vault.store.db` as it is on disk, and a trailer: the sha256 of everything before it, and an
 HMAC of that digest under a key derived from the data key. The manifest holds counts, the vault id
 and a time, never a title, name or message.
 
@@ -43,7 +43,6 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from vault import db, keys
 from vault.errors import (
     AuthenticationError,
     BackupError,
@@ -54,9 +53,10 @@ from vault.errors import (
     VaultDamagedError,
     VaultExistsError,
 )
-from vault.hardening import harden_process
-from vault.keys import KeyFile
 from vault.secret import Secret, wipe
+from vault.store import db, keys
+from vault.store.hardening import harden_process
+from vault.store.keys import KeyFile
 
 if TYPE_CHECKING:
     from vault.core import Vault
@@ -262,11 +262,11 @@ def _write_backup(v: Vault, tmp: Path, created: datetime) -> tuple[dict[str, int
     Everything is read inside one read transaction on the vault's own connection: its shared lock
     (waiting out a committing writer up to the busy timeout) keeps every other process from
     committing until it ends, so the counts, the key slots and the copied pages are of one instant.
-    The database part is vault.db's ciphertext as it is on disk: a child process reads the file
+    The database part is vault.store.db's ciphertext as it is on disk: a child process reads the file
     (see _read_ciphertext for why a child) and every page's HMAC is checked here, on its way into
     the file, before anything is written of it. A page that does not authenticate stops the backup.
     """
-    from vault.reading import counts as vault_counts
+    from vault.operations.reading import counts as vault_counts
 
     conn = v.conn
     if conn.in_transaction:
@@ -324,8 +324,8 @@ def _write_backup(v: Vault, tmp: Path, created: datetime) -> tuple[dict[str, int
     return counts, HEADER.size + len(keyslots) + len(manifest) + db_len + TRAILER_SIZE, h.hexdigest()
 
 
-# The child that reads vault.db. POSIX record locks belong to a process, and closing any descriptor
-# of a file drops every lock the process holds on it: if this process opened and closed vault.db
+# The child that reads vault.store.db. POSIX record locks belong to a process, and closing any descriptor
+# of a file drops every lock the process holds on it: if this process opened and closed vault.store.db
 # itself, it would silently drop the shared lock SQLite holds for the snapshot (and any lock of
 # another connection in the process). A child's descriptors and locks are its own. It is given a
 # path and a length, never a key; it sends ciphertext down a pipe and exits 3 if the file is short.
@@ -687,9 +687,9 @@ def _check_trailer(fh: IO[bytes], layout: _Layout, key: bytearray | None, rep: R
 
 def _check_database(copy: Path, key: bytearray, rep: Report) -> None:
     """Open the copied database part and run `check` on it; compare its counts and vault id with the file's."""
-    from vault import schema
-    from vault.checking import check
-    from vault.reading import counts as vault_counts
+    from vault.operations.checking import check
+    from vault.operations.reading import counts as vault_counts
+    from vault.store import schema
 
     try:
         conn = db.connect(copy, key)
@@ -741,7 +741,7 @@ def restore(
     """Make a new vault in `to` (which must not exist, or be empty) from a backup file.
 
     The backup is verified in full (with the passphrase or the recovery key) while its database is
-    written into `to` under a temporary name; only then do `vault.db` and `keyslots.json` get their
+    written into `to` under a temporary name; only then do `vault.store.db` and `keyslots.json` get their
     names. An existing vault is never touched. Returns {"vault", "messages", "counts"}."""
     from vault.core import DB_NAME, is_vault
 

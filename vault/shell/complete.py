@@ -17,8 +17,8 @@ from typing import Any
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from vault.query import FILTER_KEYS, HAS_VALUES
-from vault.shell_commands import Command, commands, lookup
+from vault.shell.commands import Command, commands, lookup
+from vault.text.query import FILTER_KEYS, HAS_VALUES
 
 MAX_SUGGESTIONS = 200
 _FILTER_RE = re.compile(r"^(" + "|".join(FILTER_KEYS) + r"):(.*)$", re.IGNORECASE | re.DOTALL)
@@ -82,7 +82,7 @@ class Suggestion:
 
 # -- matching names ------------------------------------------------------------------------------
 def _fold(s: str) -> str:
-    from vault.normalize import fold
+    from vault.text.normalize import fold
 
     return fold(s)
 

@@ -3,7 +3,7 @@
 `line_tokens` is pure: a line in, (style, text) fragments out whose texts put together are the line
 again. It marks the command word, and in a search (a line that is not a command, or the argument
 of `search` and `delete query`) the filters (`from:` and their values), quoted phrases, `OR`,
-parentheses and `-` exclusions, following the query language of vault/query.py. `QueryLexer`
+parentheses and `-` exclusions, following the query language of vault/text/query.py. `QueryLexer`
 adapts it to prompt_toolkit.
 """
 
@@ -16,8 +16,8 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.lexers import Lexer
 
-from vault.query import FILTER_KEYS
-from vault.shell_commands import Command, lookup
+from vault.shell.commands import Command, lookup
+from vault.text.query import FILTER_KEYS
 
 Fragment = tuple[str, str]
 

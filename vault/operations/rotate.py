@@ -5,12 +5,12 @@ SSD kept old blocks. Those are ciphertext under the old key; once no key slot ho
 more, they cannot be opened even by someone who later learns the passphrase. The steps are ordered
 so that an interruption at any instant leaves a vault that opens:
 
-1. export every table into `vault.db.next` under the new key (sqlcipher_export) and verify it;
+1. export every table into `vault.store.db.next` under the new key (sqlcipher_export) and verify it;
 2. add key slots of the next generation (passphrase and a new recovery key) to keyslots.json;
-3. rename `vault.db.next` over `vault.db` (atomic);
+3. rename `vault.store.db.next` over `vault.store.db` (atomic);
 4. drop the old generation's slots.
 
-Opening the vault between any two steps finds the key generation that opens `vault.db` and
+Opening the vault between any two steps finds the key generation that opens `vault.store.db` and
 finishes (or undoes) the rotation: `settle`.
 """
 
@@ -22,15 +22,15 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vault import db, keys
 from vault.errors import VaultDamagedError
-from vault.keys import KdfParams
 from vault.secret import Secret, wipe
+from vault.store import db, keys
+from vault.store.keys import KdfParams
 
 if TYPE_CHECKING:
     from vault.core import Vault
 
-NEXT_NAME = "vault.db.next"
+NEXT_NAME = "vault.store.db.next"
 
 
 def settle(v: Vault, slot: keys.Slot) -> None:
@@ -76,7 +76,7 @@ def rotate_key(v: Vault, passphrase: Secret, kdf: KdfParams | None = None) -> Se
         keys.wrap(new_dek, recovery, "recovery", kdf, v.keyfile.vault_id, gen=gen),
     ]
     v.keyfile.save(v.keys_path)
-    # Swap the files: the old connection must let go of vault.db first.
+    # Swap the files: the old connection must let go of vault.store.db first.
     assert v._conn is not None
     v._conn.close()
     v._conn = None

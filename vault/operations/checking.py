@@ -11,9 +11,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from vault import db, schema
 from vault.errors import TalkvaultError
 from vault.secret import wipe
+from vault.store import db, schema
 
 if TYPE_CHECKING:
     from vault.core import Vault
@@ -137,7 +137,7 @@ def check_damaged(path: Any, secret: Any, reason: str) -> dict[str, Any]:
 
     from vault.core import DB_NAME
     from vault.errors import TalkvaultError
-    from vault.keys import KEYSLOTS_NAME, KeyFile
+    from vault.store.keys import KEYSLOTS_NAME, KeyFile
 
     problems = [reason]
     try:

@@ -1,14 +1,14 @@
 """`export`: write conversations out of the vault in the clear, where the person asks for it.
 
-Three formats: `html` (a readable offline view, vault/export_html.py), `jsonl` (the interchange
-format that `import` reads back into the same vault, vault/export_jsonl.py) and `txt` (plain text,
-vault/export_txt.py). One chat, or every chat (`all_chats`).
+Three formats: `html` (a readable offline view, vault/operations/export/html.py), `jsonl` (the interchange
+format that `import` reads back into the same vault, vault/operations/export/jsonl.py) and `txt` (plain text,
+vault/operations/export/txt.py). One chat, or every chat (`all_chats`).
 
 `out` is a file for one chat, or a folder for every chat and whenever attachment files or page
 files go with the export; an existing empty folder, or a path that ends in `/`, is always a
 folder. Nothing that exists is ever overwritten (exit 2). The export streams: messages in
 batches, attachment bytes chunk by chunk. Files are 0600 and folders 0700, and if the export
-fails part-way, what it wrote is removed again (vault/export_files.py). The caller says so to the
+fails part-way, what it wrote is removed again (vault/operations/export/files.py). The caller says so to the
 person: the result is plaintext.
 """
 
@@ -18,10 +18,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vault import db
 from vault.errors import UsageError
-from vault.export_files import Counts, Output, check_destination
-from vault.export_read import chat_infos
+from vault.operations.export.files import Counts, Output, check_destination
+from vault.operations.export.read import chat_infos
+from vault.store import db
 
 if TYPE_CHECKING:
     from vault.core import Vault
@@ -59,9 +59,11 @@ def export(
     `tz` is the zone that html and txt show times in (default: this machine's); jsonl always
     writes UTC. `page_size` is the number of messages per html page (default 5,000).
     """
-    from vault import export_html, export_jsonl, export_txt
-    from vault.importing import resolve_tz
-    from vault.reading import resolve_chat
+    from vault.operations.export import html as export_html
+    from vault.operations.export import jsonl as export_jsonl
+    from vault.operations.export import txt as export_txt
+    from vault.operations.importing import resolve_tz
+    from vault.operations.reading import resolve_chat
 
     check_request(chat, all_chats, format, out)
     zone = resolve_tz(tz)

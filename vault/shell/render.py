@@ -43,7 +43,7 @@ STYLE = Style.from_dict(
         "error": "ansired",
         "warning": "bold ansired",
         "more": "reverse",
-        # the query lexer (vault/shell_lexer.py)
+        # the query lexer (vault/shell/lexer.py)
         "command": "bold ansigreen",
         "argument": "",
         "filter-key": "ansicyan",

@@ -19,8 +19,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from vault import normalize
-from vault.db import Connection, IntegrityError
 from vault.errors import ExportError
 from vault.records import (
     Attachment,
@@ -32,7 +30,9 @@ from vault.records import (
     Reaction,
     Record,
 )
-from vault.schema import SEQ_SPAN
+from vault.store.db import Connection, IntegrityError
+from vault.store.schema import SEQ_SPAN
+from vault.text import normalize
 
 CHUNK = 1024 * 1024  # attachment bytes per row; bounds memory for any file size
 # Plausible message times; outside this a timestamp is a parse error (and ids would overflow).
@@ -75,7 +75,7 @@ class FileReport:
 
 
 Stamp = tuple[int, bytes | None]  # (UTC milliseconds, identity); identity None when malformed
-#: What ingest takes: a record, and (from vault/parse_ahead.py) its full-text tokens and its stamp
+#: What ingest takes: a record, and (from vault/operations/parse_ahead.py) its full-text tokens and its stamp
 #: already computed; None for either means "compute it here".
 Prepared = tuple[Record, str | None, Stamp | None]
 
@@ -128,7 +128,7 @@ def chat_mac(key: bytes, source: str, chat_key: str) -> bytes:
 
 def unindex_name(conn: Connection, rowid: int, name: str) -> None:
     """Remove a name from the names index (FTS5 'delete' with its tokens; secure-delete scrubs them)."""
-    from vault.names import name_index_text
+    from vault.text.names import name_index_text
 
     body = name_index_text(name)
     if body:
@@ -146,7 +146,7 @@ def unindex_messages(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
 class Stamper:
     """A message's time and identity from the record and what came before it in the same export.
 
-    The part of ingest that needs no database, so that vault/parse_ahead.py can run it beside the
+    The part of ingest that needs no database, so that vault/operations/parse_ahead.py can run it beside the
     writer: the ordinal among identical tuples depends only on the order of the records.
     """
 
@@ -242,7 +242,7 @@ class Ingestor:
 
     # -- the loop ------------------------------------------------------------------------
     def run(self, records: Iterable[Prepared], path: str) -> None:
-        """Ingest (record, tokens, stamp) triples; None means compute it here (see vault/parse_ahead.py)."""
+        """Ingest (record, tokens, stamp) triples; None means compute it here (see vault/operations/parse_ahead.py)."""
         # Records make no reference cycles; the cyclic collector would only rescan a heap that
         # holds the normaliser's dictionaries, over and over (measured: a quarter of import time).
         gc_was_on = gc.isenabled()
@@ -295,7 +295,7 @@ class Ingestor:
             self._member(chat_id, self._person(chat.source, name, None))
 
     def _index_name(self, rowid: int, name: str, old: str | None = None) -> None:
-        from vault.names import name_index_text
+        from vault.text.names import name_index_text
 
         if old is not None:
             unindex_name(self.conn, rowid, old)

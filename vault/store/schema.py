@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from vault.db import Connection
+from vault.store.db import Connection
 
 SCHEMA_VERSION = 1
 SEQ_BITS = 16  # messages per millisecond before ids collide: 65536
 SEQ_SPAN = 1 << SEQ_BITS
 
-# The FTS tokenizer sees text that vault/normalize.py has already folded and split; these
+# The FTS tokenizer sees text that vault/text/normalize.py has already folded and split; these
 # categories keep emoji and symbols as tokens (formats/cjk-search.md section 5).
 FTS_TOKENIZE = "unicode61 remove_diacritics 0 categories 'L* N* M* Co Sc Sk Sm So'"
 
@@ -155,7 +155,7 @@ def current_version(conn: Connection) -> int:
 
 def migrate(conn: Connection, on_step: Callable[[int], None] | None = None) -> int:
     """Apply every migration newer than the database, each in its own transaction."""
-    from vault.db import transaction
+    from vault.store.db import transaction
 
     version = current_version(conn)
     for v in sorted(MIGRATIONS):

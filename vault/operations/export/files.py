@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from vault.errors import TalkvaultError, UsageError
-from vault.export_read import AttachmentRow, blob_size, copy_blob
+from vault.operations.export.read import AttachmentRow, blob_size, copy_blob
 
 if TYPE_CHECKING:
     from vault.core import Vault

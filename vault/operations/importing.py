@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import importers
 from importers.base import Format, ParseOptions
-from vault import db, parse_ahead
 from vault.errors import ExportError, UsageError
-from vault.ingest import FileReport, Ingestor
-from vault.schema import now_iso
+from vault.operations import parse_ahead
+from vault.operations.ingest import FileReport, Ingestor
+from vault.store import db
+from vault.store.schema import now_iso
 
 if TYPE_CHECKING:
     from vault.core import Vault
@@ -67,7 +68,7 @@ def import_path(
 ) -> FileReport:
     """Import one export. Raises ExportError (after recording it) when the file cannot be read.
 
-    A big export of a format that allows it is parsed in a second process (vault/parse_ahead.py);
+    A big export of a format that allows it is parsed in a second process (vault/operations/parse_ahead.py);
     should a record not travel there, the file is imported again in this process."""
     opts = options or ParseOptions()
     fmt = importers.get(format) if format else (importers.detect(path) if path.exists() else None)

@@ -7,7 +7,7 @@ per message, microseconds each) for the GIL they release to be of use. A child p
 
 The child is this Python running `_child()`: it reads what to parse from its stdin (never from
 argv, where a file name such as "WhatsApp Chat with Alice.txt" would show in `ps`), parses,
-computes each message's full-text tokens (vault/normalize.py) and its time and identity
+computes each message's full-text tokens (vault/text/normalize.py) and its time and identity
 (ingest.Stamper, which needs only the records before it), and sends (record, tokens, stamp) triples
 back as pickled batches over its stdout pipe. It gets no key and opens no vault: only formats whose
 parser needs none are sent here (Format.parse_ahead), its environment has no TALKVAULT_* variable
@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from importers.base import Format, ParseOptions, close_reopened_zips
 from vault.errors import ExportError, TalkvaultError
-from vault.ingest import Prepared
+from vault.operations.ingest import Prepared
 from vault.records import Chat, Event, Message
 
 #: Smaller exports stay in this process: with the child's start (about 0.3 s) the two ways tie at
@@ -88,7 +88,7 @@ def prepared_here(fmt: Format, path: Path, options: ParseOptions, zone: ZoneInfo
 
 
 _BOOT = "import pickle, sys; init = pickle.load(sys.stdin.buffer); sys.path[:] = init['sys_path'];\n" + (
-    "from vault.parse_ahead import _child; _child(init)"
+    "from vault.operations.parse_ahead import _child; _child(init)"
 )
 
 
@@ -175,9 +175,9 @@ def _child(init: dict[str, Any]) -> None:
     import signal
 
     import importers
-    from vault import normalize
-    from vault.hardening import harden_process
-    from vault.ingest import Stamper
+    from vault.operations.ingest import Stamper
+    from vault.store.hardening import harden_process
+    from vault.text import normalize
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends us
     harden_process()

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vault.ingest import iso_z
-from vault.normalize import fold, fts_phrase, phrase_tokens
-from vault.query import Compiled, Compiler, Text, parse
+from vault.operations.ingest import iso_z
+from vault.text.normalize import fold, fts_phrase, phrase_tokens
+from vault.text.query import Compiled, Compiler, Text, parse
 
 if TYPE_CHECKING:
     from vault.core import Vault
@@ -57,7 +57,7 @@ def _name_ids(v: Vault, value: str, people: bool) -> list[int]:
 
 
 def compile_query(v: Vault, query: str) -> Compiled:
-    from vault.importing import local_zone
+    from vault.operations.importing import local_zone
 
     return Compiler(lambda s: _name_ids(v, s, True), lambda s: _name_ids(v, s, False), local_zone()).compile(
         parse(query)
@@ -204,7 +204,7 @@ def highlight_spans(text: str, terms: list[Text]) -> list[tuple[int, int]]:
 
 def _needles(t: Text) -> list[str]:
     """The folded substrings a term stands for (its words and CJK runs)."""
-    from vault.normalize import runs
+    from vault.text.normalize import runs
 
     return [r.text for r in runs(fold(t.raw))]
 

@@ -3,7 +3,7 @@
 A watchdog observer only enqueues the paths it hears about; the loop here (on the calling thread)
 keeps one pending entry per top-level entry of a watched folder and looks at it once nothing has
 happened there for `settle` seconds. If it is still changing (its snapshot moved and something in it
-was modified within the settle period), it waits again; once settled, its units (vault/watch_units.py)
+was modified within the settle period), it waits again; once settled, its units (vault/watch/units.py)
 are imported one by one, each in its own transaction (`Vault.import_path`). A zip must also be
 complete (its central directory readable).
 
@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from importers.base import ParseOptions
-from vault import db
 from vault.errors import ExportError, TalkvaultError, UnknownFormatError, UsageError
-from vault.ingest import FileReport
-from vault.schema import now_iso
+from vault.operations.ingest import FileReport
 from vault.secret import SourceSpec
-from vault.watch_shred import shred
-from vault.watch_units import Snapshot, Unit, ignored, is_within, snapshot, units, zip_complete
+from vault.store import db
+from vault.store.schema import now_iso
+from vault.watch.shred import shred
+from vault.watch.units import Snapshot, Unit, ignored, is_within, snapshot, units, zip_complete
 
 if TYPE_CHECKING:
     from vault.core import Vault
@@ -236,7 +236,7 @@ class Watcher:
         rescan: float = DEFAULT_RESCAN,
         on_event: Callable[[WatchEvent], None] | None = None,
     ) -> None:
-        from vault.importing import resolve_tz
+        from vault.operations.importing import resolve_tz
 
         if settle < 0 or rescan < 0:
             raise UsageError("--settle and --rescan take a number of seconds, 0 or more")

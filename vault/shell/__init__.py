@@ -6,8 +6,8 @@ interrupt a query (`Connection.interrupt()`), the names behind completion (refre
 background), the idle lock (the Vault is closed and its key wiped; the passphrase is asked again at
 a prompt with no history; three wrong tries end the shell with exit 3), the in-process pager (no
 `less`, which keeps a history file), confirmations, and the loop that survives every bad input.
-The commands are in vault/shell_commands.py, completion in vault/shell_complete.py, highlighting
-in vault/shell_lexer.py and formatting in vault/shell_render.py.
+The commands are in vault/shell/commands.py, completion in vault/shell/complete.py, highlighting
+in vault/shell/lexer.py and formatting in vault/shell/render.py.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ from prompt_toolkit.shortcuts import CompleteStyle
 from prompt_toolkit.styles import Attrs
 
 from vault.errors import AuthenticationError, TalkvaultError
-from vault.shell_commands import LEAVE, LOCK, ChatView, run_search, split_command
-from vault.shell_complete import Names, ShellCompleter
-from vault.shell_lexer import QueryLexer
-from vault.shell_render import STYLE, Line, hint, safe, wrap
+from vault.shell.commands import LEAVE, LOCK, ChatView, run_search, split_command
+from vault.shell.complete import Names, ShellCompleter
+from vault.shell.lexer import QueryLexer
+from vault.shell.render import STYLE, Line, hint, safe, wrap
 
 T = TypeVar("T")
 
@@ -85,7 +85,7 @@ class Shell:
         input: Input | None = None,
         output: Output | None = None,
     ) -> None:
-        from vault.importing import local_zone
+        from vault.operations.importing import local_zone
 
         self.v = v
         self.path = Path(path)
@@ -391,7 +391,7 @@ class Shell:
     # -- the loop ----------------------------------------------------------------------------------
     def execute(self, line: str) -> str | None:
         """Run one line: a command, or a search. Every failure becomes one line; LEAVE or LOCK ends it."""
-        from vault import db
+        from vault.store import db
 
         if line == PAGE_UP:
             line = "up" if self.view is not None else ""

@@ -36,7 +36,7 @@ def iso_ms(ts_ms: int) -> str:
 
 
 def name_key(name: str) -> str:
-    """The people key the importer derives from a name alone (vault/ingest.py `_person`)."""
+    """The people key the importer derives from a name alone (vault/operations/ingest.py `_person`)."""
     return "name:" + " ".join(name.split()).casefold()
 
 

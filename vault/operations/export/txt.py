@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from vault.export_files import Counts, Output
-from vault.export_read import ChatInfo, Quote, ReplyIndex, Row, batches, snippet, utc
+from vault.operations.export.files import Counts, Output
+from vault.operations.export.read import ChatInfo, Quote, ReplyIndex, Row, batches, snippet, utc
 from vault.records import TEXT
 
 if TYPE_CHECKING:

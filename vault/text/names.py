@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from vault.normalize import fold, index_text
+from vault.text.normalize import fold, index_text
 
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from vault import db
 from vault.errors import UsageError
-from vault.ingest import chat_mac, mac, unindex_messages, unindex_name
-from vault.schema import SEQ_SPAN, now_iso
+from vault.operations.ingest import chat_mac, mac, unindex_messages, unindex_name
+from vault.store import db
+from vault.store.schema import SEQ_SPAN, now_iso
 
 if TYPE_CHECKING:
     from vault.core import Vault
@@ -41,10 +41,10 @@ def target_ids(
     after: str | None = None,
 ) -> tuple[list[int], int | None]:
     """The message ids a delete would remove (and the chat id when a whole chat goes)."""
-    from vault.importing import local_zone
-    from vault.query import parse_date
-    from vault.reading import resolve_chat
-    from vault.search import matching_ids
+    from vault.operations.importing import local_zone
+    from vault.operations.reading import resolve_chat
+    from vault.operations.search import matching_ids
+    from vault.text.query import parse_date
 
     given = [x for x in (message_ids, chat, query) if x]
     if len(given) != 1:
@@ -208,7 +208,7 @@ def _blobs_freed(v: Vault, ids: list[int]) -> int:
 
 def forget_tombstones(v: Vault, *, chat: str | None = None, export: str | None = None, everything: bool = False) -> int:
     """Forget deletions so that a person can deliberately import them again. Returns how many."""
-    from vault.reading import resolve_chat
+    from vault.operations.reading import resolve_chat
 
     c = v.conn
     macs: set[bytes] = set()

@@ -25,8 +25,8 @@ from typing import IO, TYPE_CHECKING
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from vault.export_files import AttachmentFiles, Counts, Output
-from vault.export_read import AttachmentRow, ChatInfo, Quote, ReplyIndex, Row, batches, iso_ms, snippet, utc
+from vault.operations.export.files import AttachmentFiles, Counts, Output
+from vault.operations.export.read import AttachmentRow, ChatInfo, Quote, ReplyIndex, Row, batches, iso_ms, snippet, utc
 from vault.records import TEXT
 
 if TYPE_CHECKING:

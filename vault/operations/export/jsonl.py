@@ -22,8 +22,8 @@ from __future__ import annotations
 import json
 from typing import IO, TYPE_CHECKING, Any
 
-from vault.export_files import AttachmentFiles, Counts, Output
-from vault.export_read import AttachmentRow, ChatInfo, Row, batches, iso_ms, members, name_key
+from vault.operations.export.files import AttachmentFiles, Counts, Output
+from vault.operations.export.read import AttachmentRow, ChatInfo, Row, batches, iso_ms, members, name_key
 from vault.records import EV_SYSTEM, EVENT_KINDS, MESSAGE_KINDS, OTHER
 
 if TYPE_CHECKING:

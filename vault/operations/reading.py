@@ -6,8 +6,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from vault.errors import UsageError
-from vault.ingest import iso_z
-from vault.search import MESSAGE_COLUMNS, MESSAGE_JOINS, message_dict
+from vault.operations.ingest import iso_z
+from vault.operations.search import MESSAGE_COLUMNS, MESSAGE_JOINS, message_dict
 
 if TYPE_CHECKING:
     from vault.core import Vault

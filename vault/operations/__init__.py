@@ -1,0 +1,1 @@
+"""Operations on an unlocked store: import, search, reading, deletion, key rotation, checking, backups and exports."""
