@@ -1,8 +1,8 @@
-"""Backup benchmark: `backup` and `verify` of a generated vault, each against `cp` of vault.store.db in the same run.
+"""Backup benchmark: `backup` and `verify` of a generated vault, each against `cp` of vault.db in the same run.
 
 The vault is common.build_vault(N): a Telegram export of N messages (datagen.write_telegram)
 imported with a weak KDF (the key derivation is not what is measured), cached under
-benchmarks/out/. Then, in one subprocess (so that its peak RSS is its own): `cp vault.store.db` (best of
+benchmarks/out/. Then, in one subprocess (so that its peak RSS is its own): `cp vault.db` (best of
 3), `cp` + fsync of the copy, `Vault.backup` into a directory (the consistent copy with every page's
 HMAC checked on the way in, and the fsync before it is renamed), and `verify` of that file
 with the passphrase (trailer, every page's HMAC, integrity_check, FTS5 integrity-check, counts).
@@ -35,8 +35,8 @@ import vault
 from vault.operations import backup as vb
 path, out, passphrase = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 out.mkdir()
-db = path / "vault.store.db"
-copy = out.parent / "cp-vault.store.db"
+db = path / "vault.db"
+copy = out.parent / "cp-vault.db"
 
 def cp() -> float:
     copy.unlink(missing_ok=True)

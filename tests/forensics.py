@@ -96,13 +96,13 @@ def plaintext_copy(path: Path, dek: bytes, out: Path) -> Path:
 
 def all_plaintext(vault_dir: Path, dek: bytes) -> list[tuple[str, int, bytes]]:
     """(file, page number, decrypted bytes) for the db, its journal and WAL."""
-    db = vault_dir / "vault.store.db"
+    db = vault_dir / "vault.db"
     salt = db.read_bytes()[:SALT]
     out: list[tuple[str, int, bytes]] = []
     for p in db_pages(db, dek):
         if p.plain is not None:
-            out.append(("vault.store.db", p.pgno, p.plain))
-    for name, fn in (("vault.store.db-journal", journal_pages), ("vault.store.db-wal", wal_pages)):
+            out.append(("vault.db", p.pgno, p.plain))
+    for name, fn in (("vault.db-journal", journal_pages), ("vault.db-wal", wal_pages)):
         for p in fn(vault_dir / name, dek, salt):
             if p.plain is not None:
                 out.append((name, p.pgno, p.plain))

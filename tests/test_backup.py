@@ -161,9 +161,9 @@ def test_restore_round_trip_is_identical(filled: Path, tmp_path: Path) -> None:
         assert r.search(CANARY)[0]["text"] == CANARY_BODY  # the restored vault searches
     # The restored database is the backup's database part, which is the vault's ciphertext as it was
     # on disk, byte for byte (nothing decrypted or re-encrypted on the way).
-    restored_db = (tmp_path / "restored" / "vault.store.db").read_bytes()
+    restored_db = (tmp_path / "restored" / "vault.db").read_bytes()
     assert restored_db == parts(data)["db"]
-    assert restored_db == (filled / "vault.store.db").read_bytes()
+    assert restored_db == (filled / "vault.db").read_bytes()
     # The recovery key restores it too; the passphrase slot still works in that copy.
     keyslots = json.loads(parts(data)["keyslots"])
     assert sorted(s["kind"] for s in keyslots["slots"]) == ["passphrase", "recovery"]
@@ -200,7 +200,7 @@ def test_restore_with_recovery_key_and_cli_shapes(cli_vault: dict[str, str], tmp
     assert r.code == 0 and r.json()["ok"] is True and r.json()["messages"] == 14
     assert stat.S_IMODE(to.stat().st_mode) == 0o700
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in to.iterdir()} == {
-        "vault.store.db": 0o600,
+        "vault.db": 0o600,
         "keyslots.json": 0o600,
     }
 
@@ -460,13 +460,13 @@ def test_destinations(filled: Path, tmp_path: Path) -> None:
         with pytest.raises(UsageError):
             v.backup(tmp_path / "missing" / "b.tvbackup")
     assert not list(tmp_path.rglob(".talkvault-backup-*"))  # no temporary left behind
-    assert sorted(p.name for p in filled.iterdir()) == ["keyslots.json", "vault.store.db"]
+    assert sorted(p.name for p in filled.iterdir()) == ["keyslots.json", "vault.db"]
 
 
 def test_a_vault_with_a_damaged_page_is_not_backed_up(filled: Path, tmp_path: Path) -> None:
     """Pages are copied as they are on disk and each HMAC is checked on its way in: one flipped byte
     in the vault's last page stops the backup with a message, and nothing is left in DEST."""
-    dbf = filled / "vault.store.db"
+    dbf = filled / "vault.db"
     raw = bytearray(dbf.read_bytes())
     last = len(raw) - vb.PAGE_SIZE
     raw[last + 100] ^= 0x01
@@ -544,7 +544,7 @@ def test_no_plaintext_during_or_after_backup_and_restore(
     monkeypatch.setattr(vb, "_verify_into", verify_and_scan)
     (tmp_path / "out").mkdir()
     with open_v(filled) as v:
-        dek = bytes(v._dek)
+        dek = bytes(v.store._dek)
         res = v.backup(tmp_path / "out")
     vb.restore(res["path"], tmp_path / "restored", PASSPHRASE)
     assert vb.verify(res["path"], PASSPHRASE).ok
@@ -553,7 +553,7 @@ def test_no_plaintext_during_or_after_backup_and_restore(
     # The scans ran while the temporary files existed (else they could not have failed).
     assert "verify.db" in seen
     assert any(n.startswith(".talkvault-backup-") and n.endswith(".tmp") for n in seen)
-    assert any(n.startswith(".vault.store.db.restore-") for n in seen)
+    assert any(n.startswith(".vault.db.restore-") for n in seen)
     # Positive control: the same needles are in the backup's database part once decrypted.
     db_part = tmp_path / "db-part"
     db_part.write_bytes(parts(Path(res["path"]).read_bytes())["db"])

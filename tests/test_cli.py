@@ -22,7 +22,7 @@ def _no_traceback(r) -> None:  # type: ignore[no-untyped-def]
 
 def test_init_json_and_files(cli_vault, vault_dir):
     assert re.fullmatch(r"[A-Z2-7]{5}(-[A-Z2-7]{1,5}){5}", cli_vault["RECOVERY_KEY"])
-    assert sorted(p.name for p in vault_dir.iterdir()) == ["keyslots.json", "vault.store.db"]
+    assert sorted(p.name for p in vault_dir.iterdir()) == ["keyslots.json", "vault.db"]
     r = cli("init", "--kdf-memory", "1", "--kdf-time", "1", "--kdf-parallelism", "1", env=cli_vault)
     assert r.code == 2 and "already exists" in r.err
     _no_traceback(r)
@@ -93,7 +93,7 @@ def test_exit_codes(cli_vault, tmp_path, vault_dir):
     r = cli("chats", env={**cli_vault, "TALKVAULT_DIR": str(tmp_path / "none")})
     assert r.code == 4 and "talkvault init" in r.err
     assert not (tmp_path / "none").exists()
-    db = vault_dir / "vault.store.db"
+    db = vault_dir / "vault.db"
     data = bytearray(db.read_bytes())
     data[5000] ^= 1
     db.write_bytes(bytes(data))
@@ -106,7 +106,7 @@ def test_busy_vault_exits_5(cli_vault, vault_dir):
     import sqlcipher3
 
     key = cli("export-key", "--json", env=cli_vault).json()["key"]
-    con = sqlcipher3.connect(str(vault_dir / "vault.store.db"), isolation_level=None)
+    con = sqlcipher3.connect(str(vault_dir / "vault.db"), isolation_level=None)
     con.execute(f"PRAGMA key = \"x'{key}'\"")
     con.execute("BEGIN EXCLUSIVE")
     try:
@@ -148,7 +148,7 @@ def test_passphrase_sources(cli_vault, tmp_path):
 
 
 def test_passwd_and_recovery_keep_the_database_untouched(cli_vault, vault_dir):
-    h = hashlib.sha256((vault_dir / "vault.store.db").read_bytes()).hexdigest()
+    h = hashlib.sha256((vault_dir / "vault.db").read_bytes()).hexdigest()
     r = cli("passwd", "--json", env={**cli_vault, "TALKVAULT_NEW_PASSPHRASE": "new one"})
     assert r.code == 0 and r.json() == {"ok": True}
     assert cli("chats", env=cli_vault).code == 3
@@ -160,7 +160,7 @@ def test_passwd_and_recovery_keep_the_database_untouched(cli_vault, vault_dir):
     )
     assert r.code == 0, r.err
     assert cli("chats", env={**cli_vault, "TALKVAULT_PASSPHRASE": "third"}).code == 0
-    assert hashlib.sha256((vault_dir / "vault.store.db").read_bytes()).hexdigest() == h
+    assert hashlib.sha256((vault_dir / "vault.db").read_bytes()).hexdigest() == h
 
 
 def test_export_key_opens_with_stock_sqlcipher(cli_vault, vault_dir):

@@ -118,10 +118,10 @@ def test_negative_control_without_fts_secure_delete_the_scan_finds_residue(fille
     with vault.open(path, PASSPHRASE) as v:
         v.conn.execute("INSERT INTO fts(fts, rank) VALUES ('secure-delete', 0)")
         ids = [int(_canary_id(v))]
-        deletion.purge(v, ids, bulk=False)
+        deletion.purge(v.store, ids, bulk=False)
     hits = _scan(path, dek)
     assert hits, "the scanner did not find index residue that must be there"
-    assert all("vault.store.db page" in h for h in hits)
+    assert all("vault.db page" in h for h in hits)
 
 
 def test_a_rolled_back_import_leaves_nothing(tmp_path, weak_kdf, filled):
@@ -224,7 +224,7 @@ def test_rotate_key_leaves_nothing_under_the_old_key(filled, tmp_path):
         if f.suffix == ".db":
             assert all(p.plain is None for p in forensics.db_pages(f, old_dek))
             assert all(p.plain is not None for p in forensics.db_pages(f, new_dek))
-    assert sorted(p.name for p in path.iterdir()) == ["keyslots.json", "vault.store.db"]
+    assert sorted(p.name for p in path.iterdir()) == ["keyslots.json", "vault.db"]
     with vault.open(path, recovery_key=rk) as v:
         assert v.counts()["messages"] > 0
 
@@ -248,11 +248,11 @@ def test_interrupted_rotation_settles_on_open(filled, weak_kdf):
         finally:
             rotate._swap = real_swap
     kf = keys.KeyFile.load(path / "keyslots.json")
-    assert len(kf.generations) == 2 and (path / "vault.store.db.next").exists()
+    assert len(kf.generations) == 2 and (path / "vault.db.next").exists()
     with vault.open(path, PASSPHRASE) as v:
         assert v.check()["ok"]
     kf = keys.KeyFile.load(path / "keyslots.json")
-    assert kf.generations == {0} and not (path / "vault.store.db.next").exists()
+    assert kf.generations == {0} and not (path / "vault.db.next").exists()
 
 
 def test_cli_delete_needs_yes_without_a_terminal(cli_vault, tmp_path):

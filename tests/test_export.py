@@ -420,7 +420,7 @@ def test_refuses_to_overwrite_and_bad_requests(golden_env, tmp_path, vault_dir):
     assert taken.read_text() == "keep me" and (full / "x").read_text() == "keep me too"
     assert not (tmp_path / "elsewhere.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == before
-    assert sorted(os.listdir(vault_dir)) == ["keyslots.json", "vault.store.db"]
+    assert sorted(os.listdir(vault_dir)) == ["keyslots.json", "vault.db"]
 
 
 def test_empty_file_is_replaced_and_empty_folder_written_into(golden_env, tmp_path):

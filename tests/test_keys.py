@@ -55,7 +55,7 @@ def test_wrong_passphrase_changes_nothing(new_vault, vault_dir):
 def test_passphrase_change_and_recovery_rewrap_only_the_key_file(new_vault, vault_dir, weak_kdf):
     rk = new_vault.recovery_key.text()
     new_vault.close()
-    db_hash = hashlib.sha256((vault_dir / "vault.store.db").read_bytes()).hexdigest()
+    db_hash = hashlib.sha256((vault_dir / "vault.db").read_bytes()).hexdigest()
     vault.core.change_passphrase(vault_dir, "second", old=PASSPHRASE, kdf=weak_kdf, chosen=True)
     with pytest.raises(AuthenticationError):
         vault.open(vault_dir, PASSPHRASE)
@@ -66,7 +66,7 @@ def test_passphrase_change_and_recovery_rewrap_only_the_key_file(new_vault, vaul
     vault.open(vault_dir, "third").close()
     with vault.open(vault_dir, recovery_key=rk) as v:
         assert v.counts()["messages"] == 0
-    assert hashlib.sha256((vault_dir / "vault.store.db").read_bytes()).hexdigest() == db_hash
+    assert hashlib.sha256((vault_dir / "vault.db").read_bytes()).hexdigest() == db_hash
 
 
 def test_slot_below_the_floor_is_rewrapped_on_unlock(tmp_path, weak_kdf):
@@ -84,14 +84,17 @@ def test_tampered_key_file_bytes_never_crash(new_vault, vault_dir):
     new_vault.close()
     kp = vault_dir / "keyslots.json"
     original = kp.read_bytes()
-    db_before = (vault_dir / "vault.store.db").read_bytes()
+    db_before = (vault_dir / "vault.db").read_bytes()
     doc = json.loads(original)
     slot = next(s for s in doc["slots"] if s["kind"] == "passphrase")
     # Flip every byte of the passphrase slot's serialised form, borg-style.
-    blob = json.dumps(slot, sort_keys=True).encode()
+    wrapped = slot["wrapped_dek"].encode()
     start = original.find(b'"kind": "passphrase"')
     assert start > 0
     lo, hi = max(0, start - 600), min(len(original), start + 600)
+    w = original.find(wrapped)
+    assert lo <= w and w + len(wrapped) <= hi  # the wrapped key is among the flipped bytes
+    refused: set[int] = set()
     for i in range(lo, hi):
         bad = bytearray(original)
         bad[i] ^= 0x01
@@ -99,10 +102,13 @@ def test_tampered_key_file_bytes_never_crash(new_vault, vault_dir):
         try:
             vault.open(vault_dir, PASSPHRASE).close()
         except (AuthenticationError, VaultDamagedError):
-            pass
+            refused.add(i)
     kp.write_bytes(original)
-    assert (vault_dir / "vault.store.db").read_bytes() == db_before
-    assert blob  # the slot was found and exercised
+    assert (vault_dir / "vault.db").read_bytes() == db_before
+    # A flipped bit anywhere in the wrapped key is refused (a few base64 bits are padding, but the
+    # passphrase slot's key must not open from most of its altered encodings).
+    in_key = [i for i in range(w, w + len(wrapped)) if i in refused]
+    assert len(in_key) >= len(wrapped) * 0.9
 
 
 def test_parameters_from_a_tampered_file_are_bounded(new_vault, vault_dir):
@@ -130,7 +136,7 @@ def test_key_file_of_another_vault_is_refused_untouched(tmp_path, weak_kdf):
 
 def test_damaged_database_and_missing_files(new_vault, vault_dir):
     new_vault.close()
-    db = vault_dir / "vault.store.db"
+    db = vault_dir / "vault.db"
     data = bytearray(db.read_bytes())
     data[100] ^= 0xFF  # page 1 ciphertext
     db.write_bytes(bytes(data))
@@ -201,7 +207,7 @@ def test_kill_during_key_file_rewrite_leaves_a_usable_file(tmp_path, weak_kdf):
                 continue
         assert opened
     vault.core.change_passphrase(path, "p2", old="p0" if _opens(path, "p0") else "p1", kdf=weak_kdf, chosen=True)
-    assert sorted(f.name for f in path.iterdir()) == ["keyslots.json", "vault.store.db"], "stale temp key files"
+    assert sorted(f.name for f in path.iterdir()) == ["keyslots.json", "vault.db"], "stale temp key files"
 
 
 def _opens(path: Path, pw: str) -> bool:
@@ -219,3 +225,55 @@ def test_docs_state_the_kdf_numbers_the_code_uses():
     assert f"| parallelism | {DEFAULT_KDF.p} |" in doc
     assert f"{FLOOR_KDF.t} passes, {FLOOR_KDF.m_kib // 1024} MiB, {FLOOR_KDF.p} lanes" in doc
     assert f"{keys.SALT_BYTES} bytes" in doc
+
+
+def _slot_edit_is_refused(vault_dir, field, value):
+    kp = vault_dir / "keyslots.json"
+    doc = json.loads(kp.read_text())
+    for s in doc["slots"]:
+        s[field] = value
+    kp.write_text(json.dumps(doc))
+    with pytest.raises((AuthenticationError, VaultDamagedError)):
+        vault.open(vault_dir, PASSPHRASE)
+    with pytest.raises((AuthenticationError, VaultDamagedError)):
+        vault.open(vault_dir, recovery_key="0" * 64)
+
+
+@pytest.mark.parametrize(("field", "value"), [("chosen", False), ("created", "2001-01-01T00:00:00Z"), ("gen", 7)])
+def test_a_slot_whose_header_was_edited_does_not_open(new_vault, vault_dir, field, value):
+    """The slot's header is the AES-GCM associated data of its wrapped key: edit one field, and the
+    key no longer unwraps (an unbound header would let an attacker relabel slots unnoticed)."""
+    new_vault.close()
+    doc = json.loads((vault_dir / "keyslots.json").read_text())
+    assert all(s[field] != value for s in doc["slots"])  # the edit changes something
+    _slot_edit_is_refused(vault_dir, field, value)
+
+
+def test_the_wrapped_key_is_bound_to_its_header(new_vault, vault_dir, weak_kdf):
+    """Independently of keys.py's own unwrap: with the KEK, the wrapped key opens only with the
+    slot's canonical header as associated data, never with none."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from vault.secret import Secret
+    from vault.store.keys import derive_kek
+
+    new_vault.close()
+    kf = KeyFile.load(vault_dir / "keyslots.json")
+    slot = next(s for s in kf.slots if s.kind == "passphrase")
+    kek = bytes(derive_kek(Secret(PASSPHRASE), slot.salt, slot.params))
+    header = slot.header(kf.vault_id)
+    assert header["vault_id"] == kf.vault_id and header["kind"] == "passphrase"
+    aad = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    assert len(AESGCM(kek).decrypt(slot.nonce, slot.wrapped, aad)) == 32
+    for other in (b"", None, aad.replace(b'"passphrase"', b'"recovery"')):
+        with pytest.raises(InvalidTag):
+            AESGCM(kek).decrypt(slot.nonce, slot.wrapped, other)
+
+
+def test_a_vault_whose_index_lost_secure_delete_does_not_open(new_vault, vault_dir):
+    """Without FTS5 secure-delete, deleted words would stay in the index's pages: refuse to open."""
+    new_vault.conn.execute("INSERT INTO fts(fts, rank) VALUES ('secure-delete', 0)")
+    new_vault.close()
+    with pytest.raises(VaultDamagedError, match="secure-delete"):
+        vault.open(vault_dir, PASSPHRASE)

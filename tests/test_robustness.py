@@ -35,7 +35,7 @@ def closed_vault(tmp_path, weak_kdf):
     msgs = [tg_msg(i, f"message {i} " + "text " * 40) for i in range(1, 600)]
     with vault.create(path, PASSPHRASE, kdf=weak_kdf, kdf_chosen=True) as v:
         v.import_path(tg_export(tmp_path / "e" / "result.json", msgs))
-    pages = (path / "vault.store.db").stat().st_size // PAGE
+    pages = (path / "vault.db").stat().st_size // PAGE
     assert pages > 20
     return path, pages, {"TALKVAULT_DIR": str(path), "TALKVAULT_PASSPHRASE": PASSPHRASE}
 
@@ -53,7 +53,7 @@ def test_tampered_pages_are_named_and_nothing_is_changed(closed_vault, tmp_path,
     copy = tmp_path / "copy"
     shutil.copytree(path, copy)
     pgno = {"first": 1, "middle": pages // 2, "last": pages}[where]
-    _flip(copy / "vault.store.db", (pgno - 1) * PAGE + offset)
+    _flip(copy / "vault.db", (pgno - 1) * PAGE + offset)
     before = _digest(copy)
     r = cli("check", "--json", env={**env, "TALKVAULT_DIR": str(copy)})
     assert r.code == 4, r.err
@@ -64,24 +64,24 @@ def test_tampered_pages_are_named_and_nothing_is_changed(closed_vault, tmp_path,
     else:
         assert f"encryption: HMAC verification failed for page {pgno}" in problems
     assert _digest(copy) == before, "a damaged vault was modified"
-    assert sorted(p.name for p in copy.iterdir()) == ["keyslots.json", "vault.store.db"]
+    assert sorted(p.name for p in copy.iterdir()) == ["keyslots.json", "vault.db"]
 
 
 def test_truncation_and_moved_pages_are_detected(closed_vault, tmp_path):
     path, pages, env = closed_vault
     t = tmp_path / "trunc"
     shutil.copytree(path, t)
-    data = (t / "vault.store.db").read_bytes()
-    (t / "vault.store.db").write_bytes(data[:-1000])
+    data = (t / "vault.db").read_bytes()
+    (t / "vault.db").write_bytes(data[:-1000])
     r = cli("check", "--json", env={**env, "TALKVAULT_DIR": str(t)})
     assert r.code == 4
     assert any(f"page {pages} has an invalid size" in p for p in r.json()["problems"])
     m = tmp_path / "moved"
     shutil.copytree(path, m)
-    data = bytearray((m / "vault.store.db").read_bytes())
+    data = bytearray((m / "vault.db").read_bytes())
     n = pages // 2
     data[n * PAGE : (n + 1) * PAGE] = data[(n - 1) * PAGE : n * PAGE]  # page n copied over page n+1
-    (m / "vault.store.db").write_bytes(bytes(data))
+    (m / "vault.db").write_bytes(bytes(data))
     r = cli("check", "--json", env={**env, "TALKVAULT_DIR": str(m)})
     assert r.code == 4 and f"encryption: HMAC verification failed for page {n + 1}" in r.json()["problems"]
 
@@ -90,7 +90,7 @@ def test_a_flipped_salt_fails_every_page_and_is_damage_not_a_wrong_passphrase(cl
     path, _pages, _env = closed_vault
     s = tmp_path / "salt"
     shutil.copytree(path, s)
-    _flip(s / "vault.store.db", 3)
+    _flip(s / "vault.db", 3)
     before = _digest(s)
     with pytest.raises(VaultDamagedError):
         vault.open(s, PASSPHRASE)
@@ -108,10 +108,10 @@ def test_replaying_an_older_version_of_a_page_is_detected(tmp_path, weak_kdf):
     path = tmp_path / "v"
     with vault.create(path, PASSPHRASE, kdf=weak_kdf, kdf_chosen=True) as v:
         v.import_path(tg_export(tmp_path / "a" / "result.json", [tg_msg(1, "first")]))
-    old = (path / "vault.store.db").read_bytes()
+    old = (path / "vault.db").read_bytes()
     with vault.open(path, PASSPHRASE) as v:
         v.import_path(tg_export(tmp_path / "b" / "result.json", [tg_msg(2, "second")]))
-    new = bytearray((path / "vault.store.db").read_bytes())
+    new = bytearray((path / "vault.db").read_bytes())
     changed = [
         i
         for i in range(min(len(old), len(new)) // PAGE)
@@ -119,7 +119,7 @@ def test_replaying_an_older_version_of_a_page_is_detected(tmp_path, weak_kdf):
     ]
     pg = changed[-1]
     new[pg * PAGE : (pg + 1) * PAGE] = old[pg * PAGE : (pg + 1) * PAGE]
-    (path / "vault.store.db").write_bytes(bytes(new))
+    (path / "vault.db").write_bytes(bytes(new))
     with vault.open(path, PASSPHRASE) as v:
         assert not v.check()["ok"]
 
@@ -148,7 +148,7 @@ def test_a_full_disk_is_a_clear_error_and_changes_nothing(closed_vault, tmp_path
     big = tg_export(
         tmp_path / "big" / "result.json", [tg_msg(i, f"row {i} " + "x" * 400) for i in range(1, 20001)], chat_id=777
     )
-    limit = (path / "vault.store.db").stat().st_size + 256 * 1024
+    limit = (path / "vault.db").stat().st_size + 256 * 1024
     out = subprocess.run(
         [sys.executable, "-c", _FILL, str(path), str(big), str(limit), PASSPHRASE],
         capture_output=True,
@@ -261,7 +261,7 @@ def test_kill_during_backup_leaves_the_vault_and_every_finished_backup_whole(clo
 _HOLDER = """
 import sys, time, vault
 with vault.open(sys.argv[1], sys.argv[2]) as v:
-    v.conn.execute("PRAGMA cache_size = 10")  # spill: changed pages reach vault.store.db before COMMIT
+    v.conn.execute("PRAGMA cache_size = 10")  # spill: changed pages reach vault.db before COMMIT
     v.conn.execute("BEGIN IMMEDIATE")
     v.conn.execute("UPDATE messages SET text = 'overwritten'")
     print("dirty", flush=True)
@@ -285,9 +285,9 @@ def test_a_hot_journal_after_a_crash_is_rolled_back_on_the_next_open(closed_vaul
     assert p.stdout is not None and p.stdout.readline().strip() == b"dirty"
     p.send_signal(signal.SIGKILL)
     p.wait()
-    assert (path / "vault.store.db-journal").exists()
+    assert (path / "vault.db-journal").exists()
     r = cli("check", "--json", env=env)  # through the CLI, as a person would after a crash
     assert r.code == 0 and r.json()["ok"], r.out + r.err
-    assert not (path / "vault.store.db-journal").exists()
+    assert not (path / "vault.db-journal").exists()
     with vault.open(path, PASSPHRASE) as v:
         assert v.conn.execute("SELECT id, text FROM messages ORDER BY id").fetchall() == before

@@ -234,11 +234,11 @@ def test_a_session_in_80x24(shell_env, hermetic, tmp_path, vault_dir, cli_vault)
 def test_idle_lock_drops_the_key_and_asks_again(shell_env):
     t = Term(shell_env, "shell", "--lock-after", "0.04")  # 2.4 seconds
     t.unlock()
-    assert any(p.endswith("vault.store.db") for p in t.open_files())
+    assert any(p.endswith("vault.db") for p in t.open_files())
     seen = t.expect("Passphrase to unlock:")  # nobody types: it locks
     assert "The vault is locked" in seen
     assert "\x1b[2J" in t.raw and "\x1b[3J" in t.raw  # screen and scrollback cleared
-    assert not any(p.endswith("vault.store.db") for p in t.open_files())  # the vault is closed, its key wiped
+    assert not any(p.endswith("vault.db") for p in t.open_files())  # the vault is closed, its key wiped
     t.child.send("\r")  # an empty line is not a try
     t.child.send("not it\r")
     t.expect("wrong passphrase; 2 tries left\n")
@@ -246,7 +246,7 @@ def test_idle_lock_drops_the_key_and_asks_again(shell_env):
     assert "Unlocked." in t.expect(PROMPT)
     t.child.send(LATIN + "\r")
     t.expect(LATIN + " pier")
-    assert any(p.endswith("vault.store.db") for p in t.open_files())
+    assert any(p.endswith("vault.db") for p in t.open_files())
     t.expect("Passphrase to unlock:")  # idle again
     for attempt in range(3):
         t.child.send(f"wrong {attempt}\r")

@@ -26,7 +26,7 @@ def test_every_page_decrypts_with_the_raw_key_and_nothing_is_in_the_clear(new_va
     _fill(new_vault, tmp_path)
     dek = bytes.fromhex(new_vault.export_key())
     new_vault.close()
-    db = vault_dir / "vault.store.db"
+    db = vault_dir / "vault.db"
     pages = list(forensics.db_pages(db, dek))
     assert len(pages) > 5
     assert all(p.plain is not None for p in pages), "a page failed HMAC: raw-key mode is not on"
@@ -45,12 +45,12 @@ def test_every_page_decrypts_with_the_raw_key_and_nothing_is_in_the_clear(new_va
 
 def test_wrong_key_fails_every_page_and_salts_differ(new_vault, vault_dir, tmp_path, weak_kdf):
     new_vault.close()
-    db = vault_dir / "vault.store.db"
+    db = vault_dir / "vault.db"
     wrong = bytes(32)
     assert all(p.plain is None for p in forensics.db_pages(db, wrong))
     other = vault.create(tmp_path / "other", PASSPHRASE, kdf=weak_kdf, kdf_chosen=True)
     other.close()
-    assert db.read_bytes()[:16] != (tmp_path / "other" / "vault.store.db").read_bytes()[:16]
+    assert db.read_bytes()[:16] != (tmp_path / "other" / "vault.db").read_bytes()[:16]
 
 
 def test_pragmas_on_every_connection(new_vault):
@@ -84,7 +84,7 @@ def test_stock_sqlcipher_opens_it_with_the_exported_key(new_vault, vault_dir, tm
     new_vault.close()
     import sqlcipher3  # a plain connection, none of the vault's code
 
-    con = sqlcipher3.connect(str(vault_dir / "vault.store.db"))
+    con = sqlcipher3.connect(str(vault_dir / "vault.db"))
     con.execute(f"PRAGMA key = \"x'{key}'\"")
     assert con.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
     con.close()

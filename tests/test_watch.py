@@ -26,7 +26,7 @@ import vault
 from tests.conftest import PASSPHRASE, tg_msg
 from vault.errors import UsageError
 from vault.secret import SourceSpec
-from vault.watch import Watcher, WatchEvent, imported_before, require_unattended_passphrase
+from vault.watch import Watcher, WatchEvent, require_unattended_passphrase
 from vault.watch.shred import ShredRefused, shred, shred_file
 from vault.watch.units import ignored, snapshot, units, zip_complete
 
@@ -450,7 +450,7 @@ def test_units_of_a_watched_folder(tmp_path: Path) -> None:
     os.mkfifo(drop / "pipe")
     vault_dir = drop / "vault"
     vault_dir.mkdir()
-    (vault_dir / "vault.store.db").write_bytes(b"x")
+    (vault_dir / "vault.db").write_bytes(b"x")
     found = []
     for entry in sorted(drop.iterdir()):
         found += [(u.path.relative_to(drop).as_posix(), u.is_dir) for u in units(entry, lambda p: p == vault_dir)]
@@ -478,23 +478,23 @@ def test_snapshot_and_zip_completeness(tmp_path: Path) -> None:
 def test_imported_before(new_vault: vault.Vault, tmp_path: Path) -> None:
     f = tmp_path / "room.jsonl"
     f.write_text(jsonl_text("r"))
-    assert imported_before(new_vault, f) is None
+    assert new_vault.imported_before(f) is None
     new_vault.import_path(f)
-    prior = imported_before(new_vault, f)
+    prior = new_vault.imported_before(f)
     assert prior is not None and prior.problems == 0
     copy = tmp_path / "copy.jsonl"
     copy.write_bytes(f.read_bytes())
-    assert imported_before(new_vault, copy) is not None  # the same bytes under another name
+    assert new_vault.imported_before(copy) is not None  # the same bytes under another name
     f.write_text(jsonl_text("r") + "\n")
-    assert imported_before(new_vault, f) is None  # different bytes
+    assert new_vault.imported_before(f) is None  # different bytes
     folder = tmp_path / "ChatExport_x"
     tg_folder(folder, 8)
     new_vault.import_path(folder)
-    assert imported_before(new_vault, folder) is not None  # a folder matches on its files' names and bytes
+    assert new_vault.imported_before(folder) is not None  # a folder matches on its files' names and bytes
     other = tmp_path / "ChatExport_y"
     tg_folder(other, 8)
     (other / "result.json").write_bytes((other / "result.json").read_bytes().replace(b"message", b"Message"))
-    assert imported_before(new_vault, other) is None  # same shape, other bytes
+    assert new_vault.imported_before(other) is None  # same shape, other bytes
 
 
 def test_watcher_refuses_bad_folders_and_never_prompts(new_vault: vault.Vault, tmp_path: Path) -> None:

@@ -162,7 +162,7 @@ def test_kill_9_mid_import_then_the_next_start_completes_it(
     staged = tmp_path / "staged.json"
     staged.write_bytes(big_telegram(n, 9001))
     big = drop / "big.json"
-    journal = vault_dir / "vault.store.db-journal"
+    journal = vault_dir / "vault.db-journal"
     with watcher(["--json", "--settle", "0.2", str(drop)], cli_vault, tmp_path) as w:
         w.wait_for(has_event("watching"))
         os.rename(staged, big)  # it lands whole
@@ -198,7 +198,7 @@ def test_sigterm_lets_the_current_import_finish(cli_vault: dict[str, str], tmp_p
     staged = tmp_path / "staged.json"
     staged.write_bytes(big_telegram(n, 9002))
     big = drop / "big.json"
-    journal = vault_dir / "vault.store.db-journal"
+    journal = vault_dir / "vault.db-journal"
     with watcher(["--settle", "0.2", str(drop)], cli_vault, tmp_path) as w:  # text lines on stderr
         os.rename(staged, big)
         await_file(journal)  # the import has begun
@@ -220,7 +220,7 @@ def test_a_second_signal_abandons_the_import_and_rolls_it_back(
     drop.mkdir()
     staged = tmp_path / "staged.json"
     staged.write_bytes(big_telegram(10_000, 9003))
-    journal = vault_dir / "vault.store.db-journal"
+    journal = vault_dir / "vault.db-journal"
     with watcher(["--json", "--settle", "0.2", str(drop)], cli_vault, tmp_path) as w:
         w.wait_for(has_event("watching"))
         os.rename(staged, drop / "big.json")

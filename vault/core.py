@@ -1,64 +1,71 @@
-"""The Vault: create, open and close an encrypted vault, and the operations the front ends call.
+"""The facade: the typed public API that the CLI, the shell, the watcher and the web viewer call.
 
-A vault is a directory (0700) holding `vault.store.db` (SQLCipher 4, keyed with a random 256-bit raw
-key) and `keyslots.json` (the key wrapped under the passphrase and the recovery key). Opening
-never writes unless the passphrase opened the key and the database matched it; nothing here ever
-creates a vault by accident.
+`create()` and `open()` give a `Vault`; its methods delegate each to one operation module
+(vault/operations/), handing it the unlocked store (vault/store/handle.py). Nothing below imports
+this module: the dependency runs one way, front ends -> facade -> operations -> text/store ->
+contract (records, errors, timeutil, secret). Front ends import names from here, never from the
+store or the operations.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import secrets
-import stat
-import warnings
 from collections.abc import Callable
-from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from vault.errors import (
-    NotAVaultError,
-    TalkvaultError,
-    UsageError,
-    VaultDamagedError,
-    VaultExistsError,
-    VaultLockedError,
+from importers.base import ParseOptions
+from vault.operations import (
+    backup as _backup,
 )
-from vault.secret import Secret, wipe
-from vault.store import db, keys, schema
-from vault.store.hardening import harden_process
-from vault.store.keys import DEFAULT_KDF, FLOOR_KDF, KdfParams, KeyFile
+from vault.operations import (
+    checking,
+    deletion,
+    importing,
+    index,
+    reading,
+    rotate,
+    search,
+)
+from vault.operations import export as _export
+from vault.operations.backup import Report as BackupReport
+from vault.operations.importing import PriorImport
+from vault.operations.ingest import FileReport
+from vault.operations.rows import ChatRow, MessageRow, Report
+from vault.secret import Secret
+from vault.store import handle
+from vault.store.db import Error as DatabaseError
+from vault.store.db import translate as translate_database_error
+from vault.store.handle import DB_NAME, Store, as_secret, is_vault
+from vault.store.keys import DEFAULT_KDF, FLOOR_KDF, KEYSLOTS_NAME, KdfParams, KeyFile
+from vault.text.normalize import fingerprint
+from vault.timeutil import SEQ_SPAN
 
-DB_NAME = "vault.store.db"
-
-
-def _as_secret(value: Secret | str | bytes) -> Secret:
-    return value if isinstance(value, Secret) else Secret(value)
-
-
-def _vault_paths(path: Path) -> tuple[Path, Path]:
-    return path / DB_NAME, path / keys.KEYSLOTS_NAME
-
-
-def is_vault(path: Path) -> bool:
-    dbp, kp = _vault_paths(Path(path))
-    return dbp.exists() or kp.exists()
-
-
-def _check_permissions(path: Path) -> None:
-    """Warn (as ssh does for keys) when other users could read the vault."""
-    for p in (path, *_vault_paths(path)):
-        with suppress(OSError):
-            if os.stat(p).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                warnings.warn(
-                    f"{p} is accessible to other users; run 'chmod -R go-rwx {path}'",
-                    stacklevel=3,
-                )
-                return
+__all__ = [
+    "DB_NAME",
+    "DEFAULT_KDF",
+    "FLOOR_KDF",
+    "KEYSLOTS_NAME",
+    "SEQ_SPAN",
+    "BackupReport",
+    "ChatRow",
+    "DatabaseError",
+    "FileReport",
+    "KdfParams",
+    "MessageRow",
+    "PriorImport",
+    "Report",
+    "Vault",
+    "change_passphrase",
+    "check_damaged",
+    "check_export_request",
+    "create",
+    "is_vault",
+    "open",
+    "restore_backup",
+    "translate_database_error",
+    "verify_backup",
+]
 
 
 def create(
@@ -69,45 +76,8 @@ def create(
     kdf_chosen: bool = False,
 ) -> Vault:
     """Create a new vault at `path` and return it open. `vault.recovery_key` is shown once."""
-    harden_process()
-    path = Path(path)
-    secret = _as_secret(passphrase)
-    keys.check_params(kdf)
-    if is_vault(path):
-        raise VaultExistsError(f"a vault already exists in {path}; open it, or choose another directory")
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise UsageError(f"{path} exists and is not an empty directory; choose a new directory for the vault")
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-    dbp, kp = _vault_paths(path)
-    dek = bytearray(secrets.token_bytes(keys.DEK_BYTES))
-    vault_id = secrets.token_hex(keys.VAULT_ID_BYTES)
-    recovery = keys.new_recovery_key()
-    db.create_file(dbp)
-    conn = db.connect(dbp, dek)
-    try:
-        schema.migrate(conn)
-        with db.transaction(conn):
-            from vault.text.normalize import fingerprint
-
-            for name, value in (
-                ("vault_id", vault_id),
-                ("mac_key", secrets.token_hex(32)),
-                ("normaliser_version", fingerprint()),
-                ("created", schema.now_iso()),
-            ):
-                conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (name, value))
-    finally:
-        conn.close()
-    slots = [
-        keys.wrap(dek, secret, "passphrase", kdf, vault_id, chosen=kdf_chosen),
-        keys.wrap(dek, recovery, "recovery", kdf, vault_id, chosen=kdf_chosen),
-    ]
-    KeyFile(vault_id=vault_id, slots=slots).save(kp)
-    keys.fsync_dir(path)
-    v = Vault._open_with_key(path, dek, KeyFile.load(kp), kdf)
-    v.recovery_key = recovery
-    return v
+    store = handle.create(path, passphrase, kdf=kdf, kdf_chosen=kdf_chosen, normaliser_version=fingerprint())
+    return Vault(store)
 
 
 def open(
@@ -116,343 +86,21 @@ def open(
     *,
     recovery_key: Secret | str | None = None,
     kdf: KdfParams = DEFAULT_KDF,
-    busy_timeout_ms: int = db.BUSY_TIMEOUT_MS,
+    busy_timeout_ms: int | None = None,
 ) -> Vault:
-    """Unlock the vault at `path` with its passphrase (or recovery key)."""
-    harden_process()
-    path = Path(path)
-    dbp, kp = _vault_paths(path)
-    if not dbp.exists() and not kp.exists():
-        raise NotAVaultError(
-            f"no vault in {path}; create one with 'talkvault init' (or point --vault / TALKVAULT_DIR at yours)"
-        )
-    if not dbp.exists():
-        raise VaultDamagedError(
-            f"{path} has a key file but no {DB_NAME}; restore the vault from a backup ('talkvault restore')"
-        )
-    _check_permissions(path)
-    keyfile = KeyFile.load(kp)
-    if recovery_key is not None:
-        secret, kind = keys.normalise_recovery_key(_as_secret(recovery_key)), "recovery"
-    elif passphrase is not None:
-        secret, kind = _as_secret(passphrase), "passphrase"
-    else:
-        raise UsageError("a passphrase or a recovery key is needed to open the vault")
-    dek, slot = unlock_database(path, keyfile, secret, kind, busy_timeout_ms=busy_timeout_ms)
-    v = Vault._open_with_key(path, dek, keyfile, kdf, busy_timeout_ms=busy_timeout_ms)
+    """Unlock the vault at `path` with its passphrase (or recovery key).
+
+    An interrupted key rotation is settled, and an index made by other text rules is rebuilt.
+    """
+    extra = {} if busy_timeout_ms is None else {"busy_timeout_ms": busy_timeout_ms}
+    store, slot = handle.open(path, passphrase, recovery_key=recovery_key, kdf=kdf, **extra)
     try:
-        from vault.operations.rotate import settle
-
-        settle(v, slot)
-        if passphrase is not None and recovery_key is None:
-            v._maybe_upgrade_slot(slot, _as_secret(passphrase))
+        rotate.settle(store, slot)
+        index.rebuild_if_stale(store)
     except BaseException:
-        v.close()
+        store.close()
         raise
-    return v
-
-
-def unlock_database(
-    path: Path, keyfile: KeyFile, secret: Secret, kind: str, *, busy_timeout_ms: int = db.BUSY_TIMEOUT_MS
-) -> tuple[bytearray, keys.Slot]:
-    """The data key this secret opens *and* that opens this vault's database (a reading check).
-
-    Normally the secret opens one slot. Between the steps of rotate-key it may open two key
-    generations; the one whose key opens vault.store.db is the vault's key."""
-    dbp, _ = _vault_paths(path)
-    candidates = keyfile.unlock_all(secret, kind)
-    chosen: tuple[bytearray, keys.Slot] | None = None
-    failure: TalkvaultError | None = None
-    for dek, slot in candidates:
-        if chosen is not None:
-            wipe(dek)
-            continue
-        try:
-            # Not read-only: after a crash, the first connection must roll back the hot journal
-            # (a read-only one cannot, and the vault would look damaged). Nothing else is written.
-            conn = db.connect(dbp, dek, busy_timeout_ms=busy_timeout_ms)
-        except VaultDamagedError as exc:
-            failure = exc
-            wipe(dek)
-            continue
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'vault_id'").fetchone()
-        except db.Error:
-            row = None
-        finally:
-            conn.close()
-        if row is None or row[0] != keyfile.vault_id:
-            failure = VaultDamagedError(
-                "the key file does not belong to this vault's database (vault ids differ); nothing "
-                "was changed. Put the right keyslots.json back, or restore from a backup"
-            )
-            wipe(dek)
-            continue
-        chosen = (dek, slot)
-    if chosen is None:
-        raise failure or VaultDamagedError()
-    return chosen
-
-
-class Vault:
-    """An unlocked vault. Use as a context manager, or call close()."""
-
-    recovery_key: Secret | None = None
-    path: Path
-    db_path: Path
-    keys_path: Path
-    keyfile: KeyFile
-    kdf: KdfParams
-    _dek: bytearray
-    _mac_key: bytes
-    _conn: db.Connection | None
-
-    def __init__(self) -> None:  # use vault.open / vault.create
-        raise TypeError("use vault.open() or vault.create()")
-
-    @classmethod
-    def _open_with_key(
-        cls,
-        path: Path,
-        dek: bytearray,
-        keyfile: KeyFile,
-        kdf: KdfParams,
-        busy_timeout_ms: int = db.BUSY_TIMEOUT_MS,
-    ) -> Vault:
-        self = object.__new__(cls)
-        self.path = path
-        self.db_path, self.keys_path = _vault_paths(path)
-        self._dek = dek
-        self.keyfile = keyfile
-        self.kdf = kdf
-        self.recovery_key = None
-        self._conn = db.connect(self.db_path, dek, busy_timeout_ms=busy_timeout_ms)
-        try:
-            self._check_binding()
-            version = schema.current_version(self._conn)
-            if version > schema.SCHEMA_VERSION:
-                raise TalkvaultError("this vault was written by a newer talkvault; upgrade talkvault to open it")
-            if version < schema.SCHEMA_VERSION:
-                schema.migrate(self._conn)
-            self._check_fts()
-            self._mac_key = bytes.fromhex(self.meta("mac_key") or "")
-            self._maybe_rebuild_index()
-        except db.Error as exc:
-            self.close()
-            raise db.translate(exc) from None
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    # -- plumbing --------------------------------------------------------------------------
-    @property
-    def conn(self) -> db.Connection:
-        if self._conn is None:
-            raise VaultLockedError()
-        return self._conn
-
-    def __enter__(self) -> Vault:
-        return self
-
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<Vault {self.path} {'open' if self._conn else 'closed'}>"
-
-    def close(self) -> None:
-        conn, self._conn = getattr(self, "_conn", None), None
-        if conn is not None:
-            with suppress(db.Error):
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-            conn.close()
-        dek = getattr(self, "_dek", None)
-        if dek is not None:
-            wipe(dek)
-
-    @property
-    def closed(self) -> bool:
-        return self._conn is None
-
-    def meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def _check_binding(self) -> None:
-        try:
-            row = self.conn.execute("SELECT value FROM meta WHERE key = 'vault_id'").fetchone()
-        except db.Error:
-            row = None
-        if row is None or row[0] != self.keyfile.vault_id:
-            raise VaultDamagedError(
-                "the key file does not belong to this vault's database (vault ids differ); nothing "
-                "was changed. Put the right keyslots.json back, or restore from a backup"
-            )
-
-    def _check_fts(self) -> None:
-        for table in ("fts", "names_fts"):
-            if not schema.fts_secure_delete_on(self.conn, table):
-                raise VaultDamagedError(
-                    f"the search index lost its secure-delete setting ({table}); run 'talkvault check'"
-                )
-
-    def _maybe_upgrade_slot(self, slot: keys.Slot, secret: Secret) -> None:
-        """Re-wrap a passphrase slot whose KDF cost is below the floor (unless the person chose it)."""
-        if slot.chosen or not slot.params.below(FLOOR_KDF) or self.kdf.below(FLOOR_KDF):
-            return
-        new = keys.wrap(
-            self._dek, secret, slot.kind, self.kdf, self.keyfile.vault_id, slot_id=slot.slot_id, gen=slot.gen
-        )
-        self.keyfile.replace_slot(slot, new)
-        self.keyfile.save(self.keys_path)
-
-    def export_key(self) -> str:
-        """The raw database key as hex, for stock SQLCipher tools (PRAGMA key = "x'...'")."""
-        return bytes(self._dek).hex()
-
-    # -- key slots -------------------------------------------------------------------------
-    def set_passphrase(self, new: Secret | str, *, kdf: KdfParams | None = None, chosen: bool = False) -> None:
-        """Re-wrap the passphrase slot(s) under a new passphrase; vault.store.db is not touched."""
-        gen = max(self.keyfile.generations)
-        set_slot(self.keyfile, self._dek, "passphrase", _as_secret(new), kdf or self.kdf, chosen=chosen, gen=gen)
-        self.keyfile.save(self.keys_path)
-
-    # -- the index -------------------------------------------------------------------------
-    def _maybe_rebuild_index(self) -> None:
-        from vault.text.normalize import fingerprint
-
-        if self.meta("normaliser_version") != fingerprint():
-            self.rebuild_index()
-
-    def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
-        """Re-create the full-text index from the stored text (after a normaliser change)."""
-        from vault.text.names import name_index_text
-        from vault.text.normalize import fingerprint, index_text
-
-        c = self.conn
-        n = 0
-        with db.transaction(c):
-            # 'delete-all' empties a contentless index; secure-delete stays on.
-            c.execute("INSERT INTO fts(fts) VALUES ('delete-all')")
-            c.execute("INSERT INTO names_fts(names_fts) VALUES ('delete-all')")
-            cur = c.execute("SELECT id, text FROM messages")
-            ins = c.cursor()
-            for mid, text in cur:
-                body = index_text(text)
-                if body:
-                    ins.execute("INSERT INTO fts(rowid, body) VALUES (?, ?)", (mid, body))
-                n += 1
-                if progress and n % 10000 == 0:
-                    progress(n)
-            for cid, title in c.execute("SELECT id, title FROM chats").fetchall():
-                c.execute("INSERT INTO names_fts(rowid, body) VALUES (?, ?)", (cid, name_index_text(title)))
-            for pid, name in c.execute("SELECT id, name FROM people").fetchall():
-                c.execute("INSERT INTO names_fts(rowid, body) VALUES (?, ?)", (-pid, name_index_text(name)))
-            c.execute("INSERT INTO fts(fts) VALUES ('optimize')")
-            c.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('normaliser_version', ?)",
-                (fingerprint(),),
-            )
-        return n
-
-    # -- operations (each in its own module) -----------------------------------------------
-    def import_path(self, path: str | os.PathLike[str], **kw: Any) -> Any:
-        from vault.operations.importing import import_path
-
-        return import_path(self, Path(path), **kw)
-
-    def chats(self) -> list[dict[str, Any]]:
-        from vault.operations.reading import chats
-
-        return chats(self)
-
-    def search(self, query: str, **kw: Any) -> list[dict[str, Any]]:
-        from vault.operations.search import search
-
-        return search(self, query, **kw)
-
-    def show(self, chat: str, **kw: Any) -> list[dict[str, Any]]:
-        from vault.operations.reading import show
-
-        return show(self, chat, **kw)
-
-    def check(self) -> dict[str, Any]:
-        from vault.operations.checking import check
-
-        return check(self)
-
-    def stats(self) -> dict[str, Any]:
-        from vault.operations.reading import stats
-
-        return stats(self)
-
-    def counts(self) -> dict[str, int]:
-        from vault.operations.reading import counts
-
-        return counts(self)
-
-    def export(
-        self,
-        chat: str | None,
-        *,
-        format: str,
-        out: str | os.PathLike[str],
-        all_chats: bool = False,
-        **kw: Any,
-    ) -> dict[str, Any]:
-        from vault.operations.export import export
-
-        return export(self, chat, format=format, out=out, all_chats=all_chats, **kw)
-
-    def delete(
-        self,
-        message_ids: list[str] | None = None,
-        chat: str | None = None,
-        query: str | None = None,
-        before: str | None = None,
-        after: str | None = None,
-        dry_run: bool = False,
-    ) -> dict[str, Any]:
-        """Securely delete messages by id, a chat, or a query (optionally within dates)."""
-        from vault.operations.deletion import delete
-
-        return delete(self, message_ids, chat, query, before, after, dry_run)
-
-    def forget_deleted(self, *, chat: str | None = None, export: str | None = None, everything: bool = False) -> int:
-        """Forget tombstones so that deleted messages can be imported again, deliberately."""
-        from vault.operations.deletion import forget_tombstones
-
-        return forget_tombstones(self, chat=chat, export=export, everything=everything)
-
-    def rotate_key(self, passphrase: Secret | str, kdf: KdfParams | None = None) -> Secret:
-        """A new data key and a fresh database file; returns the new recovery key."""
-        from vault.operations.rotate import rotate_key
-
-        return rotate_key(self, _as_secret(passphrase), kdf)
-
-    def backup(self, dest: str | os.PathLike[str], *, keep: int | None = None) -> dict[str, Any]:
-        """A verified, encrypted one-file backup in `dest` (a file, or a directory that gets a dated file)."""
-        from vault.operations.backup import backup
-
-        return backup(self, dest, keep=keep)
-
-
-def set_slot(
-    keyfile: KeyFile,
-    dek: bytes | bytearray,
-    kind: str,
-    secret: Secret,
-    kdf: KdfParams,
-    *,
-    chosen: bool = False,
-    gen: int = 0,
-) -> None:
-    """Replace the slot(s) of `kind` with one wrapping `dek` under `secret`."""
-    new = keys.wrap(dek, secret, kind, kdf, keyfile.vault_id, chosen=chosen, gen=gen)
-    others = [s for s in keyfile.slots if s.kind != kind]
-    keyfile.slots = [*others, new]
+    return Vault(store)
 
 
 def change_passphrase(
@@ -464,45 +112,203 @@ def change_passphrase(
     kdf: KdfParams = DEFAULT_KDF,
     chosen: bool = False,
 ) -> None:
-    """`passwd`: unwrap with the old passphrase (or the recovery key), re-wrap under the new one.
-
-    Only keyslots.json is rewritten (atomically); vault.store.db is neither written nor opened for writing.
-    """
-    harden_process()
-    path = Path(path)
-    dbp, kp = _vault_paths(path)
-    if not dbp.exists() and not kp.exists():
-        raise NotAVaultError(f"no vault in {path}; create one with 'talkvault init'")
-    keyfile = KeyFile.load(kp)
-    # The key must open this database before the key file is touched (checked read-only).
-    if recovery_key is not None:
-        dek, slot = unlock_database(path, keyfile, keys.normalise_recovery_key(_as_secret(recovery_key)), "recovery")
-    elif old is not None:
-        dek, slot = unlock_database(path, keyfile, _as_secret(old), "passphrase")
-    else:
-        raise UsageError("the current passphrase or the recovery key is needed")
-    try:
-        keyfile.slots = [s for s in keyfile.slots if s.gen == slot.gen]  # finish any interrupted rotation
-        set_slot(keyfile, dek, "passphrase", _as_secret(new), kdf, chosen=chosen, gen=slot.gen)
-        keyfile.save(kp)
-    finally:
-        wipe(dek)
+    """`passwd`: re-wrap the key under a new passphrase; only keyslots.json is rewritten."""
+    handle.change_passphrase(path, new, old=old, recovery_key=recovery_key, kdf=kdf, chosen=chosen)
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, streamed; of a folder, over each file's relative name and bytes."""
-    if not path.is_dir():
-        return _sha256_of(path)
-    h = hashlib.sha256()
-    for p in sorted(path.rglob("*")):
-        if p.is_file() and not p.is_symlink():
-            h.update(json.dumps([str(p.relative_to(path)), _sha256_of(p)]).encode())
-    return h.hexdigest()
+def verify_backup(
+    path: str | os.PathLike[str],
+    passphrase: Secret | str | bytes | None = None,
+    *,
+    recovery_key: Secret | str | None = None,
+) -> BackupReport:
+    """Prove that a backup file is whole and opens (with its passphrase or recovery key)."""
+    return _backup.verify(path, passphrase, recovery_key=recovery_key)
 
 
-def _sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            h.update(chunk)
-    return h.hexdigest()
+def restore_backup(
+    path: str | os.PathLike[str],
+    to: str | os.PathLike[str],
+    passphrase: Secret | str | bytes | None = None,
+    *,
+    recovery_key: Secret | str | None = None,
+) -> Report:
+    """A new vault at `to` from a verified backup file."""
+    return _backup.restore(path, to, passphrase, recovery_key=recovery_key)
+
+
+def check_damaged(path: str | os.PathLike[str], secret: Secret, reason: str) -> Report:
+    """`check` of a vault that will not open: the pages that fail their HMAC."""
+    return checking.check_damaged(path, secret, reason)
+
+
+def check_export_request(chat: str | None, all_chats: bool, format: str, out: str | os.PathLike[str]) -> None:
+    """Refuse a bad export request (UsageError) before the passphrase is asked for."""
+    _export.check_request(chat, all_chats, format, out)
+
+
+class Vault:
+    """An unlocked vault. Use as a context manager, or call close() (which wipes the key)."""
+
+    def __init__(self, store: Store) -> None:  # use vault.open() or vault.create()
+        if not isinstance(store, Store):
+            raise TypeError("use vault.open() or vault.create()")
+        self.store = store
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return self.store.path
+
+    @property
+    def recovery_key(self) -> Secret | None:
+        """Set on a vault just created: the recovery key, to be shown once."""
+        return self.store.recovery_key
+
+    @property
+    def keyfile(self) -> KeyFile:
+        return self.store.keyfile
+
+    @property
+    def conn(self) -> handle.db.Connection:
+        """The open connection, for library users and tests; the front ends never use it."""
+        return self.store.conn
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Vault {self.path} {'closed' if self.closed else 'open'}>"
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.store.closed
+
+    def interrupt(self) -> None:
+        """Stop the statement running in another thread (it raises there)."""
+        self.store.conn.interrupt()
+
+    def meta(self, key: str) -> str | None:
+        return self.store.meta(key)
+
+    def export_key(self) -> str:
+        """The raw database key as hex, for stock SQLCipher tools (PRAGMA key = "x'...'")."""
+        return self.store.export_key()
+
+    def set_passphrase(self, new: Secret | str, *, kdf: KdfParams | None = None, chosen: bool = False) -> None:
+        """Re-wrap the passphrase slot(s) under a new passphrase; vault.db is not touched."""
+        self.store.set_passphrase(new, kdf=kdf, chosen=chosen)
+
+    def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
+        """Re-create the full-text index from the stored text (after a normaliser change)."""
+        return index.rebuild(self.store, progress)
+
+    # -- putting history in ----------------------------------------------------------------------
+    def import_path(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: str | None = None,
+        tz: str | None = None,
+        dry_run: bool = False,
+        options: ParseOptions | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> FileReport:
+        """Import one export (file, folder or zip) in one transaction; the report of what it did."""
+        return importing.import_path(
+            self.store, Path(path), format=format, tz=tz, dry_run=dry_run, options=options, progress=progress
+        )
+
+    def imported_before(self, path: Path) -> PriorImport | None:
+        """The successful import of exactly these bytes, or None."""
+        return importing.imported_before(self.store, path)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def chats(self) -> list[ChatRow]:
+        return reading.chats(self.store)
+
+    def resolve_chat(self, chat: str) -> int:
+        """A chat's id from its id or exact title (UsageError naming the choices otherwise)."""
+        return reading.resolve_chat(self.store, chat)
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int | None = 20,
+        sort: str = "newest",
+        context: int = 0,
+        offset: int = 0,
+        highlight: bool = False,
+    ) -> list[MessageRow]:
+        return search.search(
+            self.store, query, limit=limit, sort=sort, context=context, offset=offset, highlight=highlight
+        )
+
+    def messages(self, ids: list[int]) -> list[MessageRow]:
+        """The messages with these ids, in the order given (ids not in the vault left out)."""
+        return search.fetch_messages(self.store, ids)
+
+    def show(
+        self,
+        chat: str,
+        *,
+        around: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> list[MessageRow]:
+        """A conversation in time order: the first `limit` messages, or those around/before/after an id."""
+        return reading.show(self.store, chat, around=around, limit=limit, before=before, after=after)
+
+    def check(self) -> Report:
+        return checking.check(self.store)
+
+    def stats(self) -> Report:
+        return reading.stats(self.store)
+
+    def counts(self) -> dict[str, int]:
+        return reading.counts(self.store)
+
+    def export(
+        self,
+        chat: str | None,
+        *,
+        format: str,
+        out: str | os.PathLike[str],
+        all_chats: bool = False,
+        tz: str | None = None,
+        page_size: int | None = None,
+    ) -> Report:
+        return _export.export(self.store, chat, format=format, out=out, all_chats=all_chats, tz=tz, page_size=page_size)
+
+    # -- changing what it holds ------------------------------------------------------------------
+    def delete(
+        self,
+        message_ids: list[str] | None = None,
+        chat: str | None = None,
+        query: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        dry_run: bool = False,
+    ) -> Report:
+        """Securely delete messages by id, a chat, or a query (optionally within dates)."""
+        return deletion.delete(self.store, message_ids, chat, query, before, after, dry_run)
+
+    def forget_deleted(self, *, chat: str | None = None, export: str | None = None, everything: bool = False) -> int:
+        """Forget tombstones so that deleted messages can be imported again, deliberately."""
+        return deletion.forget_tombstones(self.store, chat=chat, export=export, everything=everything)
+
+    def rotate_key(self, passphrase: Secret | str, kdf: KdfParams | None = None) -> Secret:
+        """A new data key and a fresh database file; returns the new recovery key."""
+        return rotate.rotate_key(self.store, as_secret(passphrase), kdf)
+
+    def backup(self, dest: str | os.PathLike[str], *, keep: int | None = None) -> Report:
+        """A verified, encrypted one-file backup in `dest` (a file, or a directory that gets a dated file)."""
+        return _backup.backup(self.store, dest, keep=keep)

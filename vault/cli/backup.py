@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from vault.cli import State, cli, emit_json, json_option, open_vault, passphrase_options, source_spec
+from vault.cli.common import State, cli, emit_json, json_option, open_vault, passphrase_options, source_spec
 from vault.errors import EXIT_DAMAGED
 
 _RECOVERY_HELP = "Unlock with the recovery key instead (read from the passphrase sources, or asked)."
@@ -95,7 +95,7 @@ def verify(
     index's integrity, the counts recorded at backup time, and that the passphrase (or the recovery
     key) opens its key slots. Needs no vault.
     """
-    from vault.operations.backup import verify as verify_backup
+    from vault.core import verify_backup
 
     secret = _secret(use_recovery)
     try:
@@ -139,7 +139,7 @@ def restore(
     The backup is verified in full first; the vault opens with the passphrase and the recovery key
     it had when the backup was made.
     """
-    from vault.operations.backup import restore as restore_backup
+    from vault.core import restore_backup
 
     secret = _secret(use_recovery)
     try:

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from vault.cli import State, cli, color_enabled, emit_json, json_option, open_vault, passphrase_options, reading_options
+from vault.cli.common import (
+    State,
+    cli,
+    color_enabled,
+    emit_json,
+    json_option,
+    open_vault,
+    passphrase_options,
+    reading_options,
+)
 from vault.errors import EXIT_DAMAGED, EXIT_FAILURE, ExportError
+
+if TYPE_CHECKING:
+    from vault.core import MessageRow
 
 
 @cli.command("import")
@@ -67,7 +79,7 @@ def import_(
     which line, what to do) and the others still import; the exit status is then 1.
     """
     from importers.base import ParseOptions
-    from vault.operations.importing import resolve_tz
+    from vault.timeutil import resolve_tz
 
     resolve_tz(tz)  # a bad zone is a usage error before anything is read
     keys = {k: v for k, v in (("signal", signal_key), ("wechat", wechat_key)) if v}
@@ -201,7 +213,7 @@ def _render_text(text: str, spans: list[tuple[int, int]], color: bool) -> str:
 
 
 def print_message(
-    m: dict[str, Any], color: bool, spans: list[tuple[int, int]] | None = None, with_chat: bool = True, indent: str = ""
+    m: MessageRow, color: bool, spans: list[tuple[int, int]] | None = None, with_chat: bool = True, indent: str = ""
 ) -> None:
     when = m["ts"].replace("T", " ")[:16]
     who = m.get("sender") or ("·" if m.get("event") else "?")
@@ -299,8 +311,8 @@ def check(state: State, as_json: bool) -> None:
         with open_vault(state) as v:
             result = v.check()
     except VaultDamagedError as exc:
-        from vault.cli import source_spec
-        from vault.operations.checking import check_damaged
+        from vault.cli.common import source_spec
+        from vault.core import check_damaged
         from vault.secret import secret_from_sources
 
         secret = secret_from_sources(source_spec())

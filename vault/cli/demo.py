@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from vault.cli import cli
+from vault.cli.common import cli
 
 DEMO_PASSPHRASE = "demo passphrase"
 SAMPLE = Path(__file__).resolve().parent.parent / "demo" / "sample.jsonl"
@@ -22,7 +22,7 @@ TOUR = ("警察", "腾讯", "cafe", "from:Lukas", "😂", "東京", "점심", "h
 def demo(keep: bool, no_shell: bool) -> None:
     """Try talkvault on a throwaway vault filled with a sample chat export in several languages."""
     import vault
-    from vault.store.keys import FLOOR_KDF
+    from vault.core import FLOOR_KDF
 
     base = Path(tempfile.mkdtemp(prefix="talkvault-demo-"))
     path = base / "vault"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vault.cli import State, cli, emit_json, json_option, open_vault, passphrase_options
+from vault.cli.common import State, cli, emit_json, json_option, open_vault, passphrase_options
 
 
 @cli.command("export")
@@ -46,8 +46,8 @@ def export_(
     with it; --all writes a folder (txt: one file). The result is plaintext: keep it safe and
     delete it when you no longer need it.
     """
-    from vault.operations.export import check_request
-    from vault.operations.importing import resolve_tz
+    from vault.core import check_export_request as check_request
+    from vault.timeutil import resolve_tz
 
     check_request(chat, all_chats, fmt, out)  # usage errors before the passphrase is asked
     resolve_tz(tz)

@@ -6,7 +6,16 @@ import sys
 
 import click
 
-from vault.cli import State, cli, color_enabled, emit_json, json_option, open_vault, passphrase_options, source_spec
+from vault.cli.common import (
+    State,
+    cli,
+    color_enabled,
+    emit_json,
+    json_option,
+    open_vault,
+    passphrase_options,
+    source_spec,
+)
 from vault.errors import UsageError
 
 
@@ -42,18 +51,17 @@ def delete(
     if sum(1 for x in (bool(message_ids), chat, query) if x) != 1:
         raise UsageError("say what to delete: --message ID..., --chat ID or --query Q (exactly one)")
     with open_vault(state) as v:
-        kw = {"message_ids": list(message_ids) or None, "chat": chat, "query": query, "before": before, "after": after}
-        plan = v.delete(**kw, dry_run=True)
+        ids = list(message_ids) or None
+        plan = v.delete(ids, chat, query, before, after, dry_run=True)
         if dry_run:
             if as_json:
                 emit_json({**plan, "dry_run": True})
                 return
             from vault.cli.data import print_message
-            from vault.operations.search import fetch_messages
 
-            ids = [int(i) for i in plan["ids"]]
-            for start in range(0, len(ids), 500):
-                for m in fetch_messages(v, ids[start : start + 500]):
+            planned = [int(i) for i in plan["ids"]]
+            for start in range(0, len(planned), 500):
+                for m in v.messages(planned[start : start + 500]):
                     print_message(m, color_enabled())
             click.echo(f"Would delete {plan['deleted']} messages and {plan['attachments']} attachment files.")
             return
@@ -65,7 +73,7 @@ def delete(
                 abort=True,
                 err=True,
             )
-        result = v.delete(**kw)
+        result = v.delete(ids, chat, query, before, after)
     if as_json:
         emit_json(result)
     else:

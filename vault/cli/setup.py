@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vault.cli import (
+from vault.cli.common import (
     State,
     cli,
     emit_json,
@@ -41,8 +41,8 @@ def init(
     ordinary passphrase sources, else it is asked twice on the terminal.
     """
     import vault
+    from vault.core import DEFAULT_KDF, FLOOR_KDF, KdfParams
     from vault.secret import has_source, secret_from_sources
-    from vault.store.keys import DEFAULT_KDF, FLOOR_KDF, KdfParams
 
     chosen = any(v is not None for v in (kdf_memory, kdf_time, kdf_parallelism))
     params = KdfParams(
@@ -134,7 +134,7 @@ def passwd(
 def export_key(state: State, as_json: bool) -> None:
     """Print the raw database key (hex) for stock SQLCipher tools.
 
-    Anyone with this key and a copy of vault.store.db can read everything, and changing the passphrase
+    Anyone with this key and a copy of vault.db can read everything, and changing the passphrase
     does not change it. Open the database with:  PRAGMA key = "x'<key>'";
     """
     with open_vault(state) as v:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from vault.cli import State, cli, open_vault, passphrase_options
+from vault.cli.common import State, cli, open_vault, passphrase_options
 from vault.errors import UsageError
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from vault.cli import State, cli, json_option, open_vault, passphrase_options, reading_options, source_spec
+from vault.cli.common import State, cli, json_option, open_vault, passphrase_options, reading_options, source_spec
 from vault.errors import EXIT_FAILURE
 
 

@@ -3,7 +3,7 @@ way back (`restore`).
 
 A backup file (docs/backups.md has the byte layout) is a fixed header, the vault's key slots
 (`keyslots.json`, as wrapped under the passphrase and the recovery key), a manifest of counts, the
-ciphertext of `vault.store.db` as it is on disk, and a trailer: the sha256 of everything before it, and an
+ciphertext of `vault.db` as it is on disk, and a trailer: the sha256 of everything before it, and an
 HMAC of that digest under a key derived from the data key. The manifest holds counts, the vault id
 and a time, never a title, name or message.
 
@@ -59,7 +59,7 @@ from vault.store.hardening import harden_process
 from vault.store.keys import KeyFile
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
 # -- the container (docs/backups.md "The file") --------------------------------------------------
 MAGIC = b"TALKVAULT-BACKUP"
@@ -137,7 +137,7 @@ class _Snapshot:
 
 
 # -- backup ----------------------------------------------------------------------------------------
-def backup(v: Vault, dest: str | os.PathLike[str], *, keep: int | None = None) -> dict[str, Any]:
+def backup(v: Store, dest: str | os.PathLike[str], *, keep: int | None = None) -> dict[str, Any]:
     """Write a verified backup of the open vault `v` to `dest` (a file, or a directory that gets a dated file).
 
     With `keep`, only the newest `keep` dated backups (`talkvault-YYYYmmdd-HHMMSS.tvbackup`) stay in that
@@ -172,7 +172,7 @@ def backup(v: Vault, dest: str | os.PathLike[str], *, keep: int | None = None) -
     }
 
 
-def _target(v: Vault, dest: str | os.PathLike[str], created: datetime) -> tuple[Path, bool]:
+def _target(v: Store, dest: str | os.PathLike[str], created: datetime) -> tuple[Path, bool]:
     """The backup's final path, and whether it is a dated file in a directory."""
     raw = os.fspath(dest)
     path = Path(raw).expanduser()
@@ -230,7 +230,7 @@ def _is_backup_file(path: Path) -> bool:
         return False
 
 
-def _current_keyslots(v: Vault) -> bytes:
+def _current_keyslots(v: Store) -> bytes:
     """keyslots.json as it is on disk now (a changed passphrase included), for this vault's current key."""
     on_disk = KeyFile.load(v.keys_path)
     if on_disk.vault_id != v.keyfile.vault_id:
@@ -256,13 +256,13 @@ def _mac(dek: bytes | bytearray, digest: bytes) -> bytes:
     return hmac.new(_mac_key(dek), digest, hashlib.sha256).digest()
 
 
-def _write_backup(v: Vault, tmp: Path, created: datetime) -> tuple[dict[str, int], int, str]:
+def _write_backup(v: Store, tmp: Path, created: datetime) -> tuple[dict[str, int], int, str]:
     """Write the whole backup file at `tmp` (0600, new) and fsync it: (counts, bytes, sha256 of the file).
 
     Everything is read inside one read transaction on the vault's own connection: its shared lock
     (waiting out a committing writer up to the busy timeout) keeps every other process from
     committing until it ends, so the counts, the key slots and the copied pages are of one instant.
-    The database part is vault.store.db's ciphertext as it is on disk: a child process reads the file
+    The database part is vault.db's ciphertext as it is on disk: a child process reads the file
     (see _read_ciphertext for why a child) and every page's HMAC is checked here, on its way into
     the file, before anything is written of it. A page that does not authenticate stops the backup.
     """
@@ -324,8 +324,8 @@ def _write_backup(v: Vault, tmp: Path, created: datetime) -> tuple[dict[str, int
     return counts, HEADER.size + len(keyslots) + len(manifest) + db_len + TRAILER_SIZE, h.hexdigest()
 
 
-# The child that reads vault.store.db. POSIX record locks belong to a process, and closing any descriptor
-# of a file drops every lock the process holds on it: if this process opened and closed vault.store.db
+# The child that reads vault.db. POSIX record locks belong to a process, and closing any descriptor
+# of a file drops every lock the process holds on it: if this process opened and closed vault.db
 # itself, it would silently drop the shared lock SQLite holds for the snapshot (and any lock of
 # another connection in the process). A child's descriptors and locks are its own. It is given a
 # path and a length, never a key; it sends ciphertext down a pipe and exits 3 if the file is short.
@@ -697,7 +697,7 @@ def _check_database(copy: Path, key: bytearray, rep: Report) -> None:
         rep.problems.append(f"database: does not open ({exc.message})")
         return
     try:
-        snap = cast("Vault", _Snapshot(conn, copy, key))  # all that check() and counts() read
+        snap = cast("Store", _Snapshot(conn, copy, key))  # all that check() and counts() read
         with db.translated():
             version = schema.current_version(conn)
             if version > schema.SCHEMA_VERSION:
@@ -741,9 +741,9 @@ def restore(
     """Make a new vault in `to` (which must not exist, or be empty) from a backup file.
 
     The backup is verified in full (with the passphrase or the recovery key) while its database is
-    written into `to` under a temporary name; only then do `vault.store.db` and `keyslots.json` get their
+    written into `to` under a temporary name; only then do `vault.db` and `keyslots.json` get their
     names. An existing vault is never touched. Returns {"vault", "messages", "counts"}."""
-    from vault.core import DB_NAME, is_vault
+    from vault.store.handle import DB_NAME, is_vault
 
     harden_process()
     src = Path(path)

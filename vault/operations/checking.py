@@ -7,22 +7,24 @@ binding between key file and database.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from vault.errors import TalkvaultError
-from vault.secret import wipe
+from vault.operations.rows import Report
+from vault.secret import Secret, wipe
 from vault.store import db, schema
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
 
 Steps = list[tuple[str, Callable[[db.Connection], list[str]]]]
 
 
-def check(v: Vault, *, pages_authenticated: bool = False) -> dict[str, Any]:
+def check(v: Store, *, pages_authenticated: bool = False) -> dict[str, Any]:
     """Every check runs even when an earlier one failed; a damaged page is a problem, not a crash.
 
     SQLite's integrity_check, the longest step, runs on the vault's connection while the other
@@ -131,12 +133,12 @@ def _messages(c: db.Connection) -> int:
         return 0
 
 
-def check_damaged(path: Any, secret: Any, reason: str) -> dict[str, Any]:
+def check_damaged(path: str | os.PathLike[str], secret: Secret, reason: str) -> Report:
     """When the vault will not open: unlock the key and list the pages that fail their HMAC."""
     from pathlib import Path
 
-    from vault.core import DB_NAME
     from vault.errors import TalkvaultError
+    from vault.store.handle import DB_NAME
     from vault.store.keys import KEYSLOTS_NAME, KeyFile
 
     problems = [reason]

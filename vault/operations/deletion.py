@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from vault.errors import UsageError
 from vault.operations.ingest import chat_mac, mac, unindex_messages, unindex_name
 from vault.store import db
-from vault.store.schema import SEQ_SPAN, now_iso
+from vault.timeutil import SEQ_SPAN, now_iso
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
 # Above this many messages, a purge rewrites the index instead of deleting entry by entry.
 BULK_THRESHOLD = 2000
@@ -32,7 +32,7 @@ _BATCH = 500
 
 
 def target_ids(
-    v: Vault,
+    v: Store,
     *,
     message_ids: Iterable[str] | None = None,
     chat: str | None = None,
@@ -41,10 +41,10 @@ def target_ids(
     after: str | None = None,
 ) -> tuple[list[int], int | None]:
     """The message ids a delete would remove (and the chat id when a whole chat goes)."""
-    from vault.operations.importing import local_zone
     from vault.operations.reading import resolve_chat
     from vault.operations.search import matching_ids
     from vault.text.query import parse_date
+    from vault.timeutil import local_zone
 
     given = [x for x in (message_ids, chat, query) if x]
     if len(given) != 1:
@@ -92,7 +92,7 @@ def target_ids(
     return sorted(set(ids)), whole_chat
 
 
-def purge(v: Vault, ids: list[int], *, whole_chat: int | None = None, bulk: bool | None = None) -> dict[str, int]:
+def purge(v: Store, ids: list[int], *, whole_chat: int | None = None, bulk: bool | None = None) -> dict[str, int]:
     """Delete `ids` (and the chat, when a whole chat goes) as security.md 2.5 prescribes."""
     c = v.conn
     bulk = len(ids) > BULK_THRESHOLD if bulk is None else bulk
@@ -127,7 +127,7 @@ def purge(v: Vault, ids: list[int], *, whole_chat: int | None = None, bulk: bool
     return {"deleted": len(ids), "attachments": blobs_gone}
 
 
-def _tombstones(v: Vault, ids: list[int]) -> None:
+def _tombstones(v: Store, ids: list[int]) -> None:
     c = v.conn
     chat_macs: dict[int, bytes] = {}
     when = now_iso()[:10]  # the day only: the tombstone says little about when
@@ -148,7 +148,7 @@ def _tombstones(v: Vault, ids: list[int]) -> None:
             )
 
 
-def _drop_orphans(v: Vault) -> None:
+def _drop_orphans(v: Store) -> None:
     """People, chats and import records that only the deleted messages kept alive."""
     c = v.conn
     # A chat emptied by a partial delete stays (it may get new messages); a whole-chat delete
@@ -170,7 +170,7 @@ def _drop_orphans(v: Vault) -> None:
 
 
 def delete(
-    v: Vault,
+    v: Store,
     message_ids: list[str] | None = None,
     chat: str | None = None,
     query: str | None = None,
@@ -184,7 +184,7 @@ def delete(
     return purge(v, ids, whole_chat=whole_chat)
 
 
-def _blobs_freed(v: Vault, ids: list[int]) -> int:
+def _blobs_freed(v: Store, ids: list[int]) -> int:
     """How many stored attachment files would go with these messages (dry run)."""
     c = v.conn
     blobs: set[int] = set()
@@ -206,7 +206,7 @@ def _blobs_freed(v: Vault, ids: list[int]) -> int:
     return gone
 
 
-def forget_tombstones(v: Vault, *, chat: str | None = None, export: str | None = None, everything: bool = False) -> int:
+def forget_tombstones(v: Store, *, chat: str | None = None, export: str | None = None, everything: bool = False) -> int:
     """Forget deletions so that a person can deliberately import them again. Returns how many."""
     from vault.operations.reading import resolve_chat
 

@@ -7,57 +7,32 @@ all the work and rolls back, so its counts are exact.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import importers
 from importers.base import Format, ParseOptions
-from vault.errors import ExportError, UsageError
+from vault.errors import ExportError
 from vault.operations import parse_ahead
 from vault.operations.ingest import FileReport, Ingestor
 from vault.store import db
 from vault.store.schema import now_iso
+from vault.timeutil import resolve_tz
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
 
 class _Rollback(Exception):
     """Raised inside the transaction to undo a dry run."""
 
 
-def local_zone() -> ZoneInfo:
-    """The machine's time zone (TZ, /etc/localtime), UTC when it cannot be named."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    try:
-        link = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in link:
-            return ZoneInfo(link.split("zoneinfo/", 1)[1])
-    except (OSError, ZoneInfoNotFoundError, ValueError):
-        pass
-    return ZoneInfo("UTC")
-
-
-def resolve_tz(tz: str | None) -> ZoneInfo:
-    if tz is None:
-        return local_zone()
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {tz!r}; use a name such as Europe/Berlin or Asia/Shanghai") from None
-
-
 def import_path(
-    v: Vault,
+    v: Store,
     path: Path,
     *,
     format: str | None = None,
@@ -81,7 +56,7 @@ def import_path(
 
 
 def _import(
-    v: Vault,
+    v: Store,
     path: Path,
     fmt: Format | None,
     tz: str | None,
@@ -91,8 +66,6 @@ def _import(
     *,
     ahead: bool,
 ) -> FileReport:
-    from vault.core import file_sha256
-
     report = FileReport(path=str(path))
     zone = resolve_tz(tz)
     if fmt is None or not path.exists():
@@ -172,7 +145,7 @@ def _counts(r: FileReport) -> dict[str, int]:
 
 
 def _record_failure(
-    v: Vault, fmt: str, path: Path, digest: str, tz: str | None, started: str, exc: ExportError
+    v: Store, fmt: str, path: Path, digest: str, tz: str | None, started: str, exc: ExportError
 ) -> None:
     try:
         with db.transaction(v.conn):
@@ -183,3 +156,58 @@ def _record_failure(
             )
     except Exception:
         pass
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, streamed; of a folder, over each file's relative name and bytes."""
+    if not path.is_dir():
+        return _sha256_of(path)
+    h = hashlib.sha256()
+    for p in sorted(path.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            h.update(json.dumps([str(p.relative_to(path)), _sha256_of(p)]).encode())
+    return h.hexdigest()
+
+
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class PriorImport:
+    """A successful import found in the vault's `imports` table."""
+
+    import_id: int
+    started: str
+    problems: int
+
+
+def imported_before(v: Store, path: Path) -> PriorImport | None:
+    """The successful import of exactly these bytes, from the vault's `imports` table, or None.
+
+    A file matches on the sha256 of its bytes, whatever its name; a folder on the digest of its
+    files' relative names and bytes (file_sha256).
+    """
+    if not (path.is_file() or path.is_dir()):
+        return None
+    try:
+        digest = file_sha256(path)
+    except OSError:
+        return None
+    with db.translated():
+        row = v.conn.execute(
+            "SELECT id, started, counts FROM imports WHERE file_sha256 = ? AND status = 'done' ORDER BY id LIMIT 1",
+            (digest,),
+        ).fetchone()
+    if row is None:
+        return None
+    import_id, started, counts = row
+    try:
+        problems = int(json.loads(counts or "{}").get("problems", 0))
+    except (ValueError, TypeError, AttributeError):
+        problems = 0
+    return PriorImport(int(import_id), str(started), problems)

@@ -31,8 +31,8 @@ from vault.records import (
     Record,
 )
 from vault.store.db import Connection, IntegrityError
-from vault.store.schema import SEQ_SPAN
 from vault.text import normalize
+from vault.timeutil import SEQ_SPAN
 
 CHUNK = 1024 * 1024  # attachment bytes per row; bounds memory for any file size
 # Plausible message times; outside this a timestamp is a parse error (and ids would overflow).
@@ -202,10 +202,6 @@ class Stamper:
         fp = _h("fp", source, rec.chat, kind, ts_key, sender or "", rec.text)
         n = self.ordinals.next(rec.chat, ts_key, fp)
         return _h(fp.hex(), str(n))
-
-
-def iso_z(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Ingestor:

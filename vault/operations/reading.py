@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vault.errors import UsageError
-from vault.operations.ingest import iso_z
+from vault.operations.rows import ChatRow, MessageRow, Report
 from vault.operations.search import MESSAGE_COLUMNS, MESSAGE_JOINS, message_dict
+from vault.timeutil import iso_z
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
 
-def chats(v: Vault) -> list[dict[str, Any]]:
+def chats(v: Store) -> list[ChatRow]:
     c = v.conn
-    out = []
+    out: list[ChatRow] = []
     rows = c.execute(
         "SELECT c.id, c.title, c.source, c.kind,"
         " (SELECT count(*) FROM messages m WHERE m.chat_id = c.id AND m.is_event = 0),"
@@ -49,7 +50,7 @@ def chats(v: Vault) -> list[dict[str, Any]]:
     return out
 
 
-def resolve_chat(v: Vault, chat: str) -> int:
+def resolve_chat(v: Store, chat: str) -> int:
     """A chat id from an id or an exact (case-insensitive) title; UsageError if none or several."""
     c = v.conn
     if chat.isascii() and chat.isdigit():
@@ -65,14 +66,14 @@ def resolve_chat(v: Vault, chat: str) -> int:
 
 
 def show(
-    v: Vault,
+    v: Store,
     chat: str,
     *,
     around: str | None = None,
     limit: int = 50,
     before: int | None = None,
     after: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[MessageRow]:
     """A conversation in time order: the first `limit` messages, or those around a message id."""
     cid = resolve_chat(v, chat)
     c = v.conn
@@ -101,7 +102,7 @@ def show(
     return out
 
 
-def _add_attachments(v: Vault, msgs: list[dict[str, Any]]) -> None:
+def _add_attachments(v: Store, msgs: list[MessageRow]) -> None:
     by_id = {int(m["id"]): m for m in msgs}
     for m in msgs:
         m["attachments"] = []
@@ -125,7 +126,7 @@ def _add_attachments(v: Vault, msgs: list[dict[str, Any]]) -> None:
             by_id[mid]["reactions"].append({"emoji": emoji, "sender": sender})
 
 
-def counts(v: Vault) -> dict[str, int]:
+def counts(v: Store) -> dict[str, int]:
     c = v.conn
     messages, events = c.execute(  # one scan of the table, not one per figure
         "SELECT coalesce(sum(is_event = 0), 0), coalesce(sum(is_event = 1), 0) FROM messages"
@@ -141,9 +142,9 @@ def counts(v: Vault) -> dict[str, int]:
     }
 
 
-def stats(v: Vault) -> dict[str, Any]:
+def stats(v: Store) -> Report:
     c = v.conn
-    out: dict[str, Any] = dict(counts(v))
+    out: Report = dict(counts(v))
     out["by_source"] = {
         s: n
         for s, n in c.execute(

@@ -5,12 +5,12 @@ SSD kept old blocks. Those are ciphertext under the old key; once no key slot ho
 more, they cannot be opened even by someone who later learns the passphrase. The steps are ordered
 so that an interruption at any instant leaves a vault that opens:
 
-1. export every table into `vault.store.db.next` under the new key (sqlcipher_export) and verify it;
+1. export every table into `vault.db.next` under the new key (sqlcipher_export) and verify it;
 2. add key slots of the next generation (passphrase and a new recovery key) to keyslots.json;
-3. rename `vault.store.db.next` over `vault.store.db` (atomic);
+3. rename `vault.db.next` over `vault.db` (atomic);
 4. drop the old generation's slots.
 
-Opening the vault between any two steps finds the key generation that opens `vault.store.db` and
+Opening the vault between any two steps finds the key generation that opens `vault.db` and
 finishes (or undoes) the rotation: `settle`.
 """
 
@@ -23,17 +23,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vault.errors import VaultDamagedError
+from vault.operations.reading import counts
 from vault.secret import Secret, wipe
 from vault.store import db, keys
 from vault.store.keys import KdfParams
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
-NEXT_NAME = "vault.store.db.next"
+NEXT_NAME = "vault.db.next"
 
 
-def settle(v: Vault, slot: keys.Slot) -> None:
+def settle(v: Store, slot: keys.Slot) -> None:
     """Finish or undo an interrupted rotation: keep only the generation that opened the database."""
     stale = v.path / NEXT_NAME
     if len(v.keyfile.generations) > 1:
@@ -44,7 +45,7 @@ def settle(v: Vault, slot: keys.Slot) -> None:
         keys.fsync_dir(v.path)
 
 
-def rotate_key(v: Vault, passphrase: Secret, kdf: KdfParams | None = None) -> Secret:
+def rotate_key(v: Store, passphrase: Secret, kdf: KdfParams | None = None) -> Secret:
     """Re-encrypt the vault under a new data key; returns the new recovery key (shown once).
 
     The passphrase is needed to wrap the new key (it is checked against the current slots first);
@@ -52,7 +53,7 @@ def rotate_key(v: Vault, passphrase: Secret, kdf: KdfParams | None = None) -> Se
     """
     kdf = kdf or v.kdf
     v.keyfile.unlock_all(passphrase, "passphrase")  # AuthenticationError if it is not the passphrase
-    counts_before = v.counts()
+    counts_before = counts(v)
     gen = max(v.keyfile.generations) + 1
     new_dek = bytearray(secrets.token_bytes(keys.DEK_BYTES))
     nxt = v.path / NEXT_NAME
@@ -76,7 +77,7 @@ def rotate_key(v: Vault, passphrase: Secret, kdf: KdfParams | None = None) -> Se
         keys.wrap(new_dek, recovery, "recovery", kdf, v.keyfile.vault_id, gen=gen),
     ]
     v.keyfile.save(v.keys_path)
-    # Swap the files: the old connection must let go of vault.store.db first.
+    # Swap the files: the old connection must let go of vault.db first.
     assert v._conn is not None
     v._conn.close()
     v._conn = None
@@ -96,7 +97,7 @@ def _swap(new: os.PathLike[str], target: os.PathLike[str]) -> None:
     keys.fsync_dir(Path(target).parent)
 
 
-def _verify(path: os.PathLike[str], dek: bytearray, counts: dict[str, int], v: Vault) -> None:
+def _verify(path: os.PathLike[str], dek: bytearray, counts: dict[str, int], v: Store) -> None:
     conn = db.connect(Path(path), dek, readonly=True)
     try:
         bad = conn.execute("PRAGMA cipher_integrity_check").fetchall()

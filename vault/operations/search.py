@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vault.operations.ingest import iso_z
+from vault.operations.rows import ContextRows, MessageRow
 from vault.text.normalize import fold, fts_phrase, phrase_tokens
 from vault.text.query import Compiled, Compiler, Text, parse
+from vault.timeutil import iso_z
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
 SORTS = ("newest", "oldest", "relevance")
 # Relevance ranks the most recent matches of the words only: ranking and filtering cost ~20 us a
@@ -26,7 +27,7 @@ MESSAGE_COLUMNS = "m.id, m.chat_id, c.title, c.source, p.name, m.ts_ms, m.text, 
 MESSAGE_JOINS = "JOIN chats c ON c.id = m.chat_id LEFT JOIN people p ON p.id = m.sender_id"
 
 
-def message_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+def message_dict(row: tuple[Any, ...]) -> MessageRow:
     mid, chat_id, title, source, sender, ts_ms, text, kind, is_event, from_me = row
     return {
         "id": str(mid),
@@ -42,7 +43,7 @@ def message_dict(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-def _name_ids(v: Vault, value: str, people: bool) -> list[int]:
+def _name_ids(v: Store, value: str, people: bool) -> list[int]:
     toks, prefix = phrase_tokens(value, bare=True)
     if not toks:
         return []
@@ -56,15 +57,15 @@ def _name_ids(v: Vault, value: str, people: bool) -> list[int]:
     return ids
 
 
-def compile_query(v: Vault, query: str) -> Compiled:
-    from vault.operations.importing import local_zone
+def compile_query(v: Store, query: str) -> Compiled:
+    from vault.timeutil import local_zone
 
     return Compiler(lambda s: _name_ids(v, s, True), lambda s: _name_ids(v, s, False), local_zone()).compile(
         parse(query)
     )
 
 
-def matching_ids(v: Vault, query: str, *, sort: str = "newest", limit: int | None = 20, offset: int = 0) -> list[int]:
+def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | None = 20, offset: int = 0) -> list[int]:
     """Ids of the messages matching `query`, in the requested order.
 
     With words, FTS5 drives: it walks its rowids (= time order) with the date range pushed into
@@ -121,11 +122,11 @@ def matching_ids(v: Vault, query: str, *, sort: str = "newest", limit: int | Non
     return [int(r[0]) for r in v.conn.execute(sql, params)]
 
 
-def fetch_messages(v: Vault, ids: list[int]) -> list[dict[str, Any]]:
+def fetch_messages(v: Store, ids: list[int]) -> list[MessageRow]:
     """Message dicts for `ids`, in the order given."""
     if not ids:
         return []
-    out: dict[int, dict[str, Any]] = {}
+    out: dict[int, MessageRow] = {}
     for i in range(0, len(ids), 500):
         part = ids[i : i + 500]
         rows = v.conn.execute(
@@ -137,7 +138,7 @@ def fetch_messages(v: Vault, ids: list[int]) -> list[dict[str, Any]]:
     return [out[i] for i in ids if i in out]
 
 
-def context_of(v: Vault, mid: int, chat_id: int, n: int) -> dict[str, list[dict[str, Any]]]:
+def context_of(v: Store, mid: int, chat_id: int, n: int) -> ContextRows:
     before = [
         int(r[0])
         for r in v.conn.execute(
@@ -154,7 +155,7 @@ def context_of(v: Vault, mid: int, chat_id: int, n: int) -> dict[str, list[dict[
 
 
 def search(
-    v: Vault,
+    v: Store,
     query: str,
     *,
     limit: int | None = 20,
@@ -162,7 +163,7 @@ def search(
     context: int = 0,
     offset: int = 0,
     highlight: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[MessageRow]:
     ids = matching_ids(v, query, sort=sort, limit=limit, offset=offset)
     hits = fetch_messages(v, ids)
     if context > 0:

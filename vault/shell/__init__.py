@@ -38,11 +38,14 @@ from prompt_toolkit.output.vt100 import Vt100_Output
 from prompt_toolkit.shortcuts import CompleteStyle
 from prompt_toolkit.styles import Attrs
 
+from vault.core import DatabaseError, MessageRow, Vault, translate_database_error
 from vault.errors import AuthenticationError, TalkvaultError
-from vault.shell.commands import LEAVE, LOCK, ChatView, run_search, split_command
-from vault.shell.complete import Names, ShellCompleter
+from vault.secret import Secret
+from vault.shell.commands import LEAVE, LOCK, run_search, split_command
+from vault.shell.complete import ShellCompleter
 from vault.shell.lexer import QueryLexer
 from vault.shell.render import STYLE, Line, hint, safe, wrap
+from vault.shell.session import ChatView, Names
 
 T = TypeVar("T")
 
@@ -76,7 +79,7 @@ class Shell:
 
     def __init__(
         self,
-        v: Any,
+        v: Vault,
         *,
         path: str | os.PathLike[str],
         passphrase_hint: str | None = None,
@@ -85,7 +88,7 @@ class Shell:
         input: Input | None = None,
         output: Output | None = None,
     ) -> None:
-        from vault.operations.importing import local_zone
+        from vault.timeutil import local_zone
 
         self.v = v
         self.path = Path(path)
@@ -102,7 +105,7 @@ class Shell:
         self._last_key = time.monotonic()
         # What is on screen.
         self.query: str | None = None
-        self.results: list[dict[str, Any]] = []
+        self.results: list[MessageRow] = []
         self.has_more = False
         self.sort = "newest"
         self.view: ChatView | None = None
@@ -283,7 +286,7 @@ class Shell:
         return msg
 
     # -- the worker --------------------------------------------------------------------------------
-    def call(self, fn: Callable[[Any], T], *, cancellable: bool = True) -> T:
+    def call(self, fn: Callable[[Vault], T], *, cancellable: bool = True) -> T:
         """Run `fn(vault)` on the worker thread and wait; Ctrl-C interrupts the query (if cancellable)."""
         v = self.v
         fut = self._worker.submit(fn, v)
@@ -303,20 +306,20 @@ class Shell:
             except KeyboardInterrupt:
                 continue
 
-    def _cancel(self, fut: Future[Any], v: Any) -> None:
+    def _cancel(self, fut: Future[Any], v: Vault) -> None:
         """Interrupt the running statement until the worker has let go of it."""
         if fut.cancel():  # still queued (behind a names refresh): it never runs
             return
         while not fut.done():
             with suppress(Exception):
-                v.conn.interrupt()
+                v.interrupt()
             with suppress(KeyboardInterrupt):
                 wait_futures([fut], timeout=0.05)
 
     def refresh_names(self) -> None:
         """Reload the completion names in the background (the prompt does not wait for them)."""
 
-        def load(v: Any) -> Names:
+        def load(v: Vault) -> Names:
             return Names.from_chats(v.chats())
 
         def done(fut: Future[Names]) -> None:
@@ -381,18 +384,14 @@ class Shell:
             "Forgot it? Reset it with 'talkvault passwd --recovery-key'"
         )
 
-    def _open(self, secret: Any) -> Any:
-        import vault
+    def _open(self, secret: Secret) -> Vault:
+        from vault.core import open
 
-        if self.busy_timeout_ms is None:
-            return vault.open(self.path, secret)
-        return vault.open(self.path, secret, busy_timeout_ms=self.busy_timeout_ms)
+        return open(self.path, secret, busy_timeout_ms=self.busy_timeout_ms)
 
     # -- the loop ----------------------------------------------------------------------------------
     def execute(self, line: str) -> str | None:
         """Run one line: a command, or a search. Every failure becomes one line; LEAVE or LOCK ends it."""
-        from vault.store import db
-
         if line == PAGE_UP:
             line = "up" if self.view is not None else ""
         elif line == PAGE_DOWN:
@@ -411,8 +410,8 @@ class Shell:
             self.note("Cancelled.")
         except TalkvaultError as exc:
             self.error(exc.message)
-        except db.Error as exc:
-            self.error(db.translate(exc).message)
+        except DatabaseError as exc:
+            self.error(translate_database_error(exc).message)
         except Exception as exc:  # the shell survives everything; no text of the failure is shown
             self.error(f"internal error ({type(exc).__name__}); the shell goes on")
         finally:
@@ -461,7 +460,7 @@ class Shell:
 
 
 def run_shell(
-    v: Any,
+    v: Vault,
     *,
     path: str | os.PathLike[str],
     passphrase_hint: str | None = None,

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vault.errors import UsageError
+from vault.shell.session import ChatView
 
 if TYPE_CHECKING:
-    from vault.core import Vault
-    from vault.shell import Shell
+    from vault.core import MessageRow, Vault
+    from vault.shell.session import Session as Shell
 
 # What a handler returns to end the shell or to lock it.
 LEAVE = "leave"
@@ -228,18 +229,7 @@ def cmd_sort(sh: Shell, arg: str) -> None:
 
 
 # -- reading -------------------------------------------------------------------------------------
-@dataclass
-class ChatView:
-    """The conversation open in the shell: which chat, and which messages are on the screen."""
-
-    chat_id: str
-    title: str
-    first: int | None = None
-    last: int | None = None
-    current: str | None = None  # the search hit it was opened at
-
-
-def _result(sh: Shell, arg: str, verb: str) -> tuple[int, dict[str, Any]]:
+def _result(sh: Shell, arg: str, verb: str) -> tuple[int, MessageRow]:
     if not (arg.isascii() and arg.isdigit()):
         raise UsageError(
             f"{verb} takes a result number from the list, e.g. '{verb} 3' (to search for the words: 'search {verb} …')"
@@ -255,14 +245,14 @@ def _result(sh: Shell, arg: str, verb: str) -> tuple[int, dict[str, Any]]:
     return n, hit
 
 
-def _fit(sh: Shell, msgs: list[dict[str, Any]], mode: str, anchor: str | None = None) -> list[dict[str, Any]]:
+def _fit(sh: Shell, msgs: list[MessageRow], mode: str, anchor: str | None = None) -> list[MessageRow]:
     """The messages that fill one screen: from the start, from the end, or around `anchor`."""
     from vault.shell.render import conversation_lines
 
     budget = max(sh.height() - 3, 3)
     width = sh.width()
 
-    def fits(sel: list[dict[str, Any]]) -> bool:
+    def fits(sel: list[MessageRow]) -> bool:
         return len(conversation_lines(sel, width, sh.tz, anchor)) <= budget
 
     if not msgs:
@@ -291,7 +281,7 @@ def _fit(sh: Shell, msgs: list[dict[str, Any]], mode: str, anchor: str | None = 
     return msgs[lo:hi]
 
 
-def show_chat(sh: Shell, view: ChatView, msgs: list[dict[str, Any]], mode: str, note: str | None = None) -> None:
+def show_chat(sh: Shell, view: ChatView, msgs: list[MessageRow], mode: str, note: str | None = None) -> None:
     from vault.shell.render import clip, conversation_lines, hint
 
     shown = _fit(sh, msgs, mode, view.current)
@@ -336,8 +326,8 @@ def _page(sh: Shell, *, older: bool) -> None:
     if edge is None:
         sh.note("(no messages)")
         return
-    where = {"before": edge} if older else {"after": edge}
-    msgs = sh.call(lambda v: v.show(chat_id, limit=limit, **where))
+    before, after = (edge, None) if older else (None, edge)
+    msgs = sh.call(lambda v: v.show(chat_id, limit=limit, before=before, after=after))
     if not msgs:
         sh.note(f"This is the {'start' if older else 'end'} of the chat.")
         return
@@ -362,7 +352,7 @@ def cmd_down(sh: Shell, arg: str) -> None:
     details="Also YYYY-MM or YYYY; days are in this machine's time zone. Shows that day's first messages, or the next.",
 )
 def cmd_date(sh: Shell, arg: str) -> None:
-    from vault.store.schema import SEQ_SPAN
+    from vault.core import SEQ_SPAN
     from vault.text.query import parse_date
 
     view = _need_view(sh)
@@ -390,11 +380,10 @@ def cmd_chats(sh: Shell, arg: str) -> None:
 
 def resolve_chat(v: Vault, given: str) -> int:
     """A chat id from an id, an exact title, or a part of one title (case and accents ignored)."""
-    from vault.operations.reading import resolve_chat as exact
     from vault.text.normalize import fold
 
     try:
-        return exact(v, given)
+        return v.resolve_chat(given)
     except UsageError:
         want = fold(given)
         found = [c for c in v.chats() if want and want in fold(c["title"] or "")]
@@ -411,7 +400,7 @@ def cmd_chat(sh: Shell, arg: str) -> None:
         raise UsageError("say which chat: 'chat ID' or 'chat TITLE' ('chats' lists them)")
     limit = sh.height()
 
-    def load(v: Vault) -> tuple[int, list[dict[str, Any]]]:
+    def load(v: Vault) -> tuple[int, list[MessageRow]]:
         cid = resolve_chat(v, arg)
         return cid, v.show(str(cid), before=NEWEST_ID, limit=limit)
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from vault.shell.commands import Command, commands, lookup
+from vault.shell.session import ChatName, Names
 from vault.text.query import FILTER_KEYS, HAS_VALUES
 
 MAX_SUGGESTIONS = 200
@@ -31,43 +31,6 @@ FILTER_META = {
     "on": "on YYYY[-MM[-DD]]",
     "has": "attachment, image, link, ...",
 }
-
-
-@dataclass(frozen=True)
-class ChatName:
-    id: str
-    title: str
-    source: str = ""
-    messages: int = 0
-
-
-@dataclass(frozen=True)
-class Names:
-    """What completion offers from the vault: a snapshot, replaced whole when it changes."""
-
-    chats: tuple[ChatName, ...] = ()
-    senders: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-    years: tuple[str, ...] = ()
-    results: int = 0  # how many numbered results are on screen (open N, delete N)
-
-    @classmethod
-    def from_chats(cls, rows: Sequence[dict[str, Any]]) -> Names:
-        """A snapshot from `Vault.chats()`."""
-        chats = tuple(
-            ChatName(str(r["id"]), r.get("title") or "", r.get("source") or "", int(r.get("messages") or 0))
-            for r in rows
-        )
-        senders = sorted({p for r in rows for p in r.get("participants") or [] if p}, key=str.casefold)
-        sources = sorted({r.get("source") or "" for r in rows} - {""})
-        years: set[int] = set()
-        for r in rows:
-            if r.get("first") and r.get("last"):
-                years.update(range(int(r["first"][:4]), int(r["last"][:4]) + 1))
-        return cls(chats, tuple(senders), tuple(sources), tuple(str(y) for y in sorted(years, reverse=True)))
-
-    def title_of(self, chat_id: str) -> str:
-        return next((c.title for c in self.chats if c.id == chat_id), "")
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import get_cwidth
+
+if TYPE_CHECKING:
+    from vault.core import ChatRow, MessageRow
 
 Fragment = tuple[str, str]
 Line = list[Fragment]
@@ -223,7 +226,7 @@ def snippet(one: str, spans: Sequence[tuple[int, int]], room: int) -> tuple[str,
 
 
 def hit_lines(
-    number: int, hit: dict[str, Any], width: int, tz: tzinfo, *, text_lines: int = 2, with_chat: bool = True
+    number: int, hit: MessageRow, width: int, tz: tzinfo, *, text_lines: int = 2, with_chat: bool = True
 ) -> list[Line]:
     """A search hit: number, time, sender and chat on one line; its text (match highlighted) below."""
     width = max(width, 20)
@@ -248,7 +251,7 @@ def hit_lines(
 
 
 # -- conversations -------------------------------------------------------------------------------
-def message_lines(m: dict[str, Any], width: int, tz: tzinfo, *, current: bool = False) -> list[Line]:
+def message_lines(m: MessageRow, width: int, tz: tzinfo, *, current: bool = False) -> list[Line]:
     """One message of a conversation: time, sender and the whole text, wrapped."""
     width = max(width, 20)
     t = local_time(m["ts"], tz).strftime("%H:%M")
@@ -273,9 +276,7 @@ def day_line(day: datetime, width: int) -> Line:
     return [("class:day", label + "─" * max(0, min(width - 1, 60) - width_of(label)))]
 
 
-def conversation_lines(
-    msgs: Sequence[dict[str, Any]], width: int, tz: tzinfo, current: str | None = None
-) -> list[Line]:
+def conversation_lines(msgs: Sequence[MessageRow], width: int, tz: tzinfo, current: str | None = None) -> list[Line]:
     """Messages in time order with a line for each new day."""
     out: list[Line] = []
     last_day = None
@@ -289,7 +290,7 @@ def conversation_lines(
 
 
 # -- lists ---------------------------------------------------------------------------------------
-def chat_lines(chats: Sequence[dict[str, Any]], width: int) -> list[Line]:
+def chat_lines(chats: Sequence[ChatRow], width: int) -> list[Line]:
     """The chats as a table; the dates are left out when the terminal is narrow, the title never."""
     if not chats:
         return [[("class:hint", "The vault is empty; add history with 'talkvault import PATH'.")]]

@@ -1,6 +1,6 @@
 """Key slots: the random data key of a vault, wrapped under keys derived from a passphrase or recovery key.
 
-security.md 2.1-2.2. `keyslots.json` (0600) beside `vault.store.db` holds one object per slot; each wraps
+security.md 2.1-2.2. `keyslots.json` (0600) beside `vault.db` holds one object per slot; each wraps
 the same 32-byte data key (DEK) with AES-256-GCM under a key-encryption key from Argon2id. Every
 field of the slot except the wrapped key is bound to it as associated data, so parameters cannot be
 lowered by editing the file. Parameters read from the file are bounded before use. The file is

@@ -12,13 +12,11 @@ only mark rows deleted and leave their terms in place until a merge: measured.)
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 from vault.store.db import Connection
+from vault.timeutil import now_iso
 
 SCHEMA_VERSION = 1
-SEQ_BITS = 16  # messages per millisecond before ids collide: 65536
-SEQ_SPAN = 1 << SEQ_BITS
 
 # The FTS tokenizer sees text that vault/text/normalize.py has already folded and split; these
 # categories keep emoji and symbols as tokens (formats/cjk-search.md section 5).
@@ -139,10 +137,6 @@ _V1 = [
 ]
 
 MIGRATIONS: dict[int, list[str]] = {1: _V1}
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def current_version(conn: Connection) -> int:

@@ -315,7 +315,7 @@ class Compiler:
 
     def _bound(self, f: Filter, out: Compiled) -> bool:
         """A top-level date becomes an id range, which FTS5 and the primary key both seek to."""
-        from vault.store.schema import SEQ_SPAN
+        from vault.timeutil import SEQ_SPAN
 
         if f.key not in ("after", "before", "on"):
             return False
@@ -347,7 +347,7 @@ class Compiler:
         return self.filter(node)
 
     def filter(self, f: Filter) -> tuple[str, list[object]]:
-        from vault.store.schema import SEQ_SPAN
+        from vault.timeutil import SEQ_SPAN
 
         key, value = f.key, f.value
         if key == "from":

@@ -21,7 +21,6 @@ WatchInterrupted, exit 130). Logs (events) name files and counts, never message 
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import signal
@@ -35,11 +34,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from importers.base import ParseOptions
+from vault.core import FileReport
 from vault.errors import ExportError, TalkvaultError, UnknownFormatError, UsageError
-from vault.operations.ingest import FileReport
 from vault.secret import SourceSpec
-from vault.store import db
-from vault.store.schema import now_iso
+from vault.timeutil import now_iso
 from vault.watch.shred import shred
 from vault.watch.units import Snapshot, Unit, ignored, is_within, snapshot, units, zip_complete
 
@@ -50,45 +48,6 @@ DEFAULT_SETTLE = 3.0  # seconds a file or folder must stay unchanged before it i
 DEFAULT_RESCAN = 60.0  # seconds between looks at every watched folder, for changes nobody reported
 # Events that mean "something was written"; opened/closed-without-writing come from our own reads.
 WRITE_EVENTS = frozenset({"created", "modified", "moved", "deleted", "closed", "attrib"})
-
-
-# -- what the vault already has -------------------------------------------------------------------
-@dataclass(frozen=True)
-class PriorImport:
-    """A successful import found in the vault's `imports` table."""
-
-    import_id: int
-    started: str
-    problems: int
-
-
-def imported_before(v: Vault, path: Path) -> PriorImport | None:
-    """The successful import of exactly these bytes, from the vault's `imports` table, or None.
-
-    A file matches on the sha256 of its bytes, whatever its name; a folder on the digest of its
-    files' relative names and bytes (vault.core.file_sha256).
-    """
-    from vault.core import file_sha256
-
-    if not (path.is_file() or path.is_dir()):
-        return None
-    try:
-        digest = file_sha256(path)
-    except OSError:
-        return None
-    with db.translated():
-        row = v.conn.execute(
-            "SELECT id, started, counts FROM imports WHERE file_sha256 = ? AND status = 'done' ORDER BY id LIMIT 1",
-            (digest,),
-        ).fetchone()
-    if row is None:
-        return None
-    import_id, started, counts = row
-    try:
-        problems = int(json.loads(counts or "{}").get("problems", 0))
-    except (ValueError, TypeError, AttributeError):
-        problems = 0
-    return PriorImport(int(import_id), str(started), problems)
 
 
 # -- the passphrase: never a prompt ---------------------------------------------------------------
@@ -236,7 +195,7 @@ class Watcher:
         rescan: float = DEFAULT_RESCAN,
         on_event: Callable[[WatchEvent], None] | None = None,
     ) -> None:
-        from vault.operations.importing import resolve_tz
+        from vault.timeutil import resolve_tz
 
         if settle < 0 or rescan < 0:
             raise UsageError("--settle and --rescan take a number of seconds, 0 or more")
@@ -469,7 +428,7 @@ class Watcher:
                 "it is tried again when it changes",
             )
             return
-        prior = None if unit.is_dir else imported_before(self.v, path)
+        prior = None if unit.is_dir else self.v.imported_before(path)
         if prior is not None:
             self._seen[path] = snap.digest
             self._emit(WatchEvent("skipped", str(path), reason="already imported"))

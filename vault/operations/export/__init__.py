@@ -24,7 +24,7 @@ from vault.operations.export.read import chat_infos
 from vault.store import db
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
 FORMATS = ("html", "jsonl", "txt")
 
@@ -45,7 +45,7 @@ def check_request(chat: str | None, all_chats: bool, format: str, out: str | os.
 
 
 def export(
-    v: Vault,
+    v: Store,
     chat: str | None,
     *,
     format: str,
@@ -62,8 +62,8 @@ def export(
     from vault.operations.export import html as export_html
     from vault.operations.export import jsonl as export_jsonl
     from vault.operations.export import txt as export_txt
-    from vault.operations.importing import resolve_tz
     from vault.operations.reading import resolve_chat
+    from vault.timeutil import resolve_tz
 
     check_request(chat, all_chats, format, out)
     zone = resolve_tz(tz)

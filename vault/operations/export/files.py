@@ -19,7 +19,7 @@ from vault.errors import TalkvaultError, UsageError
 from vault.operations.export.read import AttachmentRow, blob_size, copy_blob
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -172,7 +172,7 @@ class AttachmentFiles:
 
     SUBDIR = "attachments"
 
-    def __init__(self, v: Vault, out: Output, counts: Counts, base: str = "") -> None:
+    def __init__(self, v: Store, out: Output, counts: Counts, base: str = "") -> None:
         self._v = v
         self._out = out
         self._counts = counts

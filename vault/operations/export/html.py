@@ -30,7 +30,7 @@ from vault.operations.export.read import AttachmentRow, ChatInfo, Quote, ReplyIn
 from vault.records import TEXT
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
 PAGE_SIZE = 5000  # messages per page file: a browser opens 5,000 bubbles without trouble
 MAIN = "index.html"
@@ -141,7 +141,7 @@ def main_file(out: Output) -> str:
 
 
 def write(
-    v: Vault,
+    v: Store,
     chats: list[ChatInfo],
     out: Output,
     counts: Counts,
@@ -227,7 +227,7 @@ class ChatPages:
 
     def __init__(
         self,
-        v: Vault,
+        v: Store,
         chat: ChatInfo,
         out: Output,
         counts: Counts,

@@ -27,7 +27,7 @@ from vault.operations.export.read import AttachmentRow, ChatInfo, Row, batches, 
 from vault.records import EV_SYSTEM, EVENT_KINDS, MESSAGE_KINDS, OTHER
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
 MAIN = "talkvault.jsonl"
 HEADER = {"type": "talkvault", "version": 1}
@@ -41,7 +41,7 @@ def main_file(out: Output) -> str:
     return MAIN if out.directory else ""
 
 
-def write(v: Vault, chats: list[ChatInfo], out: Output, counts: Counts) -> None:
+def write(v: Store, chats: list[ChatInfo], out: Output, counts: Counts) -> None:
     files = AttachmentFiles(v, out, counts)
     with out.create(main_file(out)) as fh:
         _line(fh, HEADER)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
 BATCH = 256
 SNIPPET = 80  # characters of a replied-to message shown with the reply
@@ -101,7 +101,7 @@ class Row:
     reactions: tuple[ReactionRow, ...]
 
 
-def chat_infos(v: Vault, chat_ids: list[int] | None = None) -> list[ChatInfo]:
+def chat_infos(v: Store, chat_ids: list[int] | None = None) -> list[ChatInfo]:
     """The chats to export (all of them when `chat_ids` is None), in id order."""
     where = ""
     params: tuple[int, ...] = ()
@@ -148,7 +148,7 @@ def chat_infos(v: Vault, chat_ids: list[int] | None = None) -> list[ChatInfo]:
     return out
 
 
-def members(v: Vault, chat_id: int) -> list[tuple[int, str, str]]:
+def members(v: Store, chat_id: int) -> list[tuple[int, str, str]]:
     """(person id, key, name) of everyone recorded as taking part in a chat, in the vault's order."""
     return [
         (int(pid), key, name)
@@ -168,7 +168,7 @@ _ROW_SQL = (
 )
 
 
-def batches(v: Vault, chat: ChatInfo, *, batch: int = BATCH, events_only: bool = False) -> Iterator[list[Row]]:
+def batches(v: Store, chat: ChatInfo, *, batch: int = BATCH, events_only: bool = False) -> Iterator[list[Row]]:
     """A chat's messages and events in time order, `batch` rows at a time, up to `chat.last_id`."""
     if chat.last_id is None:
         return
@@ -213,7 +213,7 @@ def _marks(ids: list[int]) -> str:
     return ",".join("?" * len(ids))
 
 
-def _attachments(v: Vault, ids: list[int]) -> dict[int, list[AttachmentRow]]:
+def _attachments(v: Store, ids: list[int]) -> dict[int, list[AttachmentRow]]:
     out: dict[int, list[AttachmentRow]] = {}
     for mid, aid, name, kind, mime, size, blob in v.conn.execute(
         "SELECT message_id, id, name, kind, mime, size, blob_id FROM attachments"
@@ -224,7 +224,7 @@ def _attachments(v: Vault, ids: list[int]) -> dict[int, list[AttachmentRow]]:
     return out
 
 
-def _reactions(v: Vault, ids: list[int]) -> dict[int, list[ReactionRow]]:
+def _reactions(v: Store, ids: list[int]) -> dict[int, list[ReactionRow]]:
     out: dict[int, list[ReactionRow]] = {}
     for mid, emoji, sender, ts_ms, removed in v.conn.execute(
         f"SELECT message_id, emoji, sender, ts_ms, removed FROM reactions WHERE message_id IN ({_marks(ids)})"
@@ -235,7 +235,7 @@ def _reactions(v: Vault, ids: list[int]) -> dict[int, list[ReactionRow]]:
     return out
 
 
-def copy_blob(v: Vault, blob_id: int, fh: IO[bytes]) -> int:
+def copy_blob(v: Store, blob_id: int, fh: IO[bytes]) -> int:
     """Stream an attachment's bytes into `fh`, one stored chunk at a time; the number of bytes.
 
     Each chunk is its own query by primary key, so only one chunk (1 MiB) is in memory at a time.
@@ -251,7 +251,7 @@ def copy_blob(v: Vault, blob_id: int, fh: IO[bytes]) -> int:
     return n
 
 
-def blob_size(v: Vault, blob_id: int) -> int | None:
+def blob_size(v: Store, blob_id: int) -> int | None:
     row = v.conn.execute("SELECT size FROM blobs WHERE id = ?", (blob_id,)).fetchone()
     return None if row is None else int(row[0])
 
@@ -273,7 +273,7 @@ class ReplyIndex:
     position); snippets are read per batch by primary key.
     """
 
-    def __init__(self, v: Vault, chat_id: int) -> None:
+    def __init__(self, v: Store, chat_id: int) -> None:
         self._v = v
         self._targets: dict[str, tuple[int, int, bool]] = {}
         wanted = {

@@ -25,7 +25,7 @@ from vault.operations.export.read import ChatInfo, Quote, ReplyIndex, Row, batch
 from vault.records import TEXT
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.store.handle import Store
 
 MAIN = "talkvault.txt"
 INDENT = " " * len("2023-03-14 09:06  ")
@@ -39,7 +39,7 @@ def main_file(out: Output) -> str:
     return MAIN if out.directory else ""
 
 
-def write(v: Vault, chats: list[ChatInfo], out: Output, counts: Counts, *, zone: ZoneInfo) -> None:
+def write(v: Store, chats: list[ChatInfo], out: Output, counts: Counts, *, zone: ZoneInfo) -> None:
     raw = out.create(main_file(out))
     with raw:
         for n, chat in enumerate(chats):
