@@ -117,7 +117,7 @@ def _xml_record(item: Mapping[str, Any], number: int, ctx: ToolContext, names: N
     if from_me and shown and not names.owner_name:
         names.owner_name = shown
     if is_group(ctx.key) and sender_id == ctx.key:  # a group's own notices
-        sender_id = None
+        sender_id = shown = None
     extra: dict[str, Any] = {"type_name": str(item.get("type") or "")}
     if item.get("localId") is not None:
         extra["local_id"] = str(item.get("localId"))
