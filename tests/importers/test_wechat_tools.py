@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import importers
+from importers.base import ParseOptions
 from importers.wechat.tools.shared import server_id
 from tests.conftest import PASSPHRASE
 from tests.importers.test_wechat_db import V4_CONTACT_DDL, V4_MSG_DDL, make_db, zstd
@@ -30,6 +31,7 @@ from vault.records import (
     OTHER,
     STICKER,
     TEXT,
+    Message,
 )
 
 T0 = 1_760_000_000  # 2025-10-09 08:53:20 UTC
@@ -592,3 +594,88 @@ def test_one_group_from_three_tools(weak_kdf: Any, tmp_path: Path) -> None:
         assert chats == 1, order
         assert len(rows) == len(conversation), order
         assert {(r[0], bool(r[1])) for r in rows} == expected, order
+
+
+def test_weflow_arkme_layout_and_unclassified_types(tmp_path: Path) -> None:
+    """WeFlow's "arkme-json" names senders in a table; pats and red packets it types "其他消息"."""
+    path = write(
+        tmp_path / "arkme.json",
+        {
+            "weflow": {"version": "2", "format": "arkme-json"},
+            "session": {"wxid": GROUP_ID, "displayName": "警察局群", "type": "群聊"},
+            "senders": [
+                {
+                    "senderID": 1,
+                    "wxid": ALICE,
+                    "displayName": "A",
+                    "nickname": "alice",
+                    "remark": "",
+                    "groupNickname": "阿丽",
+                },
+                {"senderID": 2, "wxid": BOB, "displayName": "Bob", "nickname": "Bob", "remark": "老鲍"},
+            ],
+            "messages": [
+                {
+                    "localId": 1,
+                    "createTime": T0,
+                    "type": "其他消息",
+                    "localType": (62 << 32) | 49,
+                    "content": '"阿丽" 拍了拍 "老鲍"',
+                    "isSend": 0,
+                    "senderID": 1,
+                },
+                {
+                    "localId": 2,
+                    "createTime": T0 + 1,
+                    "type": "其他消息",
+                    "localType": (2001 << 32) | 49,
+                    "content": "[红包]",
+                    "isSend": 0,
+                    "senderID": 2,
+                },
+                {
+                    "localId": 3,
+                    "createTime": T0 + 2,
+                    "type": "文本消息",
+                    "localType": 1,
+                    "content": "警察",
+                    "isSend": 0,
+                    "senderID": 2,
+                },
+            ],
+        },
+    )
+    assert importers.detect(path).name == "wechat-weflow-json"
+    parsed = parse(path)
+    pat, packet = parsed.events
+    assert (pat.kind, pat.actor, pat.extra["pat"]) == (EV_SYSTEM, "阿丽", True)
+    assert (packet.actor, packet.extra["red_packet"]) == ("老鲍", True)
+    (text,) = parsed.messages
+    assert (text.sender, text.sender_id) == ("老鲍", BOB)  # remark before group nickname and nickname
+
+
+def test_big_export_streams(tmp_path: Path) -> None:
+    """A large export is read message by message: memory stays far below the file's size."""
+    import tracemalloc
+
+    path = tmp_path / "big.json"
+    body = "警察" * 300
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write('{"weflow": {"version": "1"}, "session": {"wxid": "big@chatroom", "type": "群聊"}, "messages": [')
+        for n in range(15_000):
+            fh.write(
+                ("," if n else "") + json.dumps(weflow_message(n, "文本消息", f"{body}{n}", ALICE), ensure_ascii=False)
+            )
+        fh.write("]}")
+    size = path.stat().st_size
+    assert size > 20_000_000
+    tracemalloc.start()
+    try:
+        count = sum(
+            1 for r in importers.get("wechat-weflow-json").parse(path, ParseOptions()) if isinstance(r, Message)
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert count == 15_000
+    assert peak < size / 10, (peak, size)

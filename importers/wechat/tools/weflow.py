@@ -101,6 +101,10 @@ _KIND_NAMES: dict[str, str] = {
     "视频号直播卡片": OTHER,
     "转账卡片": OTHER,
     "转账消息": OTHER,
+    "音乐消息": OTHER,
+    "音乐分享": OTHER,
+    "微信礼物": OTHER,
+    "其他消息": OTHER,
 }
 QUOTE_NAMES = frozenset({"引用消息"})
 FORWARD_NAMES = frozenset({"聊天记录合并转发", "聊天记录", "合并转发"})
@@ -108,6 +112,25 @@ CALL_NAMES = frozenset({"通话消息", "语音通话", "视频通话", "音视�
 PAT_NAMES = frozenset({"拍一拍消息", "拍一拍"})
 RED_PACKET_NAMES = frozenset({"红包卡片", "红包消息", "红包"})
 SYSTEM_NAMES = frozenset({"系统消息", "系统通知", "撤回消息"})
+# What the tools call a message they did not classify (besides "未知类型(<local_type>)").
+GENERIC_NAMES = frozenset({"其他消息"})
+KNOWN_NAMES = frozenset(
+    {*_KIND_NAMES, *QUOTE_NAMES, *FORWARD_NAMES, *CALL_NAMES, *PAT_NAMES, *RED_PACKET_NAMES, *SYSTEM_NAMES}
+)
+
+# local_type packs the app sub type above the low 32 bits (message_N.db); the tools copy it.
+TYPE_MASK = 0xFFFFFFFF
+SUB_TYPE_SHIFT = 32
+_LOCAL_TYPE_NAMES: dict[tuple[int, int | None], str] = {
+    (49, 62): "拍一拍消息",
+    (49, 2001): "红包消息",
+    (49, 2003): "红包消息",
+    (49, 19): "聊天记录",
+    (49, 57): "引用消息",
+    (50, None): "通话消息",
+    (10000, None): "系统消息",
+    (10002, None): "系统消息",
+}
 
 # The words of a pat notice ("A 拍了拍 B").
 PAT_WORD = "拍了拍"
@@ -172,8 +195,7 @@ class ToolContext:
     finder: MediaFinder
     owner_id: str | None = None
     owner_name: str | None = None
-    local_id_is_svrid: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    senders: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # arkme-json senderID
 
 
 def read_session(path: Path) -> dict[str, Any]:
@@ -192,6 +214,32 @@ def read_session(path: Path) -> dict[str, Any]:
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
         raise ExportError("the JSON is damaged (truncated?); export it again", path=str(path)) from exc
     raise ExportError("no session object: not a WeFlow/EchoTrace/CipherTalk export", path=str(path))
+
+
+def read_senders(path: Path) -> dict[int, tuple[str, str | None]]:
+    """WeFlow "arkme-json": the `senders` table its messages point into by `senderID`
+    ({} for the other layouts, which name the sender in every message)."""
+    import ijson
+
+    events = json_head_events(path, 4096)
+    if scalar_at(events, "weflow.format") != "arkme-json":
+        return {}
+    out: dict[int, tuple[str, str | None]] = {}
+    def until_messages(fh: Any) -> Iterator[tuple[str, str, Any]]:
+        for prefix, event, value in ijson.parse(fh):
+            if prefix == "" and event == "map_key" and value == "messages":
+                return  # the table comes before the messages: no need to read on
+            yield prefix, event, value
+
+    try:
+        with open(path, "rb") as fh:
+            for sender in ijson.items(until_messages(fh), "senders.item"):
+                if isinstance(sender, dict) and isinstance(sender.get("senderID"), int) and sender.get("wxid"):
+                    name = pick_name(sender.get("remark"), sender.get("groupNickname"), sender.get("nickname"))
+                    out[sender["senderID"]] = (str(sender["wxid"]), name or pick_name(sender.get("displayName")))
+    except (OSError, ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError):
+        return out
+    return out
 
 
 def session_chat(session: Mapping[str, Any], path: Path) -> Chat:
@@ -276,6 +324,16 @@ def chat_records(value: Any) -> tuple[list[tuple[str, str]], list[dict[str, Any]
     return lines, kept
 
 
+def hinted_type_name(type_name: str, local_type: Any) -> str:
+    """The type name, or for a name the tools use for what they did not classify ("其他消息",
+    "未知类型(…)") the name its `localType` stands for (WeFlow writes pats and red packets so)."""
+    specific = type_name in KNOWN_NAMES and type_name not in GENERIC_NAMES
+    if specific or isinstance(local_type, bool) or not isinstance(local_type, int):
+        return type_name
+    type_, sub_type = local_type & TYPE_MASK, local_type >> SUB_TYPE_SHIFT
+    return _LOCAL_TYPE_NAMES.get((type_, sub_type)) or _LOCAL_TYPE_NAMES.get((type_, None)) or type_name
+
+
 def tool_record(item: Mapping[str, Any], number: int, ctx: ToolContext, source_id: str | None) -> Record:
     """The record of one message of WeFlow/EchoTrace/CipherTalk, read from its type name and the
     tool's rendering of its content."""
@@ -288,19 +346,23 @@ def tool_record(item: Mapping[str, Any], number: int, ctx: ToolContext, source_i
     is_send = item.get("isSend")
     from_me: bool | None = None if is_send is None else is_send in (1, True, "1")
     sender_id = _str(item.get("senderUsername")).strip() or None
+    shown = item.get("senderDisplayName")
+    if sender_id is None and isinstance(item.get("senderID"), int) and item["senderID"] in ctx.senders:
+        sender_id, shown = ctx.senders[item["senderID"]]
     if is_group(ctx.key) and sender_id == ctx.key:  # the tools name the group as the sender of notices
         sender_id = None
-    extra: dict[str, Any] = {"type_name": type_name, **ctx.extra}
+    extra: dict[str, Any] = {"type_name": type_name}
+    type_name = hinted_type_name(type_name, item.get("localType"))
     local_id = item.get("localId")
     if isinstance(local_id, int | str) and not isinstance(local_id, bool):
         extra["local_id"] = str(local_id)
     name: str | None
     if from_me:
-        name = pick_name(item.get("senderDisplayName"), ctx.owner_name) or ME
+        name = pick_name(shown, ctx.owner_name) or ME
         ctx.owner_name = ctx.owner_name or name
         ctx.owner_id = ctx.owner_id or sender_id
     else:
-        name = pick_name(item.get("senderDisplayName"), item.get("groupNickname"), sender_id) if sender_id else None
+        name = pick_name(shown, item.get("groupNickname"), sender_id) if sender_id else None
     reply_to = server_id(item.get("replyToMessageId"))
 
     if type_name in SYSTEM_NAMES or (from_me is None and type_name not in _KIND_NAMES and type_name not in CALL_NAMES):
@@ -406,7 +468,7 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
     session = read_session(path)
     chat = session_chat(session, path)
     yield chat
-    ctx = ToolContext(path, chat.key, chat.kind, MediaFinder(path.parent))
+    ctx = ToolContext(path, chat.key, chat.kind, MediaFinder(path.parent), senders=read_senders(path))
     for number, item in iter_messages(path):
         if not isinstance(item, dict):
             yield Problem(str(path), number, "message is not an object")
