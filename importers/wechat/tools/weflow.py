@@ -225,6 +225,7 @@ def read_senders(path: Path) -> dict[int, tuple[str, str | None]]:
     if scalar_at(events, "weflow.format") != "arkme-json":
         return {}
     out: dict[int, tuple[str, str | None]] = {}
+
     def until_messages(fh: Any) -> Iterator[tuple[str, str, Any]]:
         for prefix, event, value in ijson.parse(fh):
             if prefix == "" and event == "map_key" and value == "messages":
