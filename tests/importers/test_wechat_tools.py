@@ -679,3 +679,29 @@ def test_big_export_streams(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert count == 15_000
     assert peak < size / 10, (peak, size)
+
+
+def test_other_formats_into_a_vault(new_vault: Any, tmp_path: Path) -> None:
+    """Twins in one second stay two in the vault, for formats with and without ids; re-import adds 0."""
+    twins = [weflow_message(n, "文本消息", "哈哈", BOB) for n in (5, 5)]
+    echotrace = write(
+        tmp_path / "et.json",
+        {"session": {"wxid": "wxid_bob", "displayName": "Bob", "type": "私聊"}, "messages": twins},
+    )
+    ct = write(
+        tmp_path / "ct.json",
+        ciphertalk_doc([ct_message(5, 1, "wxid_bob:\n哈哈", BOB, s) for s in (7001, 7002)], wxid="team2@chatroom"),
+    )
+    cl = write(tmp_path / "cl.json", [chatlog_item(5, 1, 0, "哈哈", BOB)] * 2)
+    csv_path = tmp_path / "cl.csv"
+    csv_path.write_text(
+        "Time,SenderName,Sender,TalkerName,Talker,Content\n"
+        + "2025-10-09 16:53:25,Bob,wxid_bob,Bob,wxid_carol,哈哈\n" * 2,
+        encoding="utf-8",
+    )
+    for path in (echotrace, ct, cl, csv_path):
+        first = new_vault.import_path(path, tz="Asia/Shanghai")
+        assert (first.added, first.problems) == (2, []), path
+        again = new_vault.import_path(path, tz="Asia/Shanghai")
+        assert again.added == 0, path
+    assert len(new_vault.search("哈哈", limit=50)) == 8
