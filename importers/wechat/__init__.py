@@ -10,7 +10,8 @@ WeChat has no export of its own and keeps every message on its servers. People g
 - from Android's `EnMicroMsg.db` (rooted phone), with its 7-character key or the phone's IMEI and
   uin (`--wechat-imei`, `--wechat-uin`; parameters `wechat_imei`, `wechat_uin`);
 - from the files the tools wrote: PyWxDump CSV (both layouts) and JSON, MemoTrace (留痕) 1.x CSV,
-  TXT and HTML and 2.x CSV and TXT, WechatExporter (iPhone backups) TXT and HTML.
+  TXT and HTML and 2.x CSV and TXT, WechatExporter (iPhone backups) TXT and HTML, and the 2026
+  exporters of WeChat 4.x: WeFlow and EchoTrace JSON, CipherTalk detailed JSON, chatlog JSON/CSV.
 
 Every format is recognised by its content (file names, headers, column names, template markers,
 database tables). Database times are UTC instants; the tools' exports print local time without a
@@ -19,7 +20,8 @@ carry Unix times and are exact).
 
 Layout: `databases/` reads WeChat's own databases (`opening` finds and opens them; `win3`, `v4`,
 `mac3`, `android`, one per generation); `tools/` reads what export tools wrote (`pywxdump`,
-`memotrace`, `wechatexporter`, with `shared` text helpers); `common` holds type codes, content
+`memotrace`, `wechatexporter`, `weflow` (also EchoTrace), `ciphertalk`, `chatlog`, with `shared`
+helpers); `common` holds type codes, content
 interpretation and names; `media` finds media beside an export (`.dat` images).
 """
 
@@ -27,9 +29,12 @@ from __future__ import annotations
 
 from importers.base import Format
 from importers.wechat import databases as wechat_databases
+from importers.wechat.tools import chatlog as wechat_chatlog
+from importers.wechat.tools import ciphertalk as wechat_ciphertalk
 from importers.wechat.tools import memotrace as wechat_memotrace
 from importers.wechat.tools import pywxdump as wechat_pywxdump
 from importers.wechat.tools import wechatexporter as wechat_ios
+from importers.wechat.tools import weflow as wechat_weflow
 from importers.wechat.tools.shared import guarded
 
 FORMATS: list[Format] = [
@@ -119,6 +124,50 @@ FORMATS: list[Format] = [
         detection="a .txt whose entries open with 'YYYY-MM-DD HH:MM:SS name' after blank lines",
         detect=wechat_memotrace.detect_txt,
         parse=guarded(wechat_memotrace.parse_txt),
+        naive_times=True,
+    ),
+]
+
+FORMATS += [
+    Format(
+        name="wechat-weflow-json",
+        source="wechat",
+        description="WeFlow JSON export of one chat (Windows WeChat 4.x)",
+        detection='a JSON object opening with "weflow": {version, exportedAt} then "session"',
+        detect=wechat_weflow.detect_weflow,
+        parse=guarded(wechat_weflow.parse),
+    ),
+    Format(
+        name="wechat-echotrace-json",
+        source="wechat",
+        description="EchoTrace JSON export of one chat (WeFlow's layout without its header)",
+        detection='a JSON object opening with "session": {wxid, type: 群聊/私聊}, then only "messages"',
+        detect=wechat_weflow.detect_echotrace,
+        parse=guarded(wechat_weflow.parse),
+    ),
+    Format(
+        name="wechat-ciphertalk-json",
+        source="wechat",
+        description='CipherTalk "detailed-json" export of one chat (Windows WeChat 4.x)',
+        detection='a JSON object opening with "exportInfo": {generator: "CipherTalk", format: "detailed-json"}',
+        detect=wechat_ciphertalk.detect,
+        parse=guarded(wechat_ciphertalk.parse),
+    ),
+    Format(
+        name="wechat-chatlog-json",
+        source="wechat",
+        description="chatlog (sjzar/chatlog) /api/v1/chatlog?format=json output",
+        detection="a JSON list whose first object has seq, time, talker, isChatRoom, sender, isSelf, type",
+        detect=wechat_chatlog.detect_json,
+        parse=guarded(wechat_chatlog.parse_json),
+    ),
+    Format(
+        name="wechat-chatlog-csv",
+        source="wechat",
+        description="chatlog (sjzar/chatlog) /api/v1/chatlog?format=csv output",
+        detection="header Time,SenderName,Sender,TalkerName,Talker,Content (forks: MessageID first)",
+        detect=wechat_chatlog.detect_csv,
+        parse=guarded(wechat_chatlog.parse_csv),
         naive_times=True,
     ),
 ]

@@ -20,7 +20,7 @@ from typing import IO, Any
 from importers.base import SNIFF_BYTES, ParseOptions, Parser, read_head
 from importers.wechat.common import ME, display_name, event_kind, is_recall, strip_markup
 from vault.errors import ExportError
-from vault.records import DELETED, Event, Message, Record
+from vault.records import DELETED, Attachment, Event, Message, Record
 
 UTF8 = "utf-8-sig"
 GB18030 = "gb18030"
@@ -183,3 +183,121 @@ def users_json_names(folder: Path) -> dict[str, str]:
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+# --- The 2026 JSON exporters (WeFlow, EchoTrace, CipherTalk, chatlog) ----------------------
+
+# WeChat's server message ids are unsigned 64-bit numbers; SQLite keeps them as signed 64-bit
+# integers, and the database readers use `str()` of what SQLite returns. Ids the tools print
+# unsigned (WeFlow's normalizeUnsignedIntToken) are brought to that same form, so that the same
+# message read from a tool's file and from the database has one source_id.
+_U64 = 1 << 64
+_I64_MAX = (1 << 63) - 1
+
+
+def server_id(value: Any) -> str | None:
+    """A server message id in the database readers' string form, or None (absent, 0, not a number)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,20}\s*", value):
+        number = int(value)
+    else:
+        return None
+    if number == 0 or not -(1 << 63) <= number < _U64:
+        return None
+    if number > _I64_MAX:
+        number -= _U64
+    return str(number)
+
+
+def json_head_events(path: Path, size: int = SNIFF_BYTES) -> list[tuple[str, str, Any]]:
+    """The ijson (prefix, event, value) triples of a JSON file's head, up to where the head ends.
+
+    For detection: a few top-level keys and the first values are enough to be certain, and
+    reading them never needs more than the head.
+    """
+    import io
+
+    import ijson
+
+    head = read_head(path, size)
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if head.lstrip()[:1] not in (b"{", b"["):
+        return []
+    out: list[tuple[str, str, Any]] = []
+    try:
+        for item in ijson.parse(io.BytesIO(head)):
+            out.append(item)
+    except Exception:  # the head ends mid-document, or it is not JSON at all
+        pass
+    return out
+
+
+def top_level_keys(events: list[tuple[str, str, Any]]) -> list[str]:
+    """The keys of a top-level object, in file order, as far as the events reach."""
+    return [value for prefix, event, value in events if prefix == "" and event == "map_key"]
+
+
+def scalar_at(events: list[tuple[str, str, Any]], prefix: str) -> Any:
+    """The first scalar value at `prefix` (e.g. "session.wxid"), or None."""
+    for p, event, value in events:
+        if p == prefix and event in ("string", "number", "boolean"):
+            return value
+    return None
+
+
+def keys_at(events: list[tuple[str, str, Any]], prefix: str) -> set[str]:
+    """The keys of the object(s) at `prefix` that the events reach."""
+    return {value for p, event, value in events if p == prefix and event == "map_key"}
+
+
+# A zstd frame (magic 28 B5 2F FD) decoded as UTF-8 with replacement characters: how WeChat
+# 8.0.5x's compressed message bodies appear in WechatExporter's TXT and HTML.
+ZSTD_AS_TEXT = "(\ufffd/\ufffd"
+COMPRESSED_BODY = (
+    "message body is zstd-compressed data that WechatExporter printed as text; not imported. "
+    "Only reading the iPhone backup's own database can recover it"
+)
+
+
+def is_compressed_body(text: str) -> bool:
+    """Whether a printed message body is a compressed blob rather than text."""
+    return ZSTD_AS_TEXT in text
+
+
+_DURATION = re.compile(r"(?<!\d)(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?!\d)")
+
+
+def call_duration(text: str) -> int | None:
+    """Seconds of a call notice such as "通话时长 00:25" or "Duration 1:02:03", or None."""
+    match = _DURATION.search(text or "")
+    if not match:
+        return None
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def forward_text(title: str, items: list[tuple[str, str]]) -> str:
+    """A merged forward as readable text: its title, then one "name: text" line per record."""
+    lines = [title] if title else []
+    lines.extend(f"{name}: {text}" if name else text for name, text in items)
+    return "\n".join(lines)
+
+
+def safe_media(finder: Any, rel: str, kind: str) -> Attachment:
+    """The attachment a tool's relative media path names: readable when it is inside the export
+    folder, else named without bytes (`MediaFinder` refuses `..` and absolute paths)."""
+    found = finder.attachment(rel, kind) if _looks_relative(rel) else None
+    return found or Attachment(media_name(rel), kind)
+
+
+def _looks_relative(rel: str) -> bool:
+    norm = rel.replace("\\", "/")
+    return bool(norm) and not norm.startswith("/") and ":" not in norm.split("/", 1)[0] and ".." not in norm.split("/")
+
+
+def media_name(rel: str) -> str:
+    return rel.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or rel

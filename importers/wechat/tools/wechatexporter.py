@@ -46,6 +46,8 @@ from importers.wechat.common import (
 )
 from importers.wechat.media import MediaFinder
 from importers.wechat.tools.shared import (
+    COMPRESSED_BODY,
+    is_compressed_body,
     open_text,
     owner_name,
     parse_local_time,
@@ -69,6 +71,7 @@ from vault.records import (
     Attachment,
     Chat,
     Message,
+    Note,
     Problem,
     Record,
     title_key,
@@ -180,6 +183,7 @@ def parse_txt(path: Path, options: ParseOptions) -> Iterator[Record]:
     current: _TxtEntry | None = None
     last_ts: datetime | None = None
     waiting: list[tuple[int, str]] = []  # system entries seen before any time
+    compressed: list[int] = []  # lines of bodies that are compressed data, not text
 
     def finish(entry: _TxtEntry) -> Iterator[Record]:
         nonlocal last_ts
@@ -191,7 +195,12 @@ def parse_txt(path: Path, options: ParseOptions) -> Iterator[Record]:
         for number, text in waiting:
             yield system_entry(key, ts, text, number, me)
         waiting.clear()
-        kind, text, extra, attachment = body_meaning("\n".join(entry.body))
+        body = "\n".join(entry.body)
+        if is_compressed_body(body):
+            compressed.append(entry.line)
+            yield Problem(str(path), entry.line, COMPRESSED_BODY)
+            return
+        kind, text, extra, attachment = body_meaning(body)
         yield Message(
             chat=key,
             ts=ts,
@@ -228,6 +237,17 @@ def parse_txt(path: Path, options: ParseOptions) -> Iterator[Record]:
         yield from finish(current)
     for number, _ in waiting:
         yield Problem(str(path), number, "system entry with no message time to place it at")
+    if compressed:
+        yield compressed_note(len(compressed))
+
+
+def compressed_note(count: int) -> Note:
+    """What to do about bodies WechatExporter could not decompress (WeChat 8.0.5x, zstd)."""
+    return Note(
+        f"{count} message(s) were skipped: WechatExporter printed their zstd-compressed bodies as "
+        "text (WeChat 8.0.5x on the iPhone). Their text is only in the iPhone backup's own "
+        "database; read it from there (see docs/importers/wechat.md)"
+    )
 
 
 # --- HTML ----------------------------------------------------------------------------------
@@ -401,6 +421,7 @@ def parse_html(path: Path, options: ParseOptions) -> Iterator[Record]:
     last_ts: datetime | None = None
     waiting: list[_Notice] = []  # system lines seen before any message time
     count = 0
+    compressed = 0
     with open_text(path, sniff_encoding(path)) as fh:
         while True:
             try:
@@ -422,6 +443,10 @@ def parse_html(path: Path, options: ParseOptions) -> Iterator[Record]:
                 announced = True
             for m in parser.done:
                 count += 1
+                if is_compressed_body("".join(m.text)):
+                    compressed += 1
+                    yield Problem(str(path), m.line, COMPRESSED_BODY)
+                    continue
                 record = _html_record(m, key, finder)
                 if isinstance(record, _Notice):  # takes the time of the message before it
                     if last_ts is None:
@@ -442,6 +467,8 @@ def parse_html(path: Path, options: ParseOptions) -> Iterator[Record]:
                 break
     for notice in waiting:
         yield Problem(str(path), notice.line, "system entry with no message time to place it at")
+    if compressed:
+        yield compressed_note(compressed)
     if count == 0:
         yield Problem(
             str(path),
