@@ -51,7 +51,12 @@ from vault.records import Record
 # How many group folders detect() looks into before it gives up.
 _DETECT_GROUPS = 20
 _MESSAGES_HEAD = re.compile(r'^\s*\{\s*"messages"\s*:\s*\[\s*(?:\]|\{)')
-_HANGOUTS_HEAD = re.compile(r'^\s*\{\s*"(?:conversations|conversation_state)"\s*:\s*\[\s*(?:\]|\{)')
+# Hangouts.json: an object whose conversations (2018+) or conversation_state (older; after
+# "continuation_end_timestamp") array holds objects keyed by {"conversation_id": {"id": ...}}.
+_HANGOUTS_HEAD = re.compile(
+    r'"conversations"\s*:\s*\[\s*\{\s*"conversation"\s*:\s*\{|"conversation_state"\s*:\s*\[\s*\{'
+)
+_CONVERSATION_ID = re.compile(r'"conversation_id"\s*:\s*\{\s*"id"\s*:\s*"')
 _DETECT_ERRORS = (OSError, zipfile.BadZipFile, RuntimeError, ValueError, EOFError)
 
 
@@ -65,8 +70,10 @@ def _messages_head(text: str) -> bool:
 
 
 def _hangouts_head(text: str) -> bool:
-    return _HANGOUTS_HEAD.match(text) is not None and (
-        '"conversation_id"' in text or re.match(r'^\s*\{\s*"\w+"\s*:\s*\[\s*\]', text) is not None
+    return (
+        text.lstrip().startswith("{")
+        and _HANGOUTS_HEAD.search(text) is not None
+        and _CONVERSATION_ID.search(text) is not None
     )
 
 
@@ -122,8 +129,11 @@ def detect_google_chat(path: Path) -> bool:
 
 
 def _hangouts_in(path: Path) -> list[str]:
-    return [u for u in ("Hangouts.json", "Hangouts/Hangouts.json", "Takeout/Hangouts/Hangouts.json")
-            if (path / u).is_file() and _hangouts_head(head_text(path / u))]
+    return [
+        u
+        for u in ("Hangouts.json", "Hangouts/Hangouts.json", "Takeout/Hangouts/Hangouts.json")
+        if (path / u).is_file() and _hangouts_head(head_text(path / u))
+    ]
 
 
 def detect_hangouts(path: Path) -> bool:
@@ -168,8 +178,9 @@ def parse_google_chat(path: Path, options: ParseOptions) -> Iterator[Record]:
         else:
             yield from lone_group_records(FolderTree(path), path.name)
     else:
-        raise ExportError("no Groups/ folder or messages.json here; give the Takeout or its 'Google Chat' folder",
-                          path=str(path))
+        raise ExportError(
+            "no Groups/ folder or messages.json here; give the Takeout or its 'Google Chat' folder", path=str(path)
+        )
 
 
 def parse_hangouts(path: Path, options: ParseOptions) -> Iterator[Record]:
@@ -198,6 +209,7 @@ def _hangouts_file(opener: Callable[[], IO[bytes]], where: str) -> Iterator[Reco
         raise ExportError(
             "is not readable Hangouts JSON (damaged or truncated?); download the Takeout again", path=where
         ) from exc
+
 
 FORMATS = [
     Format(

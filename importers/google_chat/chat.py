@@ -207,8 +207,16 @@ def convert(tree: ExportTree, group: Group, owner: Owner, key: str, item: Any, n
     if isinstance(deletion, dict):
         extra["deletion"] = str_at(deletion, "deletion_type") or "deleted"
         return Message(
-            chat=key, ts=ts, sender=sender, sender_id=email, from_me=from_me, text="", kind=DELETED,
-            source_id=str_at(item, "message_id"), reply_to=reply_to, extra=extra,
+            chat=key,
+            ts=ts,
+            sender=sender,
+            sender_id=email,
+            from_me=from_me,
+            text="",
+            kind=DELETED,
+            source_id=str_at(item, "message_id"),
+            reply_to=reply_to,
+            extra=extra,
         )
     attachments = tuple(_attachment(tree, group, f) for f in list_at(item, "attached_files") if isinstance(f, dict))
     text = str_at(item, "text") or ""

@@ -144,7 +144,9 @@ def _header(conv: _Conversation, header: Any) -> Iterator[Record]:
         name = str_at(p, "fallback_name")
         if gaia and name and name.strip():
             conv.names[gaia] = name.strip()
-    conv.self_id = _gaia(dict_at(dict_at(dict_at(details, "self_conversation_state"), "self_read_state"), "participant_id"))
+    conv.self_id = _gaia(
+        dict_at(dict_at(dict_at(details, "self_conversation_state"), "self_read_state"), "participant_id")
+    )
     conv.ready = True
     if conv.key is None:
         return
@@ -211,7 +213,9 @@ def _event(conv: _Conversation, ev: Any, where: str) -> Iterator[Record]:
         yield Event(
             chat=conv.key,
             ts=ts,
-            text=f"{actor or 'someone'} renamed the conversation to {new}" if new else "the conversation name was removed",
+            text=f"{actor or 'someone'} renamed the conversation to {new}"
+            if new
+            else "the conversation name was removed",
             kind=EV_TITLE,
             actor=actor,
             source_id=event_id,
@@ -219,8 +223,15 @@ def _event(conv: _Conversation, ev: Any, where: str) -> Iterator[Record]:
         )
     else:  # OTR_MODIFICATION, GROUP_LINK_SHARING_MODIFICATION, ... : shown as what they are
         label = event_type.lower().replace("_", " ") or "event"
-        yield Event(chat=conv.key, ts=ts, text=label, kind=EV_SYSTEM, actor=actor, source_id=event_id,
-                    extra={"event_type": event_type})
+        yield Event(
+            chat=conv.key,
+            ts=ts,
+            text=label,
+            kind=EV_SYSTEM,
+            actor=actor,
+            source_id=event_id,
+            extra={"event_type": event_type},
+        )
 
 
 def _call(key: str, hangout: dict[str, Any], ts: datetime, actor: str | None, event_id: str | None) -> Event:

@@ -109,7 +109,9 @@ class Reader:
                         yield from self.entry(conv, value, where)
                 else:  # a conversation ends
                     if conv.pending:
-                        yield Problem(where, None, f"{len(conv.pending)} entries of a conversation without an id skipped")
+                        yield Problem(
+                            where, None, f"{len(conv.pending)} entries of a conversation without an id skipped"
+                        )
                     conv = _Conversation(file)
 
     def chat(self, conv: _Conversation, title: str | None = None) -> Chat:
@@ -120,8 +122,9 @@ class Reader:
             return Chat(source=SOURCE, key=conv.key, title=title or f"Group DM {conv.key}", kind=GROUP)
         others = [i for i in ids if i != self.owner_id] or ids[:1]
         names = tuple(n for n in (self.name(i) for i in ids) if n)
-        return Chat(source=SOURCE, key=conv.key, title=self.name(others[0]) or conv.key, kind=DIRECT,
-                    participants=names)
+        return Chat(
+            source=SOURCE, key=conv.key, title=self.name(others[0]) or conv.key, kind=DIRECT, participants=names
+        )
 
     def entry(self, conv: _Conversation, entry: Any, where: str) -> Iterator[Record]:
         conv.count += 1
@@ -148,20 +151,33 @@ class Reader:
         if kind == "joinConversation":
             snapshot = [u for u in list_at(body, "participantsSnapshot") if isinstance(u, str)]
             extra["participants"] = snapshot
-            yield Event(conv.key, ts, f"{actor or 'someone'} added {self.owner_name or 'you'}", EV_JOIN,
-                        actor=actor, extra=extra)
+            yield Event(
+                conv.key,
+                ts,
+                f"{actor or 'someone'} added {self.owner_name or 'you'}",
+                EV_JOIN,
+                actor=actor,
+                extra=extra,
+            )
         elif kind == "participantsJoin":
             extra["participants"] = users
-            yield Event(conv.key, ts, f"{actor or 'someone'} added {names or 'someone'}", EV_JOIN,
-                        actor=actor, extra=extra)
+            yield Event(
+                conv.key, ts, f"{actor or 'someone'} added {names or 'someone'}", EV_JOIN, actor=actor, extra=extra
+            )
         elif kind == "participantsLeave":
             extra["participants"] = users
             yield Event(conv.key, ts, f"{names or 'someone'} left", EV_LEAVE, actor=names or None, extra=extra)
         elif kind == "conversationNameUpdate":
             new = str_at(body, "name") or ""
             extra["name"] = new
-            yield Event(conv.key, ts, f"{actor or 'someone'} renamed the conversation to {new}", EV_TITLE,
-                        actor=actor, extra=extra)
+            yield Event(
+                conv.key,
+                ts,
+                f"{actor or 'someone'} renamed the conversation to {new}",
+                EV_TITLE,
+                actor=actor,
+                extra=extra,
+            )
             if new and (conv.title_ts is None or ts > conv.title_ts):
                 conv.title_ts = ts  # the latest name wins, whatever order the file lists them in
                 yield self.chat(conv, new)
@@ -177,14 +193,20 @@ class Reader:
             short, expanded = str_at(url, "url"), str_at(url, "expanded")
             if short and expanded:
                 text = text.replace(short, expanded)
-        attachments = tuple(self.media(conv.file.group, msg_id, u) for u in list_at(body, "mediaUrls")
-                            if isinstance(u, str))
+        attachments = tuple(
+            self.media(conv.file.group, msg_id, u) for u in list_at(body, "mediaUrls") if isinstance(u, str)
+        )
         reactions = []
         for r in list_at(body, "reactions"):
             key = str_at(r, "reactionKey")
             if key:
-                reactions.append(Reaction(REACTIONS.get(key, key), sender=self.name(str_at(r, "senderId")),
-                                          ts=twitter_time(r.get("createdAt") if isinstance(r, dict) else None)))
+                reactions.append(
+                    Reaction(
+                        REACTIONS.get(key, key),
+                        sender=self.name(str_at(r, "senderId")),
+                        ts=twitter_time(r.get("createdAt") if isinstance(r, dict) else None),
+                    )
+                )
         edited = None
         history = list_at(body, "editHistory")
         if history:
