@@ -76,7 +76,7 @@ def _records(tree: ExportTree, under: str, only: str | None = None) -> Iterator[
     archive = Archive(tree, data, files)
     try:
         archive.owner = read_owner(tree, data)
-    except (*READ_ERRORS, NotYtd):
+    except READ_ERRORS:  # NotYtd and JSON errors are ValueErrors
         yield Problem(tree.where(data + "account.js"), None, "not readable; your own messages are not marked")
     if archive.owner.id is None:
         yield Note("no readable data/account.js: your own messages are not marked as yours")
