@@ -67,8 +67,12 @@ def find_groups(tree: ExportTree, under: str = "") -> list[Group]:
     groups = []
     for name in tree.names(under):
         m = GROUP_MESSAGES.match(name)
-        if m is not None:
-            groups.append(Group(folder=name[: -len("messages.json")], name=m["group"]))
+        if m is None:
+            continue
+        folder = name[: -len("messages.json")]
+        # Not every Groups/<x>/messages.json is Google Chat's (Takeout has a "Groups" product too).
+        if GROUP_FOLDER.match(m["group"]) or tree.exists(folder + "group_info.json"):
+            groups.append(Group(folder=folder, name=m["group"]))
     return groups
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import importers
 from importers import google_chat
@@ -333,6 +335,48 @@ def test_dates(text: str, expected: datetime) -> None:
 )
 def test_dates_refused(text: str) -> None:
     assert parse_chat_date(text) is None
+
+
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    when=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    space=st.sampled_from([" ", NNBSP, "\u00a0"]),
+    day_first=st.booleans(),
+)
+def test_dates_round_trip(when: datetime, space: str, day_first: bool) -> None:
+    """Any second, written the way Takeout writes it (en-US 12-hour or day-first 24-hour), reads back."""
+    when = when.replace(microsecond=0, tzinfo=UTC)
+    day, month = _DAYS[when.weekday()], _MONTHS[when.month - 1]
+    if day_first:
+        text = f"{day}, {when.day} {month} {when.year} at {when:%H:%M:%S} UTC"
+    else:
+        hour = when.hour % 12 or 12
+        text = f"{day}, {month} {when.day}, {when.year} at {hour}:{when:%M:%S}{space}{when:%p} UTC"
+    assert parse_chat_date(text) == when
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_dates_never_raise(text: str) -> None:
+    result = parse_chat_date(text)
+    assert result is None or result.tzinfo is not None
 
 
 # --- the Takeout --------------------------------------------------------------------------------

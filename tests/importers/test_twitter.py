@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import importers
 from importers import twitter
@@ -363,3 +365,23 @@ def test_damaged_zip_is_a_clean_error(tmp_path: Path) -> None:
     with pytest.raises(ExportError) as err:
         list(importers.get("twitter-dm").parse(broken, ParseOptions()))
     assert "broken.zip" in str(err.value)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    texts=st.lists(
+        st.text(alphabet=st.characters(blacklist_characters="&", blacklist_categories=("Cs",))), min_size=1, max_size=6
+    )
+)
+def test_any_text_survives_the_js_wrapper(tmp_path_factory: pytest.TempPathFactory, texts: list[str]) -> None:
+    """Brackets, `;`, `=`, quotes, newlines, CJK, RTL, emoji in messages: each comes back as written."""
+    data = tmp_path_factory.mktemp("tw") / "data"
+    data.mkdir()
+    entries = [mc(str(9000 + i), OMAR, "2024-06-05T13:50:00.000Z", t, ME) for i, t in enumerate(texts)]
+    (data / "direct-messages.js").write_text(
+        ytd("direct_messages", [{"dmConversation": {"conversationId": ONE, "messages": entries}}]) + ";",
+        encoding="utf-8",
+    )
+    result = parse(data.parent, "twitter-dm")
+    assert [m.text for m in result.messages] == texts
+    assert not result.problems
