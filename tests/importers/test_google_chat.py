@@ -490,10 +490,10 @@ def check_hangouts(result: Parsed) -> None:
 
 def test_takeout_folder(tmp_path: Path) -> None:
     root = takeout(tmp_path)
-    for given in (tmp_path, root):
-        assert importers.detect(given).name == "google-chat"
-        result = parse(given)
-        check_google_chat(result, str(given))
+    for path in (tmp_path, root):
+        assert importers.detect(path).name == "google-chat"
+        result = parse(path)
+        check_google_chat(result, str(path))
         check_hangouts(result)
         assert len(result.problems) == 2
 
@@ -522,9 +522,9 @@ def test_google_chat_folder_group_folder_and_file(tmp_path: Path) -> None:
     check_google_chat(parse(chat), str(chat))
 
     group = chat / "Groups" / SPACE
-    for given in (group, group / "messages.json"):
-        assert importers.detect(given).name == "google-chat"
-        result = parse(given)
+    for path in (group, group / "messages.json"):
+        assert importers.detect(path).name == "google-chat"
+        result = parse(path)
         assert [c.key for c in result.chats] == [SPACE]
         assert len(result.messages) == 11
         own = next(m for m in result.messages if m.source_id == "AAAAxyz/t2/t2")

@@ -240,9 +240,9 @@ def check(result: Parsed, *, read: bool = True) -> None:
 
 def test_archive_folder_data_folder_and_file(tmp_path: Path) -> None:
     root = archive(tmp_path / "twitter-2024-07-03-abc")
-    for given in (root, root / "data"):
-        assert importers.detect(given).name == "twitter-dm"
-        check(parse(given))
+    for path in (root, root / "data"):
+        assert importers.detect(path).name == "twitter-dm"
+        check(parse(path))
     one = root / "data" / "direct-messages-group.js"
     assert importers.detect(one).name == "twitter-dm"
     result = parse(one)
