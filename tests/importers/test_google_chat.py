@@ -655,3 +655,23 @@ def test_damaged_zip_is_a_clean_error(tmp_path: Path) -> None:
     with pytest.raises(ExportError) as err:
         list(importers.get("google-chat").parse(broken, importers.ParseOptions()))
     assert "broken.zip" in str(err.value)
+
+
+def test_no_other_format_claims_a_takeout(tmp_path: Path) -> None:
+    root = takeout(tmp_path / "t")
+    archive = zip_tree(root, tmp_path / "takeout.zip")
+    hangouts = root / "Hangouts" / "Hangouts.json"
+    paths = [
+        tmp_path / "t",
+        root,
+        root / "Google Chat",
+        root / "Google Chat" / "Groups" / SPACE,
+        hangouts,
+        archive,
+        *sorted(root.rglob("*.json")),
+    ]
+    for fmt in importers.formats():
+        if fmt.source in ("googlechat", "hangouts"):
+            continue
+        for p in paths:
+            assert not fmt.detect(p), (fmt.name, p)

@@ -385,3 +385,35 @@ def test_any_text_survives_the_js_wrapper(tmp_path_factory: pytest.TempPathFacto
     result = parse(data.parent, "twitter-dm")
     assert [m.text for m in result.messages] == texts
     assert not result.problems
+
+
+def test_no_other_format_claims_an_archive(tmp_path: Path) -> None:
+    root = archive(tmp_path / "a")
+    paths = [root, root / "data", zipped(root, tmp_path / "a.zip"), *sorted((root / "data").iterdir())]
+    for fmt in importers.formats():
+        if fmt.source == "twitter":
+            continue
+        for p in paths:
+            assert not fmt.detect(p), (fmt.name, p)
+
+
+def test_cli_imports_both_archives_from_a_downloads_folder(tmp_path: Path, cli_vault: dict[str, str]) -> None:
+    """`talkvault import ~/Downloads` finds the X zip and the Takeout zip, and search finds 警察 in all."""
+    from tests.conftest import cli
+    from tests.importers.test_google_chat import takeout, zip_tree
+
+    downloads = tmp_path / "Downloads"
+    downloads.mkdir()
+    zipped(archive(tmp_path / "a"), downloads / "twitter-2024-07-03-abc.zip")
+    zip_tree(takeout(tmp_path / "g"), downloads / "takeout-20240110T000000Z-001.zip")
+    run = cli("import", str(downloads), "--json", env=cli_vault)
+    assert run.code == 0, run.err
+    files = {Path(f["path"]).name: f for f in run.json()["files"]}
+    assert {n: (f["format"], f["added"], f["error"]) for n, f in files.items()} == {
+        "twitter-2024-07-03-abc.zip": ("twitter-dm", 11, None),
+        "takeout-20240110T000000Z-001.zip": ("google-chat", 17, None),
+    }
+    hits = cli("search", "警察", "--json", env=cli_vault).json()
+    assert Counter(h["source"] for h in hits) == {"twitter": 2, "googlechat": 2, "hangouts": 1}
+    again = cli("import", str(downloads), "--json", env=cli_vault).json()
+    assert again["added"] == 0
