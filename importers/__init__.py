@@ -24,6 +24,8 @@ _MODULES = (
     "importers.imessage",
     "importers.discord",
     "importers.slack",
+    "importers.google_chat",
+    "importers.twitter",
     "importers.meta",
     "importers.whatsapp",
     "importers.line",
