@@ -523,3 +523,171 @@ def test_notes_say_what_was_read_and_skipped(plain_parsed: Parsed) -> None:
     assert "not read (not supported inside a backup): Telegram" in notes
     assert "1 other apps in the backup hold no chats this importer reads" in notes
     assert not plain_parsed.problems
+
+
+# --- into a real vault ------------------------------------------------------------------------
+
+
+def test_import_into_vault_search_and_reimport(new_vault, plain_backup: Path) -> None:  # type: ignore[no-untyped-def]
+    r1 = new_vault.import_path(plain_backup)
+    assert r1.format == "iphone-backup" and r1.error is None
+    assert (r1.chats, r1.added, r1.events, r1.attachments) == (6, 27, 3, 3)
+    sources = {h["source"] for h in new_vault.search("警察", limit=None)}
+    assert sources == {"whatsapp", "imessage", "wechat"}
+    texts = sorted(h["text"] for h in new_vault.search("警察", limit=None))
+    assert "警察来了，快跑" in texts and "警察同志你好" in texts
+    assert [h["sender"] for h in new_vault.search("مرحبا بالجميع", limit=None)] == ["Ahmed أحمد"]
+    r2 = new_vault.import_path(plain_backup)
+    assert (r2.added, r2.duplicates) == (0, 30)  # 27 messages and 3 events already there
+    assert new_vault.counts()["messages"] == 27
+
+
+# --- an encrypted backup ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def encrypted_backup(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_backup(tmp_path_factory.mktemp("mobilesync-enc") / "00008110-000E1D2C3B4A001E", PASSWORD)
+
+
+def _comparable(parsed: Parsed) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = []
+    for m in parsed.messages:
+        out.append((m.chat, m.ts, m.sender, m.text, m.kind, m.source_id, m.reply_to, len(m.attachments)))
+    out.extend((e.chat, e.ts, e.text, e.kind) for e in parsed.events)
+    return out
+
+
+def test_encrypted_backup_reads_the_same_as_a_plain_one(encrypted_backup: Path, plain_parsed: Parsed) -> None:
+    raw = (encrypted_backup / "Manifest.db").read_bytes()
+    assert not raw.startswith(b"SQLite format 3")  # really encrypted, index included
+    parsed = parse(encrypted_backup, "iphone-backup", keys={"iphone-backup": PASSWORD})
+    assert _comparable(parsed) == _comparable(plain_parsed)
+    assert "the backup is encrypted; it was decrypted in memory only" in [n.text for n in parsed.notes]
+    photo = next(m for m in parsed.messages if m.source_id == "STANZA-A3")
+    assert _read_all(photo.attachments[0]) == PHOTO  # decrypted as it is read
+    zstd = next(m for m in parsed.messages if m.source_id == "8001002")
+    assert zstd.text == "مرحبا 你们好 (zstd)"
+
+
+def test_big_encrypted_media_streams_across_chunks(tmp_path: Path) -> None:
+    from importers.iphone_backup.crypto import open_decrypting
+
+    key = os.urandom(32)
+    data = os.urandom(600_000) + b"tail"
+    p = tmp_path / "blob"
+    p.write_bytes(_encrypt(data, key))
+    with open_decrypting(p, key) as fh:
+        assert fh.read(10) == data[:10]
+        assert fh.read() == data[10:]
+
+
+def test_encrypted_backup_without_password_says_what_to_do(encrypted_backup: Path) -> None:
+    with pytest.raises(ExportError, match="--iphone-backup-password"):
+        parse(encrypted_backup, "iphone-backup")
+
+
+def test_wrong_password_is_an_authentication_error(encrypted_backup: Path) -> None:
+    with pytest.raises(AuthenticationError) as info:
+        parse(encrypted_backup, "iphone-backup", keys={"iphone-backup": "not it"})
+    assert "not it" not in str(info.value)
+
+
+def test_wrong_password_exits_3_and_writes_nothing(cli_vault, encrypted_backup: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import cli
+
+    env = {**cli_vault, "TALKVAULT_IPHONE_BACKUP_PASSWORD": "wrong"}
+    r = cli("import", str(encrypted_backup), "--json", env=env)
+    assert r.code == 3, r.err
+    assert "backup password is wrong" in r.err and "Traceback" not in r.err and "wrong\n" not in r.err
+    r = cli("chats", "--json", env=cli_vault)
+    assert r.code == 0 and r.json() == []
+
+
+def test_encrypted_import_leaves_no_plaintext_on_disk(  # type: ignore[no-untyped-def]
+    cli_vault, encrypted_backup: Path, tmp_path: Path, hermetic: Path
+) -> None:
+    from tests.conftest import cli
+
+    env = {**cli_vault, "TALKVAULT_IPHONE_BACKUP_PASSWORD": PASSWORD}
+    r = cli("import", str(encrypted_backup), "--json", env=env)
+    assert r.code == 0, r.err
+    assert r.json()["files"][0]["added"] == 27
+    hits = cli("search", "CANARY", "--json", env=cli_vault).json()
+    assert [h["sender"] for h in hits] == ["me"]  # it went in
+    canaries = (CANARY.encode(), "警察同志你好".encode(), PHOTO, "שלום".encode())
+    scanned = 0
+    for top in {tmp_path, hermetic, encrypted_backup.parent}:
+        for f in top.rglob("*"):
+            if f.is_file():
+                scanned += 1
+                data = f.read_bytes()
+                assert not any(c in data for c in canaries), f
+    assert scanned > 10
+
+
+# --- detection and damage ---------------------------------------------------------------------
+
+
+def test_detected_as_a_backup_and_by_nothing_else(plain_backup: Path, encrypted_backup: Path) -> None:
+    for path in (plain_backup, encrypted_backup, plain_backup / "Manifest.db", plain_backup / "Manifest.plist"):
+        assert importers.detect(path).name == "iphone-backup"
+    others = [f for f in importers.formats() if f.name != "iphone-backup"]
+    for f in others:
+        assert not f.detect(encrypted_backup), f.name
+    # The plain backup holds sms.db under its hashed name: the imessage reader would also claim
+    # the folder, which is why iphone-backup is asked first.
+    assert [f.name for f in others if f.detect(plain_backup)] == ["imessage"]
+    assert importers.exports_in(plain_backup.parent) == [plain_backup]  # MobileSync/Backup/
+
+
+def test_no_repository_fixture_is_taken_for_a_backup() -> None:
+    fmt = importers.get("iphone-backup")
+    paths = [FIXTURES, *FIXTURES.rglob("*")]
+    assert len(paths) > 20
+    assert [p for p in paths if fmt.detect(p)] == []
+
+
+def test_manifest_db_that_is_not_a_database_is_a_clean_error(tmp_path: Path) -> None:
+    root = write_backup(tmp_path / "b")
+    (root / "Manifest.db").write_bytes(b"garbage" * 100)
+    with pytest.raises(ExportError, match="Manifest.db") as info:
+        parse(root, "iphone-backup")
+    assert "Manifest.db" in (info.value.path or "")
+
+
+def test_a_damaged_app_database_is_a_problem_and_the_rest_imports(tmp_path: Path) -> None:
+    root = write_backup(tmp_path / "b")
+    fid = hashlib.sha1(f"{WA}-ChatStorage.sqlite".encode()).hexdigest()
+    (root / fid[:2] / fid).write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    parsed = parse(root, "iphone-backup")
+    assert [p.path for p in parsed.problems] == ["WhatsApp"]
+    assert not any(c.source == "whatsapp" for c in parsed.chats)
+    assert len([m for m in parsed.messages]) == 17  # Messages and WeChat still read
+
+
+def test_a_bad_record_is_a_problem(tmp_path: Path) -> None:
+    w = BackupWriter(tmp_path / "b")
+
+    def broken(conn: sqlite3.Connection) -> None:
+        whatsapp_db(conn)
+        conn.execute("UPDATE ZWAMESSAGE SET ZMESSAGEDATE = NULL WHERE Z_PK = 2")
+
+    w.add(WA, "ChatStorage.sqlite", memory_db(broken))
+    parsed = parse(w.finish(), "iphone-backup")
+    assert len(parsed.problems) == 1 and "row 2" in parsed.problems[0].message
+    assert "警察" not in str(parsed.problems[0])
+    assert len(parsed.messages) == 9
+
+
+def test_old_or_foreign_folders_are_not_backups(tmp_path: Path) -> None:
+    fmt = importers.get("iphone-backup")
+    d = tmp_path / "x"
+    d.mkdir()
+    (d / "Manifest.plist").write_bytes(plistlib.dumps({"Name": "a game manifest"}))
+    (d / "Manifest.db").write_bytes(b"")
+    assert not fmt.detect(d)
+    (d / "Manifest.plist").write_bytes(b"\x00\x01")
+    assert not fmt.detect(d)
+    assert not fmt.detect(tmp_path / "missing")
+    assert isinstance(Note("x"), Note)
