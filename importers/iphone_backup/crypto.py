@@ -100,7 +100,7 @@ class DecryptingReader(io.RawIOBase):
 
     def __init__(self, path: Path, key: bytes) -> None:
         super().__init__()
-        self._fh: IO[bytes] = open(path, "rb")
+        self._fh: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by close(), the reader's owner
         try:
             self._size = self._fh.seek(0, io.SEEK_END)
             self._fh.seek(0)

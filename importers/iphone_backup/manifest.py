@@ -29,7 +29,6 @@ from importers.foreign_db import finish, open_plain
 from importers.iphone_backup.crypto import (
     DecryptError,
     Keybag,
-    decrypt_bytes,
     decrypt_file,
     manifest_key,
     open_decrypting,
@@ -168,6 +167,8 @@ class Backup:
             return cls._checked(root, index, None)
         if not password:
             raise PasswordNeeded
+        if not hasattr(sqlite3.Connection, "deserialize"):
+            raise BackupError("reading an encrypted backup needs Python 3.11 or later", str(root))
         keybag_bytes, key_field = manifest.get("BackupKeyBag"), manifest.get("ManifestKey")
         if not isinstance(keybag_bytes, bytes) or not isinstance(key_field, bytes):
             raise BackupError("Manifest.plist lacks the keybag of an encrypted backup", str(root / MANIFEST_PLIST))
@@ -299,29 +300,18 @@ def deserialized(data: bytes, *, lenient_text: bool = False) -> sqlite3.Connecti
     """
     if not data.startswith(SQLITE_MAGIC):
         raise DecryptError("not an SQLite database")
-    if not hasattr(sqlite3.Connection, "deserialize"):  # Python 3.10
-        raise DecryptError("reading an encrypted backup needs Python 3.11 or later")
     buf = bytearray(data)
     if len(buf) > 20 and buf[18] == 2 and buf[19] == 2:
         buf[18] = buf[19] = 1
     conn = sqlite3.connect(":memory:")
+    load = getattr(conn, "deserialize", None)  # Python 3.11 and later
+    if load is None:
+        conn.close()
+        raise DecryptError("reading an encrypted backup needs Python 3.11 or later")
     try:
-        conn.deserialize(bytes(buf))
+        load(bytes(buf))
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return finish(conn, lenient_text=lenient_text)
     except BaseException:
         conn.close()
         raise
-
-
-__all__ = [
-    "Backup",
-    "BackupError",
-    "Entry",
-    "PasswordNeeded",
-    "backup_root",
-    "decrypt_bytes",
-    "deserialized",
-    "file_id",
-    "is_backup",
-]

@@ -262,7 +262,7 @@ class _Reader:
             f"SELECT {msg}, {media} FROM ZWAMESSAGE m {join} WHERE m.ZCHATSESSION = ? ORDER BY {order}",
             (session,),
         )
-        cursor.row_factory = sqlite3.Row  # type: ignore[assignment]
+        cursor.row_factory = sqlite3.Row
         yield from cursor
 
     def receipt(self, message_pk: int) -> object:
@@ -284,7 +284,9 @@ class _Reader:
         mime = _str(row["media_ZVCARDSTRING"])
         if not mime or "/" not in mime:
             mime = mimetypes.guess_type(name)[0]
-        size = row["media_ZFILESIZE"] if isinstance(row["media_ZFILESIZE"], int) and row["media_ZFILESIZE"] > 0 else None
+        size = (
+            row["media_ZFILESIZE"] if isinstance(row["media_ZFILESIZE"], int) and row["media_ZFILESIZE"] > 0 else None
+        )
         entry = self.backup.find(self.domain, f"{MEDIA_ROOT}/{rel}")
         opener = self.backup.opener(entry) if entry is not None else None
         return Attachment(name, kind, mime, size, open=opener)
@@ -328,6 +330,7 @@ def _convert(
     if ts is None:
         return Problem(reader.label, record, f"message row {row['Z_PK']} has no date; skipped")
     from_me = bool(row["ZISFROMME"])
+    sender: str | None
     sender_id: str | None
     if from_me:
         sender, sender_id = ME, None
@@ -350,10 +353,20 @@ def _convert(
         if kind == EV_TITLE and text:
             what = f"{what} to “{text}”"
         who = sender or "someone"
-        return Event(chat, ts, f"{who}: {what}" if mtype == TYPE_GROUP_EVENT else what, kind, actor=sender,
-                     source_id=stanza, line=record, extra=extra)
+        return Event(
+            chat,
+            ts,
+            f"{who}: {what}" if mtype == TYPE_GROUP_EVENT else what,
+            kind,
+            actor=sender,
+            source_id=stanza,
+            line=record,
+            extra=extra,
+        )
     if mtype == TYPE_DELETED:
-        return Message(chat, ts, sender, "", DELETED, source_id=stanza, sender_id=sender_id, from_me=from_me, line=record)
+        return Message(
+            chat, ts, sender, "", DELETED, source_id=stanza, sender_id=sender_id, from_me=from_me, line=record
+        )
     kind = _KINDS.get(mtype, OTHER)
     attachments: tuple[Attachment, ...] = ()
     caption = _str(row["media_ZTITLE"])
