@@ -226,6 +226,15 @@ class Backup:
             if entry is not None:
                 yield entry
 
+    def unsaved_log(self, entry: Entry) -> bool:
+        """Whether the backup also holds a non-empty `<db>-wal` beside a database.
+
+        Its changes are not read: an in-memory copy cannot replay a write-ahead log, and a plain
+        backup's file is opened immutable, in place.
+        """
+        wal = self.find(entry.domain, entry.relative_path + "-wal")
+        return wal is not None and (wal.size is None or wal.size > 0)
+
     def domain_counts(self) -> dict[str, int]:
         """How many files each domain holds."""
         rows = self.index.execute("SELECT domain, COUNT(*) FROM Files WHERE flags = ? GROUP BY domain", (FLAG_FILE,))

@@ -13,7 +13,7 @@ from typing import IO
 
 from importers.imessage import read_database
 from importers.iphone_backup.manifest import Backup
-from vault.records import Record
+from vault.records import Note, Record
 
 DOMAIN = "HomeDomain"
 DATABASE = "Library/SMS/sms.db"
@@ -45,6 +45,8 @@ def read(backup: Backup) -> Iterator[Record]:
         found = backup.find(MEDIA_DOMAIN, rel) if rel else None
         return backup.opener(found) if found is not None else None
 
+    if backup.unsaved_log(entry):
+        yield Note(f"Messages/{DATABASE}-wal was not read: the newest messages may be missing")
     conn = backup.database(entry)
     try:
         yield from read_database(conn, f"Messages/{DATABASE}", resolve)

@@ -46,7 +46,7 @@ from importers.wechat.common import (
     protobuf_fields,
     split_group_prefix,
 )
-from vault.records import DIRECT, GROUP, Attachment, Chat, Problem, Record, title_key
+from vault.records import DIRECT, GROUP, Attachment, Chat, Note, Problem, Record, title_key
 
 DOMAIN = "AppDomain-com.tencent.xin"
 CONTACT_DB = "WCDB_Contact.sqlite"
@@ -159,6 +159,8 @@ def _account(backup: Backup, account: Account) -> Iterator[Record]:
     chats: set[str] = set()
     for entry in account.databases:
         label = f"WeChat/{entry.relative_path}"
+        if backup.unsaved_log(entry):
+            yield Note(f"{label}-wal was not read: the newest messages may be missing")
         try:
             conn = backup.database(entry)
         except (sqlite3.Error, OSError, DecryptError):

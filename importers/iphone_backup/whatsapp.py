@@ -56,6 +56,7 @@ from vault.records import (
     Chat,
     Event,
     Message,
+    Note,
     Problem,
     Reaction,
     Record,
@@ -207,6 +208,8 @@ def read(backup: Backup, domain: str) -> Iterator[Record]:
     if entry is None:
         return
     label = f"{DOMAINS.get(domain, domain)}/{DATABASE}"
+    if backup.unsaved_log(entry):
+        yield Note(f"{label}-wal was not read: the newest messages may be missing")
     conn = backup.database(entry, lenient_text=True)
     try:
         yield from _read(conn, backup, domain, label)
@@ -298,12 +301,14 @@ def _read(conn: sqlite3.Connection, backup: Backup, domain: str, label: str) -> 
         yield Problem(label, None, "not a WhatsApp ChatStorage database (no ZWACHATSESSION/ZWAMESSAGE); skipped")
         return
     reader = _Reader(conn, backup, domain, label)
+    status = 0
     for pk, jid, partner, session_type in reader.sessions():
         jid_s = _str(jid)
         if jid_s is None:
             yield Problem(label, None, f"chat row {pk} has no jid; its messages were skipped")
             continue
         if jid_s.endswith(_SKIPPED_JIDS):
+            status += 1
             continue
         is_group = jid_s.endswith("@g.us") or session_type == 1
         title = _str(partner) or reader.push.get(jid_s) or _number(jid_s) or jid_s
@@ -321,6 +326,8 @@ def _read(conn: sqlite3.Connection, backup: Backup, domain: str, label: str) -> 
                 yield Problem(label, record, f"message row {row['Z_PK']}: unexpected values ({type(exc).__name__})")
                 continue
             yield rec
+    if status:
+        yield Note(f"{DOMAINS.get(domain, domain)}: status updates were not imported")
 
 
 def _convert(

@@ -573,6 +573,8 @@ def test_notes_say_what_was_read_and_skipped(plain_parsed: Parsed) -> None:
     assert "WeChat: 2 chats, 12 messages, 1 events" in notes
     assert "not read (not supported inside a backup): Telegram" in notes
     assert "1 other apps in the backup hold no chats this importer reads" in notes
+    assert "WhatsApp: status updates were not imported" in notes
+    assert not any("-wal" in n for n in notes)
     assert not plain_parsed.problems
 
 
@@ -715,6 +717,14 @@ def test_a_damaged_app_database_is_a_problem_and_the_rest_imports(tmp_path: Path
     assert [p.path for p in parsed.problems] == ["WhatsApp"]
     assert not any(c.source == "whatsapp" for c in parsed.chats)
     assert len([m for m in parsed.messages]) == 17  # Messages and WeChat still read
+
+
+def test_an_unsaved_write_ahead_log_is_noted(tmp_path: Path) -> None:
+    w = BackupWriter(tmp_path / "b")
+    w.add(WA, "ChatStorage.sqlite", memory_db(whatsapp_db))
+    w.add(WA, "ChatStorage.sqlite-wal", b"\x37\x7f\x06\x82" + b"\x00" * 60)
+    notes = [n.text for n in parse(w.finish(), "iphone-backup").notes]
+    assert "WhatsApp/ChatStorage.sqlite-wal was not read: the newest messages may be missing" in notes
 
 
 def test_a_bad_record_is_a_problem(tmp_path: Path) -> None:
