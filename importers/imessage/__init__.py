@@ -5,9 +5,9 @@ How a person gets it:
   the files in ~/Library/Messages/Attachments). Give the terminal Full Disk Access (System
   Settings → Privacy & Security), then import that folder or chat.db itself; quitting Messages
   first makes sure the newest messages have been written to chat.db.
-- iPhone: make an *unencrypted* backup with Finder (macOS) or Apple Devices / iTunes (Windows);
-  the messages database is the backup file `3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28`.
-  (Attachments inside a backup are stored under hashed names and are not imported.)
+- iPhone: import the backup folder, which importers/iphone_backup reads whole (encrypted too,
+  attachments included) through `read_database()` here; given `--format imessage`, an unencrypted
+  backup's `3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28` is read alone, without attachments.
 
 Versions: the schema of macOS 10.13 and later / iOS 11 and later (dates in nanoseconds), and older
 databases (dates in seconds); columns a version lacks are read as empty. Tested against the
