@@ -145,6 +145,8 @@ def _apps(backup: Backup) -> Iterator[Record]:
                 yield rec
         except (sqlite3.Error, DecryptError, OSError, UnicodeDecodeError) as exc:
             yield Problem(name, None, f"its database could not be read to the end ({type(exc).__name__})")
+        except ExportError:
+            yield Problem(name, None, "its database is not in the form this importer reads; skipped")
         yield Note(f"{name}: {tally.chats} chats, {tally.messages} messages, {tally.events} events")
     chat_apps, others = _not_read(backup.domain_counts())
     if chat_apps:

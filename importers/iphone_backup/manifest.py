@@ -309,16 +309,15 @@ def deserialized(data: bytes, *, lenient_text: bool = False) -> sqlite3.Connecti
     """
     if not data.startswith(SQLITE_MAGIC):
         raise DecryptError("not an SQLite database")
-    buf = bytearray(data)
-    if len(buf) > 20 and buf[18] == 2 and buf[19] == 2:
-        buf[18] = buf[19] = 1
+    if data[18:20] == b"\x02\x02":
+        data = data[:18] + b"\x01\x01" + data[20:]
     conn = sqlite3.connect(":memory:")
     load = getattr(conn, "deserialize", None)  # Python 3.11 and later
     if load is None:
         conn.close()
         raise DecryptError("reading an encrypted backup needs Python 3.11 or later")
     try:
-        load(bytes(buf))
+        load(data)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return finish(conn, lenient_text=lenient_text)
     except BaseException:

@@ -182,6 +182,13 @@ def _database(
     names: Names,
     chats: set[str],
 ) -> Iterator[Record]:
+    def resolve(rel: str, kind: str) -> Attachment | None:
+        entry = backup.find(DOMAIN, rel)
+        opener = backup.opener(entry) if entry is not None else None
+        if entry is None or opener is None:
+            return None
+        return Attachment(entry.name, kind, None, entry.size, open=opener)
+
     record = 0
     try:
         tables = sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
@@ -208,14 +215,6 @@ def _database(
                 if key not in chats:
                     chats.add(key)
                     yield _chat(key, shown, talker is not None, names)
-
-                def resolve(rel: str, kind: str) -> Attachment | None:
-                    entry = backup.find(DOMAIN, rel)
-                    opener = backup.opener(entry) if entry is not None else None
-                    if entry is None or opener is None:
-                        return None
-                    return Attachment(entry.name, kind, None, entry.size, open=opener)
-
                 yield build_record(raw, names, resolve)
     except sqlite3.Error:
         yield Problem(label, record + 1, "the rest of this database could not be read (damaged?)")

@@ -752,3 +752,16 @@ def test_old_or_foreign_folders_are_not_backups(tmp_path: Path) -> None:
     assert not fmt.detect(d)
     assert not fmt.detect(tmp_path / "missing")
     assert isinstance(Note("x"), Note)
+
+
+def test_in_memory_database_saved_in_wal_mode_opens_read_only() -> None:
+    from importers.iphone_backup.manifest import deserialized
+
+    data = bytearray(memory_db(lambda c: c.executescript("CREATE TABLE t(x); INSERT INTO t VALUES ('hi');")))
+    data[18] = data[19] = 2  # the header of a database iOS left in WAL mode
+    conn = deserialized(bytes(data))
+    assert conn.execute("SELECT x FROM t").fetchall() == [("hi",)]
+    with pytest.raises(sqlite3.OperationalError):
+        conn.execute("INSERT INTO t VALUES ('no')")
+    with pytest.raises(Exception, match="SQLite"):
+        deserialized(b"not a database")
