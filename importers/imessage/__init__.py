@@ -149,6 +149,10 @@ class _Context:
 
 def detect(path: Path) -> bool:
     try:
+        from importers.iphone_backup.manifest import is_backup
+
+        if path.is_dir() and is_backup(path):
+            return False  # a whole iPhone backup: importers/iphone_backup reads it (sms.db included)
         db = find_db(path)
         return db is not None and is_chat_db(db)
     except Exception:  # detect() must never raise, whatever the input

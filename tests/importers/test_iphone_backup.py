@@ -688,9 +688,12 @@ def test_detected_as_a_backup_and_by_nothing_else(plain_backup: Path, encrypted_
     others = [f for f in importers.formats() if f.name != "iphone-backup"]
     for f in others:
         assert not f.detect(encrypted_backup), f.name
-    # The plain backup holds sms.db under its hashed name: the imessage reader would also claim
-    # the folder, which is why iphone-backup is asked first.
-    assert [f.name for f in others if f.detect(plain_backup)] == ["imessage"]
+    # The plain backup holds sms.db under its hashed name, yet imessage leaves the whole backup
+    # to iphone-backup (it still reads that one file when given it, or with --format imessage).
+    assert [f.name for f in others if f.detect(plain_backup)] == []
+    sms = plain_backup / "3d" / "3d0d7e5fb2ce288813306e4d4636395e047a3d28"
+    assert importers.detect(sms).name == "imessage"
+    assert len(parse(plain_backup, "imessage").messages) == 5
     assert importers.exports_in(plain_backup.parent) == [plain_backup]  # MobileSync/Backup/
 
 
