@@ -17,6 +17,7 @@ from vault.errors import UnknownFormatError, UsageError
 
 # Order matters only where two detectors could both say yes: more specific first.
 _MODULES = (
+    "importers.iphone_backup",  # before signal/wechat/imessage: a backup folder holds their databases
     "importers.jsonl",
     "importers.telegram",
     "importers.signal",

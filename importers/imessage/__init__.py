@@ -5,9 +5,9 @@ How a person gets it:
   the files in ~/Library/Messages/Attachments). Give the terminal Full Disk Access (System
   Settings → Privacy & Security), then import that folder or chat.db itself; quitting Messages
   first makes sure the newest messages have been written to chat.db.
-- iPhone: make an *unencrypted* backup with Finder (macOS) or Apple Devices / iTunes (Windows);
-  the messages database is the backup file `3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28`.
-  (Attachments inside a backup are stored under hashed names and are not imported.)
+- iPhone: import the backup folder, which importers/iphone_backup reads whole (encrypted too,
+  attachments included) through `read_database()` here; given `--format imessage`, an unencrypted
+  backup's `3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28` is read alone, without attachments.
 
 Versions: the schema of macOS 10.13 and later / iOS 11 and later (dates in nanoseconds), and older
 databases (dates in seconds); columns a version lacks are read as empty. Tested against the
@@ -27,14 +27,15 @@ from __future__ import annotations
 import mimetypes
 import plistlib
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from importers.base import Format, ParseOptions, file_opener
 from importers.imessage.db import (
+    REQUIRED_TABLES,
     STICKER_PLACED,
     TAPBACK_ADDED,
     TAPBACK_REMOVED,
@@ -42,6 +43,7 @@ from importers.imessage.db import (
     connect,
     find_db,
     is_chat_db,
+    table_names,
 )
 from importers.imessage.typedstream import TypedStreamError, attributed_string_text, salvage_text
 from vault.errors import ExportError
@@ -131,17 +133,26 @@ def apple_time(value: object) -> datetime | None:
         return None
 
 
+#: Finds an attachment's bytes from its `attachment.filename` ('~/Library/SMS/Attachments/...'):
+#: a callable that opens them, or None when they are not there.
+AttachmentResolver = Callable[[str], Callable[[], IO[bytes]] | None]
+
+
 @dataclass
 class _Context:
     path: str
     db: ChatDb
-    folder: Path
+    resolve: AttachmentResolver
     handles: dict[int, str]
     chat: str = ""
 
 
 def detect(path: Path) -> bool:
     try:
+        from importers.iphone_backup.manifest import is_backup
+
+        if path.is_dir() and is_backup(path):
+            return False  # a whole iPhone backup: importers/iphone_backup reads it (sms.db included)
         db = find_db(path)
         return db is not None and is_chat_db(db)
     except Exception:  # detect() must never raise, whatever the input
@@ -173,8 +184,37 @@ def _parse_db(conn: sqlite3.Connection, db_path: Path, without_wal: bool) -> Ite
         yield Note(
             "chat.db-wal could not be read, so the newest messages may be missing; quit Messages and import again"
         )
-    db = ChatDb(conn, str(db_path))
-    ctx = _Context(str(db_path), db, db_path.parent, db.handles())
+    folder = db_path.parent
+    yield from _read(conn, str(db_path), lambda filename: _beside(filename, folder))
+
+
+def read_database(conn: sqlite3.Connection, label: str, resolve: AttachmentResolver) -> Iterator[Record]:
+    """Records from an open Messages database, for readers that opened it themselves.
+
+    An iPhone backup's sms.db (importers/iphone_backup/) is opened from the backup, maybe
+    decrypted in memory; `resolve` finds attachment files there. `label` names the database in
+    Problems. Driver errors (sqlite3.Error) propagate to the caller; a database without the
+    Messages tables is an ExportError.
+    """
+    conn.row_factory = sqlite3.Row
+    conn.text_factory = _lenient_text
+    if not table_names(conn) >= REQUIRED_TABLES:
+        raise ExportError("this database has no Messages tables (message, chat, handle)", path=label)
+    yield from _read(conn, label, resolve)
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+def _beside(filename: str, folder: Path) -> Callable[[], IO[bytes]] | None:
+    local = _local_file(filename, folder)
+    return file_opener(local) if local else None
+
+
+def _read(conn: sqlite3.Connection, label: str, resolve: AttachmentResolver) -> Iterator[Record]:
+    db = ChatDb(conn, label)
+    ctx = _Context(label, db, resolve, db.handles())
     for chat in db.chats():
         guid = _str(chat["guid"])
         if guid is None:
@@ -443,9 +483,8 @@ def _attachments(row: sqlite3.Row, ctx: _Context) -> tuple[tuple[Attachment, ...
         name = _str(a["transfer_name"]) or PurePosixPath(filename).name or _str(a["guid"]) or "attachment"
         mime = _str(a["mime_type"]) or mimetypes.guess_type(name)[0]
         size = a["total_bytes"] if isinstance(a["total_bytes"], int) and a["total_bytes"] > 0 else None
-        local = _local_file(filename, ctx.folder)
         kind = STICKER if a["is_sticker"] else _mime_kind(mime)
-        out.append(Attachment(name, kind, mime, size, open=file_opener(local) if local else None))
+        out.append(Attachment(name, kind, mime, size, open=ctx.resolve(filename) if filename else None))
         created = apple_time(a["created_date"])
         entry = {"guid": _str(a["guid"]), "created": created.isoformat() if created else None}
         info.append({k: v for k, v in entry.items() if v})

@@ -51,6 +51,13 @@ if TYPE_CHECKING:
     default=None,
     help="Key of an encrypted WeChat database (or $TALKVAULT_WECHAT_KEY).",
 )
+@click.option(
+    "--iphone-backup-password",
+    metavar="PASSWORD",
+    envvar="TALKVAULT_IPHONE_BACKUP_PASSWORD",
+    default=None,
+    help="Password of an encrypted iPhone backup (or $TALKVAULT_IPHONE_BACKUP_PASSWORD, out of the process list).",
+)
 @click.option("--wechat-imei", metavar="IMEI", default=None, help="Android WeChat: the IMEI the key derives from.")
 @click.option("--wechat-uin", metavar="UIN", default=None, help="Android WeChat: the uin the key derives from.")
 @passphrase_options
@@ -65,6 +72,7 @@ def import_(
     date_order: str | None,
     signal_key: str | None,
     wechat_key: str | None,
+    iphone_backup_password: str | None,
     wechat_imei: str | None,
     wechat_uin: str | None,
     extra_params: tuple[str, ...],
@@ -82,7 +90,8 @@ def import_(
     from vault.timeutil import resolve_tz
 
     resolve_tz(tz)  # a bad zone is a usage error before anything is read
-    keys = {k: v for k, v in (("signal", signal_key), ("wechat", wechat_key)) if v}
+    secrets = (("signal", signal_key), ("wechat", wechat_key), ("iphone-backup", iphone_backup_password))
+    keys = {k: v for k, v in secrets if v}
     params = {
         k: v for k, v in (("wechat_imei", wechat_imei), ("wechat_uin", wechat_uin), ("wechat_me", wechat_me)) if v
     }
