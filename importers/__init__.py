@@ -18,6 +18,8 @@ from vault.errors import UnknownFormatError, UsageError
 # Order matters only where two detectors could both say yes: more specific first.
 _MODULES = (
     "importers.jsonl",
+    "importers.chatlab",
+    "importers.qq",
     "importers.telegram",
     "importers.signal",
     "importers.wechat",
