@@ -111,10 +111,11 @@ def record(chat_key: str, msg: Mapping[str, Any], header: Header, line: int | No
         raise ValueError("type is not a number")
     code = int(code)
     sender_id = _text(msg.get("sender"))
+    # The name at send time, else the member's (group nickname before account name), else the id.
     sender = (
         _text(msg.get("groupNickname"))
-        or _text(msg.get("accountName"))
         or (header.names.get(sender_id) if sender_id else None)
+        or _text(msg.get("accountName"))
         or sender_id
     )
     content = msg.get("content")

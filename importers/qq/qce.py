@@ -216,11 +216,12 @@ def _sender(msg: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]
         s.get("remark"),
     ):
         name = _id(v)
-        if name:
+        if name and name not in PLACEHOLDER_IDS:  # V4 wrote "0" for a name it did not know
             break
+        name = None
     if name == SYSTEM_SENDER_NAME and not uin:
         return None, None, None
-    if name in (None, "0"):
+    if name is None:
         name = uin or uid
     return name, uin, uid
 
