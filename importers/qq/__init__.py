@@ -31,6 +31,7 @@ FORMATS = [
         detection="a folder (or its manifest.json) whose manifest names QQChatExporter and has a chunked section",
         detect=qce_files.detect_chunked,
         parse=qce_files.parse_chunked,
+        parse_ahead=True,
     ),
     Format(
         name="qq-json",
@@ -49,5 +50,6 @@ FORMATS = [
         detect=txt.detect,
         parse=txt.parse,
         naive_times=True,
+        parse_ahead=True,
     ),
 ]

@@ -187,6 +187,35 @@ def test_dedups_against_the_apps_own_imports(new_vault, tmp_path: Path) -> None:
     assert len([c for c in v.chats() if c["source"] == "qq"]) == 1
 
 
+def test_parsed_ahead_in_a_second_process_gives_the_same_vault(  # type: ignore[no-untyped-def]
+    tmp_path: Path, weak_kdf, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vault
+    from tests.conftest import PASSPHRASE
+    from vault import parse_ahead
+
+    def run(name: str) -> list[object]:
+        with vault.create(tmp_path / name, PASSPHRASE, kdf=weak_kdf, kdf_chosen=True) as v:
+            reports = [v.import_path(p).to_json() for p in (WECHAT_JSON, QQ_JSONL)]
+            return [
+                *(({k: r[k] for k in ("added", "events", "duplicates")}) for r in reports),
+                v.show(v.chats()[0]["id"]),
+            ]
+
+    here = run("here")
+    used: list[str] = []
+    real = parse_ahead.prepared_ahead
+
+    def counting(fmt, *rest):  # type: ignore[no-untyped-def]
+        used.append(fmt.name)
+        return real(fmt, *rest)
+
+    monkeypatch.setattr(parse_ahead, "THRESHOLD", 0)
+    monkeypatch.setattr(parse_ahead, "prepared_ahead", counting)
+    assert run("there") == here
+    assert used == ["chatlab-json", "chatlab-jsonl"]
+
+
 # --- detection and bad input --------------------------------------------------------------------
 
 OURS = {"chatlab-json", "chatlab-jsonl"}

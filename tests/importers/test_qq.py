@@ -299,6 +299,37 @@ def test_import_into_vault_search_and_reimport(new_vault, tmp_path: Path) -> Non
     assert v.check()["ok"]
 
 
+def test_parsed_ahead_in_a_second_process_gives_the_same_vault(  # type: ignore[no-untyped-def]
+    tmp_path: Path, weak_kdf, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big exports are parsed in a child process: the records (attachment openers too) travel."""
+    import vault
+    from tests.conftest import PASSPHRASE
+    from vault import parse_ahead
+
+    def run(name: str) -> list[tuple[object, ...]]:
+        with vault.create(tmp_path / name, PASSPHRASE, kdf=weak_kdf, kdf_chosen=True) as v:
+            out: list[tuple[object, ...]] = []
+            for p in (GROUP_JSON, CHUNKED, TXT):
+                r = v.import_path(p, tz="UTC")
+                out.append((r.format, r.added, r.events, r.attachments, len(r.problems)))
+            out.append(tuple(sorted(h["id"] + h["text"] for h in v.search("警察", limit=None))))
+            return out
+
+    here = run("here")
+    used: list[str] = []
+    real = parse_ahead.prepared_ahead
+
+    def counting(fmt, *rest):  # type: ignore[no-untyped-def]
+        used.append(fmt.name)
+        return real(fmt, *rest)
+
+    monkeypatch.setattr(parse_ahead, "THRESHOLD", 0)
+    monkeypatch.setattr(parse_ahead, "prepared_ahead", counting)
+    assert run("there") == here
+    assert used == ["qq-json", "qq-chunked", "qq-txt"]
+
+
 # --- detection ----------------------------------------------------------------------------------
 
 OURS = {"qq-json", "qq-chunked", "qq-txt"}
