@@ -68,6 +68,9 @@ EL_REPLY = "reply"
 EL_CALL = "av_record"
 EL_STICKER = ("market_face", "marketFace")
 EL_LOCATION = "location"
+# What QCE writes into `content.text` for a reply element (simple_parser.rs `element_to_text`);
+# the quoted message is linked by reply_to instead.
+REPLY_PLACEHOLDER = "[回复消息]"
 # image element `data.subType` for a custom sticker (issue #510).
 IMAGE_SUBTYPE_STICKER = "sticker"
 
@@ -316,6 +319,9 @@ def record(
                 attachments.append(att)
     if _id(msg.get("type")):
         extra["type"] = _id(msg.get("type"))
+    reply_to = _reply_to(content, elements)
+    if reply_to and text.startswith(REPLY_PLACEHOLDER):
+        text = text[len(REPLY_PLACEHOLDER) :].lstrip()
     return Message(
         chat_key,
         ts,
@@ -325,7 +331,7 @@ def record(
         source_id=source_id,
         sender_id=uin or uid,
         from_me=owner.is_me(uin, uid) if owner.known() and (uin or uid) else None,
-        reply_to=_reply_to(content, elements),
+        reply_to=reply_to,
         attachments=tuple(attachments),
         line=line,
         extra=extra,

@@ -25,7 +25,6 @@ from vault.records import (
     IMAGE,
     OTHER,
     TEXT,
-    Message,
 )
 
 UTC = timezone.utc
@@ -278,7 +277,7 @@ def test_malformed_files_are_clean_errors(tmp_path: Path) -> None:
 
 
 def test_problems_hold_no_content() -> None:
-    for path in (WECHAT_JSON, QQ_JSONL):
-        for problem in parse(path).problems:
-            assert "a type that is not a number" not in str(problem) and "20002" not in str(problem)
-    assert all(isinstance(m, Message) for m in parse(QQ_JSONL).messages)
+    problems = [p for path in (WECHAT_JSON, QQ_JSONL) for p in parse(path).problems]
+    assert len(problems) == 2
+    for problem in problems:
+        assert "a type that is not a number" not in str(problem) and "20002" not in str(problem)

@@ -82,6 +82,7 @@ def test_qce_json_group() -> None:
 
     reply = ids["7300000000000000007"]
     assert isinstance(reply, Message) and reply.reply_to == "7300000000000000001"
+    assert reply.text == "真的吗？"  # QCE's "[回复消息]" stand-in dropped: reply_to says it
     recalled = ids["7300000000000000008"]
     assert isinstance(recalled, Message)
     assert (recalled.kind, recalled.text, recalled.sender, recalled.sender_id) == (DELETED, "", "小美", "20002")
