@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import importers
 from importers.qq import qce_files, txt
@@ -268,6 +270,55 @@ def test_txt_without_its_title_is_a_clean_error(tmp_path: Path) -> None:
     with pytest.raises(ExportError) as exc:
         list(txt.parse(path, importers.ParseOptions()))
     assert str(path) in str(exc.value) and "消息记录" in str(exc.value)
+
+
+_ALPHABET = "警察國家中文字好的 abcXYZ019 .,!?:-()مرحباשלום😀é"
+_names = (
+    st.text(alphabet="警察阿明Meiأحمدדנה😀 ab", min_size=1, max_size=8)
+    .map(str.strip)
+    .filter(lambda n: bool(n) and not n.isdigit() and n != "系统消息")
+)
+_body_line = st.text(alphabet=_ALPHABET, max_size=30).filter(
+    lambda t: not txt.HEADER_RE.match(t) and not t.startswith(("=", "消息分组", "消息对象"))
+)
+_bodies = st.lists(_body_line, min_size=1, max_size=3).filter(
+    lambda ls: bool(ls[0].strip()) and bool(ls[-1].strip()) and "通话时长" not in "".join(ls)
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    messages=st.lists(
+        st.tuples(_names, st.integers(10001, 99999), st.integers(0, 86399), _bodies), min_size=1, max_size=6
+    ),
+    encoding=st.sampled_from(["gb18030", "utf-8", "utf-16"]),
+)
+def test_txt_round_trips_what_it_was_given(tmp_path_factory, messages, encoding) -> None:  # type: ignore[no-untyped-def]
+    sep = "=" * 64
+    out = [
+        "消息记录（此消息记录为文本格式，不支持重新导入）",
+        "",
+        sep,
+        "消息分组:我的群聊",
+        sep,
+        "消息对象:测试群",
+        sep,
+        "",
+    ]
+    for name, qq, second, body in messages:
+        stamp = datetime(2014, 3, 1) + timedelta(seconds=second)
+        out += [f"{stamp:%Y-%m-%d %H:%M:%S} {name}({qq})", *body, ""]
+    path = tmp_path_factory.mktemp("txt") / "r.txt"
+    path.write_bytes("\r\n".join(out).encode(encoding))
+    assert txt.detect(path)
+    result = parse(path, "qq-txt")
+    assert not result.problems
+    got = [(m.sender, m.sender_id, m.ts, m.text) for m in result.messages]
+    want = [
+        (name, str(qq), datetime(2014, 3, 1) + timedelta(seconds=second), "\n".join(body))
+        for name, qq, second, body in messages
+    ]
+    assert got == want
 
 
 def test_notice_helpers() -> None:
