@@ -382,6 +382,20 @@ def test_parsed_ahead_in_a_second_process_gives_the_same_vault(  # type: ignore[
     assert used == ["qq-json", "qq-chunked", "qq-txt"]
 
 
+def test_cli_import_with_the_owner_parameter(cli_vault) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import cli
+
+    args = ("import", str(TXT), "--format", "qq-txt", "--tz", "Asia/Shanghai", "--param", "qq_me=10001", "--json")
+    r = cli(*args, env=cli_vault)
+    assert r.code == 0, r.err
+    (report,) = r.json()["files"]
+    assert len(report["problems"]) == 1  # the impossible date, reported by line; the rest is in
+    assert (report["format"], report["chats"], report["added"], report["events"]) == ("qq-txt", 2, 9, 2)
+    shown = cli("search", "收到", "--json", env=cli_vault).json()
+    assert [(h["sender"], h["ts"]) for h in shown] == [("我的昵称", "2013-05-01T04:01:00Z")]
+    assert cli(*args, env=cli_vault).json()["added"] == 0
+
+
 # --- detection ----------------------------------------------------------------------------------
 
 OURS = {"qq-json", "qq-chunked", "qq-txt"}
