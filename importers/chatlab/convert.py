@@ -94,7 +94,9 @@ def chat(header: Header, fallback_title: str) -> Chat:
 
 
 def timestamp(value: Any) -> datetime:
-    """`timestamp`: Unix seconds (milliseconds tolerated), an instant in UTC."""
+    """`timestamp`: Unix seconds (milliseconds and numeric strings tolerated), an instant in UTC."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise ValueError("timestamp is not a number")
     seconds = float(value)
@@ -107,6 +109,8 @@ def record(chat_key: str, msg: Mapping[str, Any], header: Header, line: int | No
     """One `messages[]` entry (or JSONL `message` line). Raises ValueError when it cannot be read."""
     ts = timestamp(msg.get("timestamp"))
     code = msg.get("type")
+    if isinstance(code, str) and code.strip().isdigit():  # a converter's "0" for 0
+        code = int(code)
     if isinstance(code, bool) or not isinstance(code, (int, Decimal)) or code != int(code):
         raise ValueError("type is not a number")
     code = int(code)

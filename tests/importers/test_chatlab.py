@@ -121,9 +121,11 @@ def test_private_chat_key_is_the_peer(tmp_path: Path) -> None:
         "content": "hi",
     }
     for platform, key in (("weixin", "mei"), ("qq", "private:mei"), ("unknown", "mei")):
-        result = parse(_jsonl(tmp_path / f"{platform}.jsonl", [head(platform), *members, hello]))
+        lenient = {**hello, "timestamp": str(S + 1), "type": "1"}  # numbers written as strings
+        result = parse(_jsonl(tmp_path / f"{platform}.jsonl", [head(platform), *members, hello, lenient]))
         assert [(c.key, c.kind) for c in result.chats] == [(key, DIRECT)]
         assert result.messages[0].ts == at(0)  # milliseconds by mistake are understood
+        assert (result.messages[1].ts, result.messages[1].kind) == (at(1), IMAGE)
 
 
 def test_json_with_meta_after_messages(tmp_path: Path) -> None:
