@@ -163,9 +163,10 @@ def chat_of(head: Mapping[str, Any], fallback_title: str) -> Chat:
         key = title_key(title)
     names = []
     for s in _list(_dict(head, "statistics"), "senders"):
-        name = _id(s.get("name")) if isinstance(s, dict) else None
-        uid = _id(s.get("uid")) if isinstance(s, dict) else None
-        if name and name != SYSTEM_SENDER_NAME and (uid or "") not in PLACEHOLDER_IDS - {""}:
+        if not isinstance(s, dict):
+            continue
+        name, uid = _id(s.get("name")), _id(s.get("uid"))
+        if name and name != SYSTEM_SENDER_NAME and uid not in PLACEHOLDER_IDS:  # the system placeholder
             names.append(name)
     extra: dict[str, Any] = {"type": ctype} if ctype else {}
     for k in ("selfUin", "selfUid", "peerUin", "peerUid", "selfName"):
