@@ -19,6 +19,8 @@ from vault.errors import UnknownFormatError, UsageError
 _MODULES = (
     "importers.iphone_backup",  # before signal/wechat/imessage: a backup folder holds their databases
     "importers.jsonl",
+    "importers.chatlab",
+    "importers.qq",
     "importers.telegram",
     "importers.signal",
     "importers.wechat",
