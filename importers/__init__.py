@@ -25,6 +25,7 @@ _MODULES = (
     "importers.discord",
     "importers.slack",
     "importers.meta",
+    "importers.android_sms",
     "importers.whatsapp",
     "importers.line",
     "importers.kakaotalk",

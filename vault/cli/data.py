@@ -39,6 +39,15 @@ from vault.errors import EXIT_DAMAGED, EXIT_FAILURE, ExportError
     default=None,
     help="Key of an encrypted WeChat database (or $TALKVAULT_WECHAT_KEY).",
 )
+@click.option(
+    "--whatsapp-key",
+    "--key",
+    "whatsapp_key",
+    metavar="HEX|FILE",
+    envvar="TALKVAULT_WHATSAPP_KEY",
+    default=None,
+    help="WhatsApp .crypt15 backup: the 64-digit key (or $TALKVAULT_WHATSAPP_KEY); .crypt14: the key file's path.",
+)
 @click.option("--wechat-imei", metavar="IMEI", default=None, help="Android WeChat: the IMEI the key derives from.")
 @click.option("--wechat-uin", metavar="UIN", default=None, help="Android WeChat: the uin the key derives from.")
 @passphrase_options
@@ -53,6 +62,7 @@ def import_(
     date_order: str | None,
     signal_key: str | None,
     wechat_key: str | None,
+    whatsapp_key: str | None,
     wechat_imei: str | None,
     wechat_uin: str | None,
     extra_params: tuple[str, ...],
@@ -70,7 +80,7 @@ def import_(
     from vault.importing import resolve_tz
 
     resolve_tz(tz)  # a bad zone is a usage error before anything is read
-    keys = {k: v for k, v in (("signal", signal_key), ("wechat", wechat_key)) if v}
+    keys = {k: v for k, v in (("signal", signal_key), ("wechat", wechat_key), ("whatsapp", whatsapp_key)) if v}
     params = {
         k: v for k, v in (("wechat_imei", wechat_imei), ("wechat_uin", wechat_uin), ("wechat_me", wechat_me)) if v
     }
@@ -83,6 +93,7 @@ def import_(
     show_progress = not as_json and sys.stderr.isatty()
     reports: list[dict[str, Any]] = []
     failed = False
+    exit_code = EXIT_FAILURE
     with open_vault(state) as v:
         import importers
 
@@ -104,6 +115,7 @@ def import_(
                 doc = rep.to_json()
             except ExportError as exc:
                 failed = True
+                exit_code = max(exit_code, exc.exit_code)  # a wrong key of an export: 3
                 doc = {
                     "path": str(path),
                     "format": fmt,
@@ -127,7 +139,7 @@ def import_(
     if as_json:
         emit_json({"files": reports, "added": total, "dry_run": dry_run})
     if failed:
-        sys.exit(EXIT_FAILURE)
+        sys.exit(exit_code)
 
 
 def _print_import(doc: dict[str, Any], dry_run: bool) -> None:
