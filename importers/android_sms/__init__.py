@@ -37,7 +37,7 @@ CALLS_ROOT = "calls"
 # Comments, processing instructions (the app's `<?xml-stylesheet href="sms.xsl"?>`) and spaces
 # before the root element.
 _PROLOG = re.compile(r"\A(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.S)
-_ROOT = re.compile(r"<([A-Za-z_][\w.-]*)(\s[^<>]*)?(/?)>", re.S)
+_ROOT = re.compile(r"<([A-Za-z_][\w.-]*)(\s[^<>]*?)?\s*(/?)>", re.S)
 _COUNT = re.compile(r"\scount\s*=\s*[\"']\d+[\"']")
 
 

@@ -17,7 +17,7 @@ from xml.parsers import expat
 
 from vault.errors import ExportError
 
-CHUNK = 1 << 20
+CHUNK = 64 << 10
 
 START = "start"
 END = "end"
