@@ -27,7 +27,7 @@ from importers.android_sms.convert import (
     mms_records,
     sms_records,
 )
-from importers.android_sms.xmlstream import END, START, nodes
+from importers.android_sms.xmlstream import END, nodes
 from importers.base import Format, ParseOptions, head_text, open_export
 from vault.errors import ExportError
 from vault.records import Problem, Record
@@ -61,7 +61,7 @@ def _detect(path: Path, root: str, children: tuple[str, ...]) -> bool:
         found = _root(path)
         if found is None or found[0] != root:
             return False
-        name, after, empty = found
+        _, after, empty = found
         if empty:
             return True
         after = after.lstrip()

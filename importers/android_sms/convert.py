@@ -255,7 +255,9 @@ class PendingMms:
                 try:
                     decoded = base64.b64decode(data)
                 except (binascii.Error, ValueError):
-                    self.problems.append(Problem(path, line, "an MMS part's base64 data is damaged; the file was left out"))
+                    self.problems.append(
+                        Problem(path, line, "an MMS part's base64 data is damaged; the file was left out")
+                    )
                 else:
                     self.held += len(decoded)
                     opener, size = BytesOpener(decoded), len(decoded)

@@ -435,5 +435,5 @@ FORMATS: list[Format] = [
         parse=parse,
         parse_ahead=True,
         naive_times=True,
-    )
+    ),
 ]

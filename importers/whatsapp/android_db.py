@@ -156,7 +156,7 @@ def _tables(conn: Any) -> dict[str, set[str]]:
 
 
 def schema_of(tables: dict[str, set[str]]) -> str | None:
-    """"modern", "legacy" or None: which msgstore schema these tables are."""
+    """ "modern", "legacy" or None: which msgstore schema these tables are."""
     modern = tables.get("message", set())
     if {"chat_row_id", "key_id", "from_me", "timestamp"} <= modern and "chat" in tables and "jid" in tables:
         return "modern"
@@ -270,7 +270,7 @@ def _contact_names(path: Path, options: ParseOptions) -> tuple[dict[str, str], l
         pick = [c for c in ("display_name", "wa_name") if c in cols]
         if not pick:
             return {}, []
-        expr = "COALESCE(" + ", ".join(pick + ["NULL"]) + ")"
+        expr = "COALESCE(" + ", ".join([*pick, "NULL"]) + ")"
         for jid, name in conn.execute(f"SELECT jid, {expr} FROM wa_contacts"):
             if isinstance(jid, str) and isinstance(name, str) and name.strip():
                 names[jid] = name.strip()
@@ -458,7 +458,11 @@ class Reader:
         ]
         joins = []
         for table, wanted, on in (
-            ("message_media", {"file_path": "fp", "media_name": "mn", "mime_type": "mt", "media_caption": "mc"}, "message_row_id"),
+            (
+                "message_media",
+                {"file_path": "fp", "media_name": "mn", "mime_type": "mt", "media_caption": "mc"},
+                "message_row_id",
+            ),
             ("message_quoted", {"key_id": "qk"}, "message_row_id"),
             ("message_system", {"action_type": "at"}, "message_row_id"),
             ("message_edit_info", {"edited_timestamp": "et"}, "message_row_id"),
@@ -507,7 +511,9 @@ class Reader:
         cols = self.tables.get("call_log", set())
         if not {"jid_row_id", "timestamp"} <= cols:
             return
-        pick = {c: (c if c in cols else "NULL") for c in ("call_id", "from_me", "video_call", "duration", "call_result")}
+        pick = {
+            c: (c if c in cols else "NULL") for c in ("call_id", "from_me", "video_call", "duration", "call_result")
+        }
         sql = (
             f"SELECT _id, jid_row_id, timestamp, {pick['call_id']}, {pick['from_me']}, {pick['video_call']}, "
             f"{pick['duration']}, {pick['call_result']} FROM call_log ORDER BY _id"
@@ -545,7 +551,9 @@ class Reader:
                 if isinstance(jid, str):
                     subjects[jid] = subj if isinstance(subj, str) else None
         elif {"jid_row_id", "subject"} <= t.get("chat", set()) and {"_id", "raw_string"} <= t.get("jid", set()):
-            for jid, subj in self.conn.execute("SELECT jid.raw_string, chat.subject FROM chat JOIN jid ON jid._id = chat.jid_row_id"):
+            for jid, subj in self.conn.execute(
+                "SELECT jid.raw_string, chat.subject FROM chat JOIN jid ON jid._id = chat.jid_row_id"
+            ):
                 if isinstance(jid, str):
                     subjects[jid] = subj if isinstance(subj, str) else None
         for (jid,) in self.conn.execute("SELECT DISTINCT key_remote_jid FROM messages"):
@@ -699,7 +707,9 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
     """Records of every chat in the database (see the module docstring)."""
     db = _database_in(path)
     if db is None:
-        raise ExportError("no msgstore.db here: choose msgstore.db, its folder, or a .crypt14/.crypt15 backup", path=str(path))
+        raise ExportError(
+            "no msgstore.db here: choose msgstore.db, its folder, or a .crypt14/.crypt15 backup", path=str(path)
+        )
     media = _media_root(db, options)
     names: dict[str, str] = {}
     wa_path, notes = _contacts_db(db, options)
@@ -712,6 +722,8 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
         reader = Reader(conn, str(db), People(names), media)
         yield from reader.records()
     except sqlite3.Error as exc:
-        raise ExportError(f"the database could not be read ({type(exc).__name__}); is it damaged?", path=str(db)) from exc
+        raise ExportError(
+            f"the database could not be read ({type(exc).__name__}); is it damaged?", path=str(db)
+        ) from exc
     finally:
         conn.close()
