@@ -166,12 +166,20 @@ def schema_of(tables: dict[str, set[str]]) -> str | None:
     return None
 
 
-def _database_in(path: Path) -> Path | None:
-    """The msgstore database a path stands for: the file, or msgstore.db in a folder."""
+def _database_in(path: Path, *, strict: bool = False) -> Path | None:
+    """The msgstore database a path stands for: the file, or in a folder (WhatsApp/ or its Databases/)
+    msgstore.db, else the newest backup msgstore.db.crypt15 (or .crypt14).
+
+    `strict` (detection) takes a folder only when it is a Databases folder or holds one, so that a
+    Downloads folder with a msgstore.db among other exports is not claimed whole."""
     if path.is_dir():
-        for candidate in (path / MSGSTORE, path / "databases" / MSGSTORE, path / "Databases" / MSGSTORE):
-            if candidate.is_file():
-                return candidate
+        folders = [path / "Databases", path / "databases"]
+        if not strict or path.name.casefold() == "databases":
+            folders.insert(0, path)
+        for folder in folders:
+            for name in (MSGSTORE, MSGSTORE + ".crypt15", MSGSTORE + ".crypt14"):
+                if (folder / name).is_file():
+                    return folder / name
         return None
     return path if path.is_file() else None
 
@@ -179,7 +187,7 @@ def _database_in(path: Path) -> Path | None:
 def detect(path: Path) -> bool:
     """A msgstore database (either schema), a folder holding msgstore.db, or a .crypt14/.crypt15 backup."""
     try:
-        db = _database_in(path)
+        db = _database_in(path, strict=True)
         if db is None:
             return False
         if looks_encrypted_backup(db):

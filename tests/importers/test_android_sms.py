@@ -339,3 +339,32 @@ def test_a_large_backup_streams_in_bounded_memory(tmp_path: Path) -> None:
     print(f"\n{size / 1e6:.0f} MB backup: peak RSS {peak / 1e6:.0f} MB, {above:.0f} MB above the interpreter")
     assert peak - base < 32_000_000  # a few parts' worth, whatever the file's size
     assert peak < size / 2
+
+
+def test_parsed_in_a_second_process_the_same(
+    backup: Path, tmp_path: Path, weak_kdf: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Format.parse_ahead: the records, MMS media openers included, travel from the child intact."""
+    import vault
+    from tests.conftest import PASSPHRASE
+    from vault import parse_ahead
+
+    def imported(where: Path) -> tuple[int, int, list[tuple[str, str]]]:
+        with vault.create(where, PASSPHRASE, kdf=weak_kdf, kdf_chosen=True) as v:  # type: ignore[arg-type]
+            report = v.import_path(backup)
+            hits = [(h["sender"], h["text"]) for h in v.search("照片")]
+            return report.added, report.attachments, hits
+
+    here = imported(tmp_path / "here")
+    used: list[str] = []
+    real = parse_ahead.prepared_ahead
+
+    def counting(fmt: object, *rest: object) -> object:
+        used.append(fmt.name)  # type: ignore[attr-defined]
+        return real(fmt, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parse_ahead, "THRESHOLD", 0)
+    monkeypatch.setattr(parse_ahead, "prepared_ahead", counting)
+    there = imported(tmp_path / "there")
+    assert used == ["android-sms"]
+    assert here == there == (9, 1, [("Sam", "照片 from the party")])

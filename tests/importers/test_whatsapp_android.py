@@ -109,8 +109,10 @@ def test_modern_schema_with_wa_db_and_media(phone: Path) -> None:
 
 
 def test_the_folder_and_the_media_param(phone: Path, tmp_path: Path) -> None:
-    assert android_db.detect(phone.parent)
+    assert importers.detect(phone.parent).name == FMT
+    assert importers.detect(phone.parent.parent).name == FMT
     check_modern(parse(phone.parent, FMT))
+    check_modern(parse(phone.parent.parent, FMT))
     # the database copied alone, the media given by --param media=
     alone = tmp_path / "alone"
     alone.mkdir()
@@ -156,6 +158,9 @@ def test_crypt15_in_memory(phone: Path, tmp_path: Path) -> None:
     before = sorted(p.name for p in tmp_path.rglob("*"))
     assert android_db.detect(backup)
     assert importers.detect(backup).name == FMT
+    whatsapp = backup.parent.parent  # WhatsApp/ as copied off the phone: Databases/ and Media/
+    assert importers.detect(whatsapp).name == FMT
+    assert len(parse(whatsapp, keys={"whatsapp": fx.KEY_HEX}).messages) == 9
     check_modern(parse(backup, keys={"whatsapp": fx.KEY_HEX}))
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing was written beside it
     # the key file WhatsApp keeps for crypt15 (encrypted_backup.key) works too
@@ -224,6 +229,13 @@ def test_detection_claims_only_its_own(tmp_path: Path, phone: Path) -> None:
     assert not android_db.detect(phone.parent / "wa.db")  # wa.db alone is not a chat database
     for path in FIXTURES.rglob("*"):
         assert not android_db.detect(path), path
+    downloads = tmp_path / "Downloads"  # a msgstore.db among other exports: the folder is not claimed
+    downloads.mkdir()
+    (downloads / "msgstore.db").write_bytes(phone.read_bytes())
+    (downloads / "chat.txt").write_text("18/03/2022, 14:56 - Mei: hi\n", encoding="utf-8")
+    assert not android_db.detect(downloads)
+    assert [p.name for p in importers.exports_in(downloads)] == ["chat.txt", "msgstore.db"]
+    assert len(parse(downloads, FMT).messages) == 9  # asked for by --format, it is read
     named = tmp_path / "msgstore.db.crypt15"
     named.write_bytes(b"not a backup at all")
     assert not android_db.detect(named)
