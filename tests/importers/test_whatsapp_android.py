@@ -261,3 +261,24 @@ def test_wrong_crypt15_key_exits_3_and_writes_nothing(phone: Path, cli_vault: di
     ok = cli("import", str(backup), "--whatsapp-key", fx.KEY_HEX, "--json", env=cli_vault)
     assert ok.code == 0, ok.err
     assert ok.json()["added"] == 9
+
+
+def test_a_bad_row_is_a_problem_and_the_rest_imports(tmp_path: Path) -> None:
+    db = fx.modern_msgstore(tmp_path / "msgstore.db")
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO message VALUES (12, 1, 0, 'BAD', 0, 0, NULL, 0, 'no time')")
+    conn.commit()
+    conn.close()
+    result = parse(db, FMT)
+    assert len(result.messages) == 9
+    (problem,) = result.problems
+    assert problem.message == "message row 12: no readable time; skipped" and "no time" not in str(problem)
+
+
+def test_no_other_format_claims_these_files(tmp_path: Path, phone: Path) -> None:
+    backup = fx.crypt15(phone, tmp_path / "msgstore.db.crypt15")
+    legacy = fx.legacy_msgstore(tmp_path / "legacy.db")
+    for fmt in importers.formats():
+        if fmt.name != FMT:
+            for path in (phone, phone.parent, phone.parent.parent, backup, legacy):
+                assert not fmt.detect(path), (fmt.name, path)
