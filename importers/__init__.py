@@ -30,6 +30,7 @@ _MODULES = (
     "importers.google_chat",
     "importers.twitter",
     "importers.meta",
+    "importers.android_sms",
     "importers.whatsapp",
     "importers.line",
     "importers.kakaotalk",

@@ -96,6 +96,12 @@ class ExportError(TalkvaultError):
         self.reason = message
 
 
+class ExportKeyError(ExportError):
+    """An encrypted export whose key is missing or does not open it (exit 3, like a wrong passphrase)."""
+
+    exit_code = EXIT_AUTH
+
+
 class UnknownFormatError(ExportError):
     """No importer recognised the file."""
 

@@ -7,6 +7,9 @@ Export chat → "Without media" or "Include media". Android shares "WhatsApp Cha
 §1): Android "DATE, TIME - Name: text" and iOS "[DATE, TIME] Name: text", in any phone language and
 regional format (whatsapp/header.py), with the placeholders and notices of whatsapp/phrases.py.
 
+WhatsApp Android's own database (msgstore.db, or an encrypted .crypt14/.crypt15 backup with the
+person's key) is the format `whatsapp-android-db` of whatsapp/android_db.py.
+
 The export has no message ids and no time zone: messages get `source_id=None` (the vault
 fingerprints them) and naive wall-clock times. The file is read twice, both times streaming: a
 first pass settles the header grammar, the date order (a later 25/03 settles an earlier 01/03), the
@@ -26,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from importers.base import Format, ParseOptions, is_zip, open_zip, read_head, sniff_encoding
+from importers.whatsapp import android_db
 from importers.whatsapp.body import classify, kind_of_file, mime_of_file, split_sender
 from importers.whatsapp.header import (
     DateEvidence,
@@ -403,6 +407,20 @@ def _emit(chat: ChatText, key: str, pending: _Pending, reader: TimestampReader) 
 
 FORMATS: list[Format] = [
     Format(
+        name="whatsapp-android-db",
+        source=SOURCE,
+        description=(
+            "WhatsApp Android's database: msgstore.db (with wa.db beside it for names), or a "
+            ".crypt14/.crypt15 backup with your key (--whatsapp-key); media from WhatsApp/Media"
+        ),
+        detection=(
+            "a SQLite file with WhatsApp's message/chat/jid (or legacy messages) tables, a folder "
+            "holding msgstore.db, or msgstore*.crypt14/.crypt15 whose header parses"
+        ),
+        detect=android_db.detect,
+        parse=android_db.parse,
+    ),
+    Format(
         name="whatsapp",
         source=SOURCE,
         description=(
@@ -417,5 +435,5 @@ FORMATS: list[Format] = [
         parse=parse,
         parse_ahead=True,
         naive_times=True,
-    )
+    ),
 ]

@@ -58,6 +58,14 @@ if TYPE_CHECKING:
     default=None,
     help="Password of an encrypted iPhone backup (or $TALKVAULT_IPHONE_BACKUP_PASSWORD, out of the process list).",
 )
+@click.option(
+    "--whatsapp-key",
+    "whatsapp_key",
+    metavar="HEX|FILE",
+    envvar="TALKVAULT_WHATSAPP_KEY",
+    default=None,
+    help="WhatsApp .crypt15 backup: the 64-digit key (or $TALKVAULT_WHATSAPP_KEY); .crypt14: the key file's path.",
+)
 @click.option("--wechat-imei", metavar="IMEI", default=None, help="Android WeChat: the IMEI the key derives from.")
 @click.option("--wechat-uin", metavar="UIN", default=None, help="Android WeChat: the uin the key derives from.")
 @passphrase_options
@@ -73,6 +81,7 @@ def import_(
     signal_key: str | None,
     wechat_key: str | None,
     iphone_backup_password: str | None,
+    whatsapp_key: str | None,
     wechat_imei: str | None,
     wechat_uin: str | None,
     extra_params: tuple[str, ...],
@@ -90,7 +99,12 @@ def import_(
     from vault.timeutil import resolve_tz
 
     resolve_tz(tz)  # a bad zone is a usage error before anything is read
-    secrets = (("signal", signal_key), ("wechat", wechat_key), ("iphone-backup", iphone_backup_password))
+    secrets = (
+        ("signal", signal_key),
+        ("wechat", wechat_key),
+        ("whatsapp", whatsapp_key),
+        ("iphone-backup", iphone_backup_password),
+    )
     keys = {k: v for k, v in secrets if v}
     params = {
         k: v for k, v in (("wechat_imei", wechat_imei), ("wechat_uin", wechat_uin), ("wechat_me", wechat_me)) if v
@@ -104,6 +118,7 @@ def import_(
     show_progress = not as_json and sys.stderr.isatty()
     reports: list[dict[str, Any]] = []
     failed = False
+    exit_code = EXIT_FAILURE
     with open_vault(state) as v:
         import importers
 
@@ -125,6 +140,7 @@ def import_(
                 doc = rep.to_json()
             except ExportError as exc:
                 failed = True
+                exit_code = max(exit_code, exc.exit_code)  # a wrong key of an export: 3
                 doc = {
                     "path": str(path),
                     "format": fmt,
@@ -148,7 +164,7 @@ def import_(
     if as_json:
         emit_json({"files": reports, "added": total, "dry_run": dry_run})
     if failed:
-        sys.exit(EXIT_FAILURE)
+        sys.exit(exit_code)
 
 
 def _print_import(doc: dict[str, Any], dry_run: bool) -> None:
