@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from vault.errors import (
@@ -572,9 +573,10 @@ class _PageMac:
         hkey = hashlib.pbkdf2_hmac(
             "sha512", bytes(dek), bytes(b ^ HMAC_SALT_MASK for b in salt), HMAC_KDF_ITERATIONS, 32
         )
-        # OpenSSL's HMAC object itself where there is one: the hmac module's wrapper costs more per
-        # page than hashing the page (measured: 1.2 s against 0.7 s for a 263 MB vault).
-        self._proto = _sha512_hmac(hkey)
+        # cryptography's HMAC, copied per page: the hmac module's Python wrapper costs more per page
+        # than hashing the page; cryptography's is within ~10% of OpenSSL's own object (measured
+        # per 4 KiB page: 57-69 us against 66-89 us for hmac.new), without a private import.
+        self._proto = HMAC(hkey, hashes.SHA512())
 
     def ok(self, pgno: int, page: memoryview | bytes) -> bool:
         return len(page) == PAGE_SIZE and not self.failures(page, pgno - 1)
@@ -594,22 +596,12 @@ class _PageMac:
             m = proto.copy()
             m.update(page[SALT_BYTES if pgno == 1 else 0 : end])  # ciphertext, then the IV
             m.update(pack(pgno))
-            if not hmac.compare_digest(m.digest(), page[end:]):
+            if not hmac.compare_digest(m.finalize(), page[end:]):
                 bad.append(pgno)
         return bad
 
 
 _PGNO = struct.Struct("<I")
-
-
-def _sha512_hmac(key: bytes) -> Any:
-    """An HMAC-SHA512 object: CPython's OpenSSL one itself (what the hmac module wraps), where there is one."""
-    try:
-        import _hashlib
-
-        return _hashlib.hmac_new(key, digestmod="sha512")
-    except (ImportError, AttributeError, ValueError):  # pragma: no cover - a Python built without OpenSSL
-        return hmac.new(key, None, "sha512")
 
 
 def _stream_database(
