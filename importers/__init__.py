@@ -24,6 +24,8 @@ _MODULES = (
     "importers.imessage",
     "importers.discord",
     "importers.slack",
+    "importers.skype",
+    "importers.matrix",
     "importers.meta",
     "importers.whatsapp",
     "importers.line",
