@@ -126,9 +126,13 @@ def _parse_stream(fh: IO[bytes], media: Media, label: str) -> Iterator[Record]:
                         yield chat
                 skipped_versions += conv.state.skipped_versions if conv.state else 0
                 conv = None
-            elif prefix == _MESSAGE and event == "start_map" and conv is not None:
-                builder, depth, field_key = ijson.ObjectBuilder(), 1, ""
-                builder.event(event, value)
+            elif prefix == _MESSAGE and conv is not None:
+                if event in _STARTS:
+                    builder, depth, field_key = ijson.ObjectBuilder(), 1, ""
+                    builder.event(event, value)
+                else:  # a bare value where a message should be
+                    conv.messages += 1
+                    yield from _message(value, conv, owner, media, names, label)
             elif conv is not None and prefix.startswith(_CONV + ".") and prefix.count(".") == 2:
                 key = prefix.rsplit(".", 1)[1]
                 if key == "MessageList":
