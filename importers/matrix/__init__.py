@@ -53,7 +53,7 @@ from importers.matrix.events import (
     state_event,
 )
 from importers.matrix.export import HEAD_BYTES, Export, folder_json, looks_like_export, open_export, zip_head
-from importers.tree import JSON_ERRORS, WrongShape, json_items, object_head, str_at
+from importers.tree import JSON_ERRORS, WrongShape, ZipTree, json_items, object_head, str_at, unsafe_members_problem
 from vault.errors import ExportError
 from vault.records import DIRECT, GROUP, Chat, Note, Problem, Record, title_key
 
@@ -117,6 +117,9 @@ def _parse(export: Export) -> Iterator[Record]:
             extra[key] = head[key]
     kind = GROUP if len(room.members) > 2 else DIRECT if room.members else GROUP
     yield Chat(source=SOURCE, key=room.key, title=title, kind=kind, extra=extra)
+    unsafe = unsafe_members_problem(export.tree) if isinstance(export.tree, ZipTree) else None
+    if unsafe is not None:
+        yield unsafe
     counts = {"encrypted": 0, "relations": 0, "skipped": 0}
     try:
         with export.open_json() as fh:
@@ -132,8 +135,8 @@ def _parse(export: Export) -> Iterator[Record]:
     yield from _orphan_edits(room)
     if counts["encrypted"]:
         yield Note(f"{counts['encrypted']} event(s) were still encrypted in the export (Element had no key); skipped")
-    if room.ambiguous_files:
-        yield Note(f"{room.ambiguous_files} attachment file(s) could not be told apart by name and size")
+    if export.ambiguous:
+        yield Note(f"{export.ambiguous} attachment(s) left without their file: several files match by name and size")
 
 
 def _owner(exported_by: Any, room: Room) -> str | None:

@@ -140,7 +140,6 @@ class Room:
     owner: str | None = None
     applied_edits: set[str] = field(default_factory=set)
     call_answered: dict[str, datetime] = field(default_factory=dict)
-    ambiguous_files: int = 0
 
     def name(self, user: Any) -> str | None:
         if not isinstance(user, str) or not user:

@@ -68,6 +68,8 @@ class Export:
         self.label = label
         # (folder, stem, extension) → names: every hyphen of a name may end the body's stem.
         self._files: dict[tuple[str, str, str], list[str]] = {}
+        #: Attachments whose file could not be told apart from others of the same name and size.
+        self.ambiguous = 0
         for folder in MEDIA_DIRS if with_files else ():
             for name in tree.names(folder + "/"):
                 p = PurePosixPath(name)
@@ -84,9 +86,11 @@ class Export:
         """The file Element wrote for an attachment named `body`, or None when absent or ambiguous."""
         stem, body_ext = _split(PurePosixPath(body.replace("\\", "/")).name)
         candidates = self._files.get((folder, stem, (ext if ext is not None else body_ext).lower()), [])
-        if len(candidates) > 1 and size is not None:
+        several = len(candidates) > 1
+        if several and size is not None:
             candidates = [c for c in candidates if self.tree.size(c) == size]
         if len(candidates) != 1:
+            self.ambiguous += several
             return None
         return candidates[0], self.tree.size(candidates[0])
 

@@ -379,7 +379,12 @@ def test_owner_by_user_id_and_ambiguous_files(tmp_path: Path) -> None:
         zf.writestr("images/img-1-1-2024 at 1-00-00.png", b"12345")
         zf.writestr("images/img-1-1-2024 at 2-00-00.png", b"1234567")
         zf.writestr("../evil/img-x.png", b"outside")
-    recs = by_id(parse(p))
+    result = parse(p)
+    recs = by_id(result)
+    assert [n.text for n in result.notes] == [
+        "1 attachment(s) left without their file: several files match by name and size"
+    ]
+    assert [pr.message for pr in result.problems] == ["1 archive entries with unsafe names (../ or absolute) ignored"]
     assert recs["$a"].from_me is True
     sizes = {k: (recs[k].attachments[0].size, recs[k].attachments[0].open is not None) for k in ("$a", "$b", "$c")}
     # matched by size where names are alike; the one without a size stays unmatched
