@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import importers
 from importers import matrix
@@ -488,3 +490,41 @@ def test_reply_fallback_stripping() -> None:
     assert strip_reply_fallback("> <@a:b> one\n> two\n\nthree\n> not a quote") == "three\n> not a quote"
     assert strip_reply_fallback("no quote") == "no quote"
     assert strip_reply_fallback("> only quote") == ""
+
+
+# --- structure fuzz -----------------------------------------------------------------------------
+
+_KEYS = [
+    "type",
+    "sender",
+    "content",
+    "origin_server_ts",
+    "event_id",
+    "unsigned",
+    "state_key",
+    "redacts",
+    "m.relates_to",
+]
+_VALUES = st.sampled_from(["m.room.message", "m.room.member", "m.reaction", "m.room.redaction", "m.replace", "$e1"])
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**62), 2**62)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+    | _VALUES,
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=8), c, max_size=6),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(junk=st.lists(_json, max_size=5))
+def test_odd_events_never_escape_as_anything_but_records(tmp_path_factory: Any, junk: list[Any]) -> None:
+    doc = export_doc()
+    doc["messages"] = [*junk, text("$good", BOB, 1, "still here")]
+    p = tmp_path_factory.mktemp("fuzz") / "export.json"
+    p.write_text(json.dumps(doc), encoding="utf-8")
+    result = parse(p)  # raises on anything but records
+    assert len(result.chats) == 1
+    assert "$good" in {m.source_id for m in result.messages}

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import importers
 from importers import skype
@@ -574,3 +576,32 @@ def test_large_export_parses_in_bounded_memory(tmp_path: Path) -> None:
     peak = peak_kib * 1024
     print(f"skype: {size / 2**20:.0f} MiB tar, {n} messages, peak RSS {peak / 2**20:.1f} MiB")
     assert peak < size / 2 and peak < 80 * 2**20, (peak, size)
+
+
+_KEYS = ["id", "content", "messagetype", "originalarrivaltime", "from", "properties", "displayName"]
+
+# --- structure fuzz -----------------------------------------------------------------------------
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**62), 2**62)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=8), c, max_size=6),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(junk=st.lists(_json, max_size=4), content=st.text(alphabet="<>/=\"' &;abe_mquotpartlis", max_size=80))
+def test_odd_entries_never_escape_as_anything_but_records(tmp_path_factory: Any, junk: list[Any], content: str) -> None:
+    doc = export_doc()
+    doc["conversations"] = doc["conversations"][:1]
+    good = entry("g1", at(9, 0, 0), "8:bob.smith", content, name="Bob")
+    doc["conversations"][0]["MessageList"] = [*junk, good, {**good, "messagetype": "Event/Call", "id": "g2"}]
+    p = tmp_path_factory.mktemp("fuzz") / "messages.json"
+    p.write_text(json.dumps(doc), encoding="utf-8")
+    result = parse(p)  # raises on anything but records
+    ids = {m.source_id for m in [*result.messages, *result.events]}
+    assert {"g1", "g2"} <= ids or content.count("<e_m") > 0
