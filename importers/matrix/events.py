@@ -357,7 +357,10 @@ def state_event(room: Room, ev: dict[str, Any]) -> Event | None:
             extra["video"] = "m=video" in sdp
         if isinstance(content.get("reason"), str):
             extra["reason"] = content["reason"]
-        verb = CALL_VERBS.get(etype, "call: " + etype.rsplit(".", 1)[-1])
+        if etype.endswith("call.member"):  # group calls (MSC3401): an empty content means gone
+            verb = "joined the call" if content else "left the call"
+        else:
+            verb = CALL_VERBS.get(etype, "call: " + etype.rsplit(".", 1)[-1])
         text = f"{who} {verb}"
         if "duration_seconds" in extra:
             text += f" ({_clock(extra['duration_seconds'])})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -90,19 +91,20 @@ def strip_prefix(identity: str) -> str:
     return rest if sep and head.isdigit() else identity
 
 
+# originalarrivaltime as Skype writes it: "2020-07-06T17:20:30.609Z".
+_ISO_Z = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z")
+
+
 def arrival_time(value: Any) -> datetime:
-    """`originalarrivaltime` ("2020-07-06T17:20:30.609Z") as an aware UTC instant."""
+    """`originalarrivaltime` as an aware UTC instant (other ISO forms with an offset accepted)."""
     if not isinstance(value, str) or not value:
         raise ValueError("no time")
     text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # Python before 3.11 wants exactly 3 or 6 fraction digits.
-    if "." in text:
-        main, _, frac = text.partition(".")
-        digits = "".join(c for c in frac if c.isdigit())
-        zone = frac[len(digits) :]
-        text = f"{main}.{digits[:6].ljust(6, '0')}{zone}"
+    m = _ISO_Z.fullmatch(text)
+    if m is not None:
+        y, mo, d, h, mi, sec, frac = m.groups()
+        micro = int((frac or "0")[:6].ljust(6, "0"))
+        return datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec), micro, tzinfo=timezone.utc)
     ts = datetime.fromisoformat(text)
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
 

@@ -156,6 +156,8 @@ def events() -> list[dict[str, Any]]:
         ev("$c1", "m.call.invite", BOB, 30, {"call_id": "c1", "version": "1", "offer": {"sdp": "v=0 m=audio"}}),
         ev("$c2", "m.call.answer", ALICE, 30.1, {"call_id": "c1", "version": "1"}),
         ev("$c3", "m.call.hangup", BOB, 31.1, {"call_id": "c1", "version": "1", "reason": "user_hangup"}),
+        ev("$gc1", "org.matrix.msc3401.call.member", NOA, 31.2, {"application": "m.call"}, state_key="_" + NOA),
+        ev("$gc2", "org.matrix.msc3401.call.member", NOA, 31.3, {}, state_key="_" + NOA),
         ev(
             "$st",
             "m.sticker",
@@ -277,7 +279,7 @@ def test_zip_export_records(element_zip: Path) -> None:
         EV_ENCRYPTION: 1,
         EV_JOIN: 3,
         EV_LEAVE: 2,
-        EV_CALL: 3,
+        EV_CALL: 5,
     }
     senders = Counter(m.sender for m in result.messages)
     # names as they were when each was sent: Bob became Bobby at minute 35
@@ -324,6 +326,8 @@ def test_zip_export_details(element_zip: Path) -> None:
     assert invite.text == "Bob started a call" and invite.extra["video"] is False
     assert hangup.extra["duration_seconds"] == 60.0 and hangup.text == "Bob ended the call (1:00)"
     assert "duration_seconds" not in invite.extra
+    assert recs["$gc1"].text == "נועה joined the call" and recs["$gc2"].text == "נועה left the call"
+    assert recs["$gc1"].kind == recs["$gc2"].kind == EV_CALL
 
     assert recs["$emote"].text == "* נועה waves" and recs["$emote"].extra["msgtype"] == "m.emote"
     assert recs["$loc"].kind == LOCATION and recs["$loc"].extra["geo_uri"] == "geo:31.77,35.21"
@@ -399,15 +403,15 @@ def test_owner_by_user_id_and_ambiguous_files(tmp_path: Path) -> None:
 def test_import_into_vault_search_and_reimport(new_vault: Any, element_zip: Path, element_json: Path) -> None:
     r1 = new_vault.import_path(element_zip)
     assert r1.error is None and not r1.problems
-    assert (r1.format, r1.chats, r1.added, r1.events, r1.attachments) == ("matrix", 1, 18, 14, 2)
+    assert (r1.format, r1.chats, r1.added, r1.events, r1.attachments) == ("matrix", 1, 18, 16, 2)
     hits = new_vault.search("警察")
     assert [(h["sender"], h["ts"], h["text"]) for h in hits] == [("Bob", "2024-03-01T10:05:00Z", "我们明天去警察局")]
     assert [h["text"] for h in new_vault.search("秘密")] == ["סוד 秘密"]
     r2 = new_vault.import_path(element_zip)
-    assert (r2.added, r2.events, r2.duplicates) == (0, 0, 32)
+    assert (r2.added, r2.events, r2.duplicates) == (0, 0, 34)
     # the plain .json is the same room and the same events: nothing new either
     r3 = new_vault.import_path(element_json)
-    assert (r3.added, r3.events, r3.duplicates) == (0, 0, 32)
+    assert (r3.added, r3.events, r3.duplicates) == (0, 0, 34)
 
 
 # --- detection ----------------------------------------------------------------------------------
