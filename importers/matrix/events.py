@@ -244,7 +244,9 @@ def message(room: Room, ev: dict[str, Any], *, source_id: str | None = None) -> 
     rel = relation(ev)
     edited = None
     edit = room.edits.get(eid) if eid else None
-    if edit is not None and sender_id is not None and edit.sender != sender_id:
+    if edit is None:
+        edit = _bundled_edit(ev)
+    if edit is not None and sender_id is not None and edit.sender not in (None, sender_id):
         edit = None  # only the sender may edit a message (spec: event replacements)
     if edit is not None:
         merged = dict(content)
@@ -271,7 +273,7 @@ def message(room: Room, ev: dict[str, Any], *, source_id: str | None = None) -> 
         reply_to = reply_to or rel["event_id"]
     elif isinstance(in_reply, str):
         reply_to = in_reply
-    if reply_to is not None and edit is None:
+    if reply_to is not None and not (edit is not None and edit.content):  # m.new_content has no fallback
         body = strip_reply_fallback(body)
     text = body
     attachments: tuple[Attachment, ...] = ()
@@ -309,6 +311,20 @@ def message(room: Room, ev: dict[str, Any], *, source_id: str | None = None) -> 
         reactions=_reactions(room, eid, ev) if kind != DELETED else (),
         extra=extra,
     )
+
+
+def _bundled_edit(ev: dict[str, Any]) -> Edit | None:
+    """The latest edit as the server bundled it in `unsigned.m.relations.m.replace`.
+
+    Newer servers bundle the whole edit event; older ones only its id, sender and time, and
+    Element then exports the original with the edited content already in place.
+    """
+    bundle = as_dict(as_dict(as_dict(ev.get("unsigned")).get("m.relations")).get(REPLACE))
+    ts = bundle.get("origin_server_ts")
+    if not bundle or isinstance(ts, bool) or not isinstance(ts, int):
+        return None
+    new = as_dict(as_dict(bundle.get("content")).get("m.new_content"))
+    return Edit(ms_time(ts), new, str_at(bundle, "sender"))
 
 
 def _poll_text(content: dict[str, Any]) -> str:

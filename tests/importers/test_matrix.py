@@ -200,7 +200,15 @@ def events() -> list[dict[str, Any]]:
         ev("$undec", "m.room.encrypted", BOB, 38, {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgA"}),
         member("$m6", NOA, NOA, 40, "leave"),
         member("$m7", ALICE, SPAM, 41, "ban"),
-        text("$late", BOB, 42, "after the leave and the ban"),
+        ev(
+            "$late",
+            "m.room.message",
+            BOB,
+            42,
+            {"msgtype": "m.text", "body": "after the leave and the ban"},
+            # an edit the server bundled, whose event is not in the export (Element shows the new text)
+            unsigned={"m.relations": {"m.replace": {"event_id": "$e98", "origin_server_ts": ts(42.5), "sender": BOB}}},
+        ),
         # an edit whose original is not in the export
         text(
             "$e99",
@@ -340,6 +348,7 @@ def test_zip_export_details(element_zip: Path) -> None:
     assert recs["$m7"].text == "Alice Wang banned @spam:example.org" and recs["$m7"].kind == EV_LEAVE
     assert recs["$name"].text == "Alice Wang changed the room name to 开发组 Dev"
     assert recs["$create"].text == "Alice Wang created the room"
+    assert (recs["$late"].text, recs["$late"].edited) == ("after the leave and the ban", when(42.5))
     orphan = recs["$gone"]
     assert (orphan.text, orphan.edited, orphan.sender) == ("edited later", when(43), "Bobby")
 
