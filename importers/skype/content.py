@@ -78,6 +78,7 @@ class _Reader(HTMLParser):
         self.part: CallPart | None = None
         self.field: str | None = None
         self.field_text: list[str] = []
+        self.links: list[tuple[str, list[str], int]] = []  # open <a>: href, where its text goes, from where
 
     def _hidden(self) -> bool:
         return any(t in _HIDDEN for t in self.stack)
@@ -91,7 +92,10 @@ class _Reader(HTMLParser):
             self._emit("\n")
             return
         self.stack.append(tag)
-        if tag == "quote":
+        if tag == "a":
+            out = self.quote_text if self.in_quote else self.text
+            self.links.append((a.get("href", ""), out, len(out)))
+        elif tag == "quote":
             self.in_quote += 1
             if self.out.quote is None:
                 self.out.quote = Quote(
@@ -141,6 +145,11 @@ class _Reader(HTMLParser):
             else:
                 self.out.activity.setdefault(tag, []).append(value)
             self.field = None
+        if tag == "a" and self.links:
+            href, out, start = self.links.pop()
+            label = "".join(out[start:]).strip()
+            if href.startswith(("http://", "https://")) and label and label != href and not self._hidden():
+                out.append(f" ({href})")  # keep the address where the label hides it (has:link finds it)
         while self.stack:
             top = self.stack.pop()
             if top == "quote":

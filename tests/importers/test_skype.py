@@ -303,7 +303,7 @@ def test_tar_export_records(skype_tar: Path) -> None:
 
     first = recs["1001"]
     assert first.ts == datetime(2024, 3, 1, 10, 0, 0, 123000, tzinfo=UTC)
-    assert first.text == "我们明天去警察局 :) 地图"
+    assert first.text == "我们明天去警察局 :) 地图 (https://example.org/map)"
     assert first.sender_id == "8:bob.smith" and first.from_me is False and first.kind == TEXT
     assert [(r.emoji, r.sender, r.ts) for r in first.reactions] == [("❤️", "live:owner_1", at(10, 1, 0))]
     assert recs["1002"].text == "مرحبا بالجميع <3"
@@ -403,7 +403,7 @@ def test_import_into_vault_search_and_reimport(new_vault: Any, skype_tar: Path) 
     hits = new_vault.search("警察")
     # the reply quotes the word, but only its own text is indexed
     assert [(h["sender"], h["ts"], h["text"]) for h in hits] == [
-        ("Bob Smith", "2024-03-01T10:00:00Z", "我们明天去警察局 :) 地图")
+        ("Bob Smith", "2024-03-01T10:00:00Z", "我们明天去警察局 :) 地图 (https://example.org/map)")
     ]
     assert new_vault.search("שלום")[0]["sender"] == "דן"
     r2 = new_vault.import_path(skype_tar)
@@ -508,6 +508,8 @@ def test_bad_records_are_problems_and_the_rest_imports(tmp_path: Path) -> None:
 def test_markup_reader_is_lenient() -> None:
     c = read_content('a < b &amp; c <b>bold</b> <at id="8:x">Xi</at> &nbsp;&#x263A; <i>unclosed')
     assert c.text == "a < b & c bold Xi \xa0☺ unclosed"
+    links = read_content('<a href="https://a.example/x">https://a.example/x</a> <a href="https://b.example">b</a>')
+    assert links.text == "https://a.example/x b (https://b.example)"
     only_mark = read_content('<e_m ts="1" ts_ms="1000" a="x" t="61"></e_m>')
     assert only_mark.text == "" and only_mark.edit_mark == {"ts": "1", "ts_ms": "1000", "a": "x", "t": "61"}
 
