@@ -21,14 +21,15 @@ the message `id`. `originalarrivaltime` is UTC, so times are instants.
 
 from __future__ import annotations
 
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import ijson
 
 from importers.base import Format, ParseOptions, decode_head, read_head
-from importers.skype.archive import MESSAGES_JSON, Media, is_tar, open_export, tar_messages_head
+from importers.skype.archive import MESSAGES_JSON, Media, Opener, is_tar, open_export, tar_messages_head
 from importers.skype.convert import ChatState, Skip, convert, strip_prefix
 from importers.tree import without_bom
 from vault.errors import ExportError
@@ -39,11 +40,10 @@ SOURCE = "skype"
 HEAD_KEYS = ('"userId"', '"exportDate"', '"conversations"')
 # Skype's own lists (48:calllogs, 48:notifications…), not conversations (Skyperious skips them too).
 SPECIAL_PREFIX = "48:"
-_STARTS = ("start_map", "start_array")
-_ENDS = ("end_map", "end_array")
 _CONV = "conversations.item"
 _MESSAGES = _CONV + ".MessageList"
 _MESSAGE = _MESSAGES + ".item"
+_MESSAGE_INNER = _MESSAGE + "."
 
 
 def _looks_like_skype(head: bytes) -> bool:
@@ -74,86 +74,111 @@ class _Conversation:
     def __init__(self, no: int) -> None:
         self.no = no
         self.fields: dict[str, Any] = {}
+        self.count = 0  # entries in its MessageList
         self.state: ChatState | None = None
         self.skip = False
         self.messages = 0
 
 
+_VALUE_EVENTS = frozenset({"start_map", "start_array", "string", "number", "boolean", "null"})
+_SCALARS = frozenset({"string", "number", "boolean", "null"})
+_HEADER_FIELDS = {
+    _CONV + ".id": "id",
+    _CONV + ".displayName": "displayName",
+    _CONV + ".threadProperties.topic": "topic",
+}
+
+
 def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
-    with open_export(path) as (fh, media, label):
-        yield from _parse_stream(fh, media, label)
+    with open_export(path) as (opener, media, label):
+        owner, convs = _guarded(lambda: _scan(opener, label), label)
+        yield from _guarded_iter(_messages(opener, media, label, owner, convs), label)
 
 
-def _parse_stream(fh: IO[bytes], media: Media, label: str) -> Iterator[Record]:
-    owner: str | None = None
-    conv: _Conversation | None = None
-    n_convs = special = skipped_versions = 0
-    seen_top = False
-    names: dict[str, str] = {}  # id → display name, across conversations (one entry per contact)
-    builder: ijson.ObjectBuilder | None = None
-    depth = 0
-    field_key = ""
-    events = ijson.parse(without_bom(fh), use_float=True)
+def _json_error(label: str, exc: BaseException) -> ExportError:
+    if isinstance(exc, UnicodeDecodeError):
+        return ExportError("is not UTF-8 JSON; give the messages.json of a Skype export", path=label)
+    if isinstance(exc, OSError):
+        return ExportError(f"cannot be read ({exc.strerror or exc})", path=label)
+    return ExportError(
+        "is not complete, valid JSON (truncated or damaged?); download the Skype export again", path=label
+    )
+
+
+_STREAM_ERRORS = (ijson.JSONError, UnicodeDecodeError, OSError, tarfile.TarError, EOFError)
+
+
+def _guarded(fn: Any, label: str) -> Any:
     try:
-        for prefix, event, value in events:
-            if builder is not None:  # inside one message or one conversation field
-                builder.event(event, value)
-                depth += 1 if event in _STARTS else -1 if event in _ENDS else 0
-                if depth:
-                    continue
-                obj, builder = builder.value, None
-                if field_key == "" and conv is not None:
-                    conv.messages += 1
-                    yield from _message(obj, conv, owner, media, names, label)
-                elif conv is not None:
-                    conv.fields[field_key] = obj
-                continue
-            if prefix == "" and event == "start_map":
-                seen_top = True
-            elif prefix == "" and event in ("start_array", "string", "number", "boolean", "null"):
-                break  # not an object: reported below
+        return fn()
+    except _STREAM_ERRORS as exc:
+        raise _json_error(label, exc) from exc
+
+
+def _guarded_iter(records: Iterator[Record], label: str) -> Iterator[Record]:
+    try:
+        yield from records
+    except _STREAM_ERRORS as exc:
+        raise _json_error(label, exc) from exc
+
+
+def _scan(opener: Opener, label: str) -> tuple[str | None, list[_Conversation]]:
+    """First pass, events only: the account, and each conversation's id, name, topic and size.
+
+    Nothing of a message is built here; the second pass lets ijson's C backend build them, which
+    is several times faster than assembling them from events in Python.
+    """
+    owner: str | None = None
+    convs: list[_Conversation] = []
+    conv: _Conversation | None = None
+    seen_top = False
+    with opener() as fh:
+        for prefix, event, value in ijson.parse(without_bom(fh)):
+            if prefix.startswith(_MESSAGE_INNER):
+                continue  # the hot path: inside a message
+            if prefix == _MESSAGE:
+                if event in _VALUE_EVENTS and conv is not None:
+                    conv.count += 1
+            elif prefix == "":
+                if event == "start_map":
+                    seen_top = True
+                elif event != "end_map" and event != "map_key":
+                    break  # not an object
+            elif prefix == _CONV and event == "start_map":
+                conv = _Conversation(len(convs) + 1)
+                convs.append(conv)
+            elif conv is not None and prefix in _HEADER_FIELDS and event in _SCALARS:
+                conv.fields[_HEADER_FIELDS[prefix]] = value
             elif prefix == "userId" and isinstance(value, str):
                 owner = strip_prefix(value)
-            elif prefix == _CONV and event == "start_map":
-                n_convs += 1
-                conv = _Conversation(n_convs)
-            elif prefix == _CONV and event == "end_map" and conv is not None:
-                if conv.skip:
-                    special += 1
-                elif conv.state is None and not conv.skip:
-                    chat = _chat(conv, owner, media, names, None)
-                    if chat is not None:
-                        yield chat
-                skipped_versions += conv.state.skipped_versions if conv.state else 0
-                conv = None
-            elif prefix == _MESSAGE and conv is not None:
-                if event in _STARTS:
-                    builder, depth, field_key = ijson.ObjectBuilder(), 1, ""
-                    builder.event(event, value)
-                else:  # a bare value where a message should be
-                    conv.messages += 1
-                    yield from _message(value, conv, owner, media, names, label)
-            elif conv is not None and prefix.startswith(_CONV + ".") and prefix.count(".") == 2:
-                key = prefix.rsplit(".", 1)[1]
-                if key == "MessageList":
-                    continue
-                if event in _STARTS:
-                    builder, depth, field_key = ijson.ObjectBuilder(), 1, key
-                    builder.event(event, value)
-                elif event != "map_key":
-                    conv.fields[key] = value
-                    if key == "id" and isinstance(value, str) and value.startswith(SPECIAL_PREFIX):
-                        conv.skip = True
-    except ijson.JSONError as exc:
-        raise ExportError(
-            "is not complete, valid JSON (truncated or damaged?); download the Skype export again", path=label
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise ExportError("is not UTF-8 JSON; give the messages.json of a Skype export", path=label) from exc
-    except OSError as exc:
-        raise ExportError(f"cannot be read ({exc.strerror or exc})", path=label) from exc
-    if not seen_top or (n_convs == 0 and owner is None):
+    if not seen_top or (not convs and owner is None):
         raise ExportError("holds no Skype conversations; give the Skype export's .tar or messages.json", path=label)
+    return owner, convs
+
+
+def _messages(
+    opener: Opener, media: Media, label: str, owner: str | None, convs: list[_Conversation]
+) -> Iterator[Record]:
+    names: dict[str, str] = {}  # id → display name, across conversations (one entry per contact)
+    special = skipped_versions = 0
+    with opener() as fh:
+        items = ijson.items(without_bom(fh), _MESSAGE, use_float=True)
+        for conv in convs:
+            cid = conv.fields.get("id")
+            conv.skip = isinstance(cid, str) and cid.startswith(SPECIAL_PREFIX)
+            special += conv.skip
+            if not conv.skip and conv.count == 0:
+                chat = _chat(conv, owner, media, names, None)
+                if chat is not None:
+                    yield chat
+            for _ in range(conv.count):
+                try:
+                    obj = next(items)
+                except StopIteration:
+                    raise ExportError("changed while it was being read; import it again", path=label) from None
+                conv.messages += 1
+                yield from _message(obj, conv, owner, media, names, label)
+            skipped_versions += conv.state.skipped_versions if conv.state else 0
     if special:
         yield Note(f"{special} of Skype's own lists (call logs, notifications) were not imported")
     if skipped_versions:
@@ -169,8 +194,7 @@ def _chat(
     if not cid:
         return None
     title = conv.fields.get("displayName")
-    props = conv.fields.get("threadProperties")
-    topic = props.get("topic") if isinstance(props, dict) and isinstance(props.get("topic"), str) else None
+    topic = conv.fields.get("topic") if isinstance(conv.fields.get("topic"), str) else None
     if not isinstance(title, str) or not title.strip():
         title = topic or strip_prefix(cid)
     extra: dict[str, Any] = {}

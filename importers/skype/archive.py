@@ -120,9 +120,15 @@ class _TarMember:
         return fh
 
 
+Opener = Callable[[], IO[bytes]]
+
+
 @contextmanager
-def open_export(path: Path) -> Iterator[tuple[IO[bytes], Media, str]]:
-    """(messages.json stream, media index, label of messages.json for reports)."""
+def open_export(path: Path) -> Iterator[tuple[Opener, Media, str]]:
+    """(opener of messages.json streams, media index, label of messages.json for reports).
+
+    The opener may be called more than once: the parser reads messages.json in two passes.
+    """
     if path.is_dir():
         yield from _folder(path, path / MESSAGES_JSON)
     elif is_tar(path):
@@ -131,7 +137,7 @@ def open_export(path: Path) -> Iterator[tuple[IO[bytes], Media, str]]:
         yield from _folder(path.parent, path)
 
 
-def _folder(root: Path, messages: Path) -> Iterator[tuple[IO[bytes], Media, str]]:
+def _folder(root: Path, messages: Path) -> Iterator[tuple[Opener, Media, str]]:
     media = Media()
     media_dir = root / MEDIA_DIR
     try:
@@ -144,17 +150,17 @@ def _folder(root: Path, messages: Path) -> Iterator[tuple[IO[bytes], Media, str]
     except OSError:
         pass  # media unreadable: messages still import, their files without bytes
     try:
-        fh = open(messages, "rb")  # noqa: SIM115 (closed by the with below)
+        with open(messages, "rb"):
+            pass
     except OSError as exc:
         raise ExportError(
             f"cannot be opened ({exc.strerror}); give the Skype export's .tar, its folder or messages.json",
             path=str(messages),
         ) from None
-    with fh:
-        yield fh, media, str(messages)
+    yield file_opener(messages), media, str(messages)
 
 
-def _tar(path: Path) -> Iterator[tuple[IO[bytes], Media, str]]:
+def _tar(path: Path) -> Iterator[tuple[Opener, Media, str]]:
     label = f"{path}:{MESSAGES_JSON}"
     try:
         tf = tarfile.open(path, "r:")  # noqa: SIM115 (closed by the with below)
@@ -180,7 +186,4 @@ def _tar(path: Path) -> Iterator[tuple[IO[bytes], Media, str]]:
             raise ExportError("is a damaged tar archive; download the export again", path=str(path)) from exc
         if messages is None:
             raise ExportError("holds no messages.json; this is not a Skype export archive", path=str(path))
-        fh = tf.extractfile(messages)
-        if fh is None:  # pragma: no cover (isfile() was checked)
-            raise ExportError("holds no readable messages.json", path=str(path))
-        yield fh, media, label
+        yield _TarMember(tf, messages), media, label
