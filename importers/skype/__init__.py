@@ -13,7 +13,8 @@ quoted message id is given), edits (`properties.edittime`, the `<e_m>` mark), de
 (`properties.deletetime`), reactions (`properties.emotions`), calls (`Event/Call` → a call event
 with its duration) and thread activity (members added and removed, topic changes). Written by
 Skype's export from 2018 to 2025; the layout never got a version number. Streamed with ijson
-straight out of the tar, so a messages.json of several GB imports in bounded memory.
+straight out of the tar, twice (conversation headers and sizes first, then the messages, built by
+ijson's C backend), so a messages.json of several GB imports in bounded memory.
 
 Identity: Chat.key = the conversation id (`8:live:…`, `19:…@thread.skype`); Message.source_id =
 the message `id`. `originalarrivaltime` is UTC, so times are instants.
