@@ -29,6 +29,8 @@ _MODULES = (
     "importers.slack",
     "importers.google_chat",
     "importers.twitter",
+    "importers.skype",
+    "importers.matrix",
     "importers.meta",
     "importers.android_sms",
     "importers.whatsapp",
