@@ -28,10 +28,19 @@ from vault.operations import (
     search,
 )
 from vault.operations import export as _export
-from vault.operations.backup import Report as BackupReport
+from vault.operations.backup import Report as VerifyReport
 from vault.operations.importing import PriorImport
 from vault.operations.ingest import FileReport
-from vault.operations.rows import ChatRow, MessageRow, Report
+from vault.operations.rows import (
+    BackupReport,
+    ChatRow,
+    CheckReport,
+    DeleteReport,
+    ExportReport,
+    MessageRow,
+    RestoreReport,
+    StatsReport,
+)
 from vault.secret import Secret
 from vault.store import handle
 from vault.store.db import Error as DatabaseError
@@ -49,13 +58,18 @@ __all__ = [
     "SEQ_SPAN",
     "BackupReport",
     "ChatRow",
+    "CheckReport",
     "DatabaseError",
+    "DeleteReport",
+    "ExportReport",
     "FileReport",
     "KdfParams",
     "MessageRow",
     "PriorImport",
-    "Report",
+    "RestoreReport",
+    "StatsReport",
     "Vault",
+    "VerifyReport",
     "change_passphrase",
     "check_damaged",
     "check_export_request",
@@ -121,7 +135,7 @@ def verify_backup(
     passphrase: Secret | str | bytes | None = None,
     *,
     recovery_key: Secret | str | None = None,
-) -> BackupReport:
+) -> VerifyReport:
     """Prove that a backup file is whole and opens (with its passphrase or recovery key)."""
     return _backup.verify(path, passphrase, recovery_key=recovery_key)
 
@@ -132,12 +146,12 @@ def restore_backup(
     passphrase: Secret | str | bytes | None = None,
     *,
     recovery_key: Secret | str | None = None,
-) -> Report:
+) -> RestoreReport:
     """A new vault at `to` from a verified backup file."""
     return _backup.restore(path, to, passphrase, recovery_key=recovery_key)
 
 
-def check_damaged(path: str | os.PathLike[str], secret: Secret, reason: str) -> Report:
+def check_damaged(path: str | os.PathLike[str], secret: Secret, reason: str) -> CheckReport:
     """`check` of a vault that will not open: the pages that fail their HMAC."""
     return checking.check_damaged(path, secret, reason)
 
@@ -267,10 +281,10 @@ class Vault:
         """A conversation in time order: the first `limit` messages, or those around/before/after an id."""
         return reading.show(self.store, chat, around=around, limit=limit, before=before, after=after)
 
-    def check(self) -> Report:
+    def check(self) -> CheckReport:
         return checking.check(self.store)
 
-    def stats(self) -> Report:
+    def stats(self) -> StatsReport:
         return reading.stats(self.store)
 
     def counts(self) -> dict[str, int]:
@@ -285,7 +299,7 @@ class Vault:
         all_chats: bool = False,
         tz: str | None = None,
         page_size: int | None = None,
-    ) -> Report:
+    ) -> ExportReport:
         return _export.export(self.store, chat, format=format, out=out, all_chats=all_chats, tz=tz, page_size=page_size)
 
     # -- changing what it holds ------------------------------------------------------------------
@@ -297,7 +311,7 @@ class Vault:
         before: str | None = None,
         after: str | None = None,
         dry_run: bool = False,
-    ) -> Report:
+    ) -> DeleteReport:
         """Securely delete messages by id, a chat, or a query (optionally within dates)."""
         return deletion.delete(self.store, message_ids, chat, query, before, after, dry_run)
 
@@ -309,6 +323,6 @@ class Vault:
         """A new data key and a fresh database file; returns the new recovery key."""
         return rotate.rotate_key(self.store, as_secret(passphrase), kdf)
 
-    def backup(self, dest: str | os.PathLike[str], *, keep: int | None = None) -> Report:
+    def backup(self, dest: str | os.PathLike[str], *, keep: int | None = None) -> BackupReport:
         """A verified, encrypted one-file backup in `dest` (a file, or a directory that gets a dated file)."""
         return _backup.backup(self.store, dest, keep=keep)

@@ -376,7 +376,7 @@ def stats(state: State, as_json: bool) -> None:
     for c in s["by_chat"][:10]:
         click.echo(f"  {c['messages']:>7}  {c['chat']}")
     click.echo("Top senders:")
-    for c in s["by_sender"][:10]:
-        click.echo(f"  {c['messages']:>7}  {c['sender']}")
+    for p in s["by_sender"][:10]:
+        click.echo(f"  {p['messages']:>7}  {p['sender']}")
     mb = s["sizes"]["database_bytes"] / 1e6
     click.echo(f"Database: {mb:.1f} MB ({s['sizes']['free_pages']} free pages)")

@@ -54,6 +54,7 @@ from vault.errors import (
     VaultDamagedError,
     VaultExistsError,
 )
+from vault.operations.rows import BackupReport, RestoreReport
 from vault.secret import Secret, wipe
 from vault.store import db, keys
 from vault.store.hardening import harden_process
@@ -138,7 +139,7 @@ class _Snapshot:
 
 
 # -- backup ----------------------------------------------------------------------------------------
-def backup(v: Store, dest: str | os.PathLike[str], *, keep: int | None = None) -> dict[str, Any]:
+def backup(v: Store, dest: str | os.PathLike[str], *, keep: int | None = None) -> BackupReport:
     """Write a verified backup of the open vault `v` to `dest` (a file, or a directory that gets a dated file).
 
     With `keep`, only the newest `keep` dated backups (`talkvault-YYYYmmdd-HHMMSS.tvbackup`) stay in that
@@ -729,7 +730,7 @@ def restore(
     passphrase: Secret | str | bytes | None = None,
     *,
     recovery_key: Secret | str | None = None,
-) -> dict[str, Any]:
+) -> RestoreReport:
     """Make a new vault in `to` (which must not exist, or be empty) from a backup file.
 
     The backup is verified in full (with the passphrase or the recovery key) while its database is

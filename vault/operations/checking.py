@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vault.errors import TalkvaultError
-from vault.operations.rows import Report
+from vault.operations.rows import CheckReport
 from vault.secret import Secret, wipe
 from vault.store import db, schema
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 Steps = list[tuple[str, Callable[[db.Connection], list[str]]]]
 
 
-def check(v: Store, *, pages_authenticated: bool = False) -> dict[str, Any]:
+def check(v: Store, *, pages_authenticated: bool = False) -> CheckReport:
     """Every check runs even when an earlier one failed; a damaged page is a problem, not a crash.
 
     SQLite's integrity_check, the longest step, runs on the vault's connection while the other
@@ -133,7 +133,7 @@ def _messages(c: db.Connection) -> int:
         return 0
 
 
-def check_damaged(path: str | os.PathLike[str], secret: Secret, reason: str) -> Report:
+def check_damaged(path: str | os.PathLike[str], secret: Secret, reason: str) -> CheckReport:
     """When the vault will not open: unlock the key and list the pages that fail their HMAC."""
     from pathlib import Path
 

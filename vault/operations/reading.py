@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from vault.errors import UsageError
-from vault.operations.rows import ChatRow, MessageRow, Report
+from vault.operations.rows import ChatCount, ChatRow, ImportLogRow, MessageRow, SenderCount, Sizes, StatsReport
 from vault.operations.search import MESSAGE_COLUMNS, MESSAGE_JOINS, message_dict
 from vault.timeutil import iso_z
 
@@ -142,49 +142,62 @@ def counts(v: Store) -> dict[str, int]:
     }
 
 
-def stats(v: Store) -> Report:
+def stats(v: Store) -> StatsReport:
     c = v.conn
-    out: Report = dict(counts(v))
-    out["by_source"] = {
+    n = counts(v)
+    by_source = {
         s: n
         for s, n in c.execute(
             "SELECT c.source, count(*) FROM messages m JOIN chats c ON c.id = m.chat_id"
             " WHERE m.is_event = 0 GROUP BY c.source ORDER BY 2 DESC"
         )
     }
-    out["by_chat"] = [
+    by_chat: list[ChatCount] = [
         {"id": str(i), "chat": t, "messages": n}
         for i, t, n in c.execute(
             "SELECT c.id, c.title, count(*) FROM messages m JOIN chats c ON c.id = m.chat_id"
             " WHERE m.is_event = 0 GROUP BY c.id ORDER BY 3 DESC LIMIT 50"
         )
     ]
-    out["by_sender"] = [
+    by_sender: list[SenderCount] = [
         {"sender": s, "messages": n}
         for s, n in c.execute(
             "SELECT p.name, count(*) FROM messages m JOIN people p ON p.id = m.sender_id"
             " WHERE m.is_event = 0 GROUP BY p.id ORDER BY 2 DESC LIMIT 50"
         )
     ]
-    out["by_year"] = {
+    by_year = {
         str(y): n
         for y, n in c.execute(
             "SELECT strftime('%Y', ts_ms / 1000, 'unixepoch'), count(*) FROM messages"
             " WHERE is_event = 0 GROUP BY 1 ORDER BY 1"
         )
     }
-    page_size = c.execute("PRAGMA page_size").fetchone()[0]
-    out["sizes"] = {
+    sizes: Sizes = {
         "database_bytes": v.db_path.stat().st_size,
         "pages": c.execute("PRAGMA page_count").fetchone()[0],
         "free_pages": c.execute("PRAGMA freelist_count").fetchone()[0],
-        "page_size": page_size,
+        "page_size": c.execute("PRAGMA page_size").fetchone()[0],
         "attachment_bytes": c.execute("SELECT coalesce(sum(size), 0) FROM blobs").fetchone()[0],
     }
-    out["imports_log"] = [
+    imports_log: list[ImportLogRow] = [
         {"id": str(i), "format": f, "file": n, "status": s, "started": st, "tz": tz, "counts": json.loads(cn)}
         for i, f, n, s, st, tz, cn in c.execute(
             "SELECT id, format, file_name, status, started, tz, counts FROM imports ORDER BY id DESC LIMIT 20"
         )
     ]
-    return out
+    return {
+        "messages": n["messages"],
+        "events": n["events"],
+        "chats": n["chats"],
+        "attachments": n["attachments"],
+        "blobs": n["blobs"],
+        "tombstones": n["tombstones"],
+        "imports": n["imports"],
+        "by_source": by_source,
+        "by_chat": by_chat,
+        "by_sender": by_sender,
+        "by_year": by_year,
+        "sizes": sizes,
+        "imports_log": imports_log,
+    }

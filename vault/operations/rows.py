@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
-
-#: A report of check, stats, export, delete, restore or backup: named figures and lists, printed as
-#: text or as one JSON document. Still untyped inside (a TypedDict each is the next step).
-Report = dict[str, Any]
+from typing import TypedDict
 
 
 class AttachmentRow(TypedDict):
@@ -61,3 +57,95 @@ class ChatRow(TypedDict):
     first: str | None
     last: str | None
     participants: list[str]
+
+
+class CheckReport(TypedDict):
+    """`check`: whether every page and every rule holds, the messages counted, what failed."""
+
+    ok: bool
+    messages: int
+    problems: list[str]
+
+
+class _DeletePlan(TypedDict):
+    deleted: int  # messages and events
+    attachments: int  # attachment files freed
+
+
+class DeleteReport(_DeletePlan, total=False):
+    ids: list[str]  # a dry run: the ids that would go
+
+
+class ExportReport(TypedDict):
+    path: str
+    main: str
+    format: str
+    chats: int
+    messages: int
+    events: int
+    attachments: int
+    files: int
+    directory: bool
+
+
+class BackupReport(TypedDict):
+    path: str
+    bytes: int
+    messages: int
+    sha256: str
+    created: str
+    counts: dict[str, int]
+    pruned: list[str]
+
+
+class RestoreReport(TypedDict):
+    vault: str
+    messages: int
+    counts: dict[str, int]
+
+
+class ChatCount(TypedDict):
+    id: str
+    chat: str
+    messages: int
+
+
+class SenderCount(TypedDict):
+    sender: str
+    messages: int
+
+
+class Sizes(TypedDict):
+    database_bytes: int
+    pages: int
+    free_pages: int
+    page_size: int
+    attachment_bytes: int
+
+
+class ImportLogRow(TypedDict):
+    id: str
+    format: str | None
+    file: str | None
+    status: str
+    started: str
+    tz: str | None
+    counts: dict[str, int]
+
+
+class StatsReport(TypedDict):
+    """`stats`: the counts, then messages by source, chat, sender and year, sizes, recent imports."""
+
+    messages: int
+    events: int
+    chats: int
+    attachments: int
+    blobs: int
+    tombstones: int
+    imports: int
+    by_source: dict[str, int]
+    by_chat: list[ChatCount]
+    by_sender: list[SenderCount]
+    by_year: dict[str, int]
+    sizes: Sizes
+    imports_log: list[ImportLogRow]

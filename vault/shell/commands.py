@@ -16,7 +16,7 @@ from vault.errors import UsageError
 from vault.shell.session import ChatView
 
 if TYPE_CHECKING:
-    from vault.core import MessageRow, Vault
+    from vault.core import DeleteReport, ExportReport, MessageRow, Vault
     from vault.shell.session import Session as Shell
 
 # What a handler returns to end the shell or to lock it.
@@ -418,12 +418,11 @@ def cmd_stats(sh: Shell, arg: str) -> None:
 
 
 # -- deleting ------------------------------------------------------------------------------------
-def _delete(v: Vault, **kw: Any) -> dict[str, Any]:
-    result: dict[str, Any] = v.delete(**kw)
-    return result
+def _delete(v: Vault, **kw: Any) -> DeleteReport:
+    return v.delete(**kw)
 
 
-def _deleted_note(r: dict[str, Any]) -> str:
+def _deleted_note(r: DeleteReport) -> str:
     n, a = int(r.get("deleted", 0)), int(r.get("attachments", 0))
     text = f"Deleted {n} message{'s' if n != 1 else ''}"
     if a:
@@ -461,7 +460,7 @@ def cmd_delete(sh: Shell, arg: str) -> None:
         if not rest:
             raise UsageError("say which chat: 'delete chat ID' ('chats' lists them)")
 
-        def plan_chat(v: Vault) -> tuple[int, str, dict[str, Any]]:
+        def plan_chat(v: Vault) -> tuple[int, str, DeleteReport]:
             cid = resolve_chat(v, rest)
             title = next((c["title"] for c in v.chats() if c["id"] == str(cid)), "")
             return cid, title, _delete(v, chat=str(cid), dry_run=True)
@@ -583,10 +582,9 @@ def cmd_export(sh: Shell, arg: str) -> None:
         raise UsageError("name one chat, or use --all, not both")
     dest = os.path.expanduser(out)
 
-    def write(v: Vault) -> dict[str, Any]:
+    def write(v: Vault) -> ExportReport:
         target = None if all_chats else str(resolve_chat(v, str(chat)))
-        result: dict[str, Any] = v.export(target, format=fmt, out=dest, all_chats=all_chats)
-        return result
+        return v.export(target, format=fmt, out=dest, all_chats=all_chats)
 
     r = sh.call(write)
     what = f"{r['messages']} messages" + (f" and {r['attachments']} attachments" if r.get("attachments") else "")

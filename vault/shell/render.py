@@ -12,13 +12,13 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import get_cwidth
 
 if TYPE_CHECKING:
-    from vault.core import ChatRow, MessageRow
+    from vault.core import ChatRow, MessageRow, StatsReport
 
 Fragment = tuple[str, str]
 Line = list[Fragment]
@@ -307,7 +307,7 @@ def chat_lines(chats: Sequence[ChatRow], width: int) -> list[Line]:
     return out
 
 
-def stats_lines(s: dict[str, Any], width: int) -> list[Line]:
+def stats_lines(s: StatsReport, width: int) -> list[Line]:
     out: list[Line] = [
         [
             (

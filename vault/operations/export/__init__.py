@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vault.errors import UsageError
 from vault.operations.export.files import Counts, Output, check_destination
 from vault.operations.export.read import chat_infos
+from vault.operations.rows import ExportReport
 from vault.store import db
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def export(
     all_chats: bool = False,
     tz: str | None = None,
     page_size: int | None = None,
-) -> dict[str, Any]:
+) -> ExportReport:
     """Export one chat (id or exact title) or every chat; returns what was written.
 
     `tz` is the zone that html and txt show times in (default: this machine's); jsonl always
