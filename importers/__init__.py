@@ -19,6 +19,7 @@ from vault.errors import UnknownFormatError, UsageError
 _MODULES = (
     "importers.jsonl",
     "importers.telegram",
+    "importers.telegram_html",
     "importers.signal",
     "importers.wechat",
     "importers.imessage",
