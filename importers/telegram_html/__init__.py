@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from importers.base import Format, ParseOptions, head_text
 from importers.telegram_html import layout
 from importers.telegram_html.convert import ChatState, convert, flush
-from importers.telegram_html.page import Header, PageParser, read_page
+from importers.telegram_html.page import PageParser, read_page
 from vault.errors import ExportError
 from vault.records import CHANNEL, DIRECT, GROUP, UNKNOWN, Chat, Note, Problem, Record, title_key
 
@@ -173,7 +173,9 @@ def _chat(
         except OSError as exc:
             raise ExportError(f"cannot be read ({exc.strerror})", path=str(page)) from None
         except UnicodeDecodeError:
-            raise ExportError("is not UTF-8 HTML; export the chat again from Telegram Desktop", path=str(page)) from None
+            raise ExportError(
+                "is not UTF-8 HTML; export the chat again from Telegram Desktop", path=str(page)
+            ) from None
     yield from flush(key, st, None)
 
 
@@ -182,8 +184,9 @@ FORMATS = [
         name="telegram-html",
         source=SOURCE,
         description="Telegram Desktop HTML export (messages.html, ...): one chat or the whole account",
-        detection="messages*.html (or its folder, or export_results.html with chats/) with Telegram's export page markers",
+        detection="messages*.html, its folder, or export_results.html with chats/, with Telegram's export page markers",
         detect=detect,
         parse=parse,
+        parse_ahead=True,  # the HTML parser is the slow half of an import: let it run beside the writer
     )
 ]

@@ -47,8 +47,19 @@ from vault.records import (
 _DATE_RE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?: UTC([+-])(\d{1,2}):(\d{2}))?\s*$")
 # The date separators (service entries with negative ids): FormatDateText, "5 January 2024".
 _MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _DAY_RE = re.compile(r"(\d{1,2}) (" + "|".join(_MONTHS) + r") (\d{4})$")
 _VIA_RE = re.compile(r" via @[A-Za-z0-9_]{3,}$")
 _SECONDS_RE = re.compile(r"\((\d+) seconds\)")

@@ -150,7 +150,9 @@ def chat_folders(root: Path) -> list[Path]:
     return [p for _, p in sorted(dirs)]
 
 
-_JSON_ID = re.compile(r'^\{\s*"name"\s*:\s*("(?:[^"\\]|\\.)*"|null)\s*,\s*"type"\s*:\s*"[a-z_]+"\s*,\s*"id"\s*:\s*(-?\d+)\s*,')
+_JSON_ID = re.compile(
+    r'^\{\s*"name"\s*:\s*("(?:[^"\\]|\\.)*"|null)\s*,\s*"type"\s*:\s*"[a-z_]+"\s*,\s*"id"\s*:\s*(-?\d+)\s*,'
+)
 
 
 def sibling_json_id(folder: Path) -> tuple[str | None, str] | None:

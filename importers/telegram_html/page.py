@@ -202,8 +202,10 @@ class PageParser(HTMLParser):
         if tag == "div" and "signature" in classes:
             self._begin("signature")
             return "capture"
-        if tag in ("a", "div") and self._media is None and (
-            "media" in classes or any(c in classes for c in WRAP_CLASSES)
+        if (
+            tag in ("a", "div")
+            and self._media is None
+            and ("media" in classes or any(c in classes for c in WRAP_CLASSES))
         ):
             self._media = Media(classes=classes, href=a.get("href") if tag == "a" else None)
             self._media_depth = len(self._stack) + 1

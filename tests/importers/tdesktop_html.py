@@ -17,7 +17,7 @@ def _s(text: str) -> str:
 
 def head(title: str = "Exported Data") -> str:
     return (
-        "<!DOCTYPE html>\n<html>\n\n <head>\n\n  <meta charset=\"utf-8\"/>\n"
+        '<!DOCTYPE html>\n<html>\n\n <head>\n\n  <meta charset="utf-8"/>\n'
         f"<title>{title}</title>\n"
         '  <meta name="viewport" content="width=device-width, initial-scale=1.0"/>\n'
         '  <link href="css/style.css" rel="stylesheet"/>\n'
@@ -26,7 +26,9 @@ def head(title: str = "Exported Data") -> str:
     )
 
 
-def chat_page(title: str, body: list[str], *, prev: str | None = None, nxt: str | None = None, back: bool = False) -> str:
+def chat_page(
+    title: str, body: list[str], *, prev: str | None = None, nxt: str | None = None, back: bool = False
+) -> str:
     header = (
         '\n   <div class="page_header">\n\n'
         + (
@@ -99,7 +101,8 @@ class M:
         if self.reply_to is not None:
             inner.append(
                 '\n       <div class="reply_to details">\nIn reply to '
-                f'<a href="{self.reply_page}#go_to_message{self.reply_to}" onclick="return GoToMessage({self.reply_to})">'
+                f'<a href="{self.reply_page}#go_to_message{self.reply_to}" '
+                f'onclick="return GoToMessage({self.reply_to})">'
                 "this message</a>\n       </div>\n"
             )
         inner.append(self.media)
@@ -201,8 +204,7 @@ def chats_list(entries: list[tuple[str, str, str, int]]) -> str:
 
 def summary() -> str:
     return (
-        head()
-        + '\n   <div class="page_header">\n\n    <div class="content">\n\n     <div class="text bold">\n'
+        head() + '\n   <div class="page_header">\n\n    <div class="content">\n\n     <div class="text bold">\n'
         "Exported Data\n     </div>\n\n    </div>\n\n   </div>\n"
         '\n   <div class="page_body">\n\n    <div class="sections">\n'
         '\n     <a class="section block_link chats" href="lists/chats.html#allow_back">\n'
