@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from importers.base import Format, ParseOptions, head_text
 from importers.telegram_html import layout
 from importers.telegram_html.convert import ChatState, convert, flush
-from importers.telegram_html.page import PageParser, read_page
+from importers.telegram_html.page import Header, PageParser, read_page
 from vault.errors import ExportError
 from vault.records import CHANNEL, DIRECT, GROUP, UNKNOWN, Chat, Note, Problem, Record, title_key
 
@@ -160,8 +160,9 @@ def _chat(
     st = ChatState()
     naive = False
     for page in pages:
+        header = Header()
         try:
-            for item in read_page(page):
+            for item in read_page(page, header):
                 for rec in convert(item, key, st, page.parent, root, zone, str(page)):
                     if not naive and getattr(rec, "ts", None) is not None and rec.ts.tzinfo is None:  # type: ignore[union-attr]
                         naive = True
@@ -176,6 +177,8 @@ def _chat(
             raise ExportError(
                 "is not UTF-8 HTML; export the chat again from Telegram Desktop", path=str(page)
             ) from None
+        if header.unfinished is not None:
+            yield Problem(str(page), header.unfinished, "the page ends inside this message (cut short?); skipped")
     yield from flush(key, st, None)
 
 

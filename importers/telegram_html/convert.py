@@ -80,6 +80,8 @@ _SERVICE = [
     (re.compile(r"^(?P<a>.+?) removed "), EV_LEAVE, "remove_members"),
     (re.compile(r"^(?P<a>.+?) pinned "), EV_PIN, "pin_message"),
 ]
+# What tdesktop writes for a message it cannot export (pushMessage, UnsupportedMedia).
+_UNSUPPORTED = "This message is not supported by this version of Telegram Desktop"
 _FILE_KINDS = frozenset({IMAGE, STICKER, GIF, VIDEO, AUDIO, FILE})
 
 
@@ -191,6 +193,8 @@ def convert(
             if day is not None:
                 st.day = day
             return
+        if (item.text or "").lstrip().startswith(_UNSUPPORTED):
+            return  # the JSON export skips these too ("type": "unsupported")
         st.pending.append((item, st.day))
         if len(st.pending) > 1000:  # a run of service entries with no message after them
             yield from flush(chat_key, st, None)

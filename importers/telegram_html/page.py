@@ -82,6 +82,7 @@ class Item:
 @dataclass
 class Header:
     title: str | None = None
+    unfinished: int | None = None  # the line of a message the page ends inside (a cut file)
 
 
 class PageParser(HTMLParser):
@@ -333,8 +334,11 @@ def _feed(parser: PageParser, raw: IO[bytes], header: Header | None) -> Iterator
         if not chunk:
             break
     parser.close()
-    if header is not None and parser.header.title is not None:
-        header.title = parser.header.title
+    if header is not None:
+        if parser.header.title is not None:
+            header.title = parser.header.title
+        if parser._item is not None:
+            header.unfinished = parser._item.line
     if parser.ready:
         yield from parser.ready
         parser.ready = []

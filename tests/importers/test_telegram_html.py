@@ -401,9 +401,11 @@ def test_a_message_without_time_is_a_problem_and_the_rest_imports(tmp_path):
 def test_truncated_page_keeps_what_was_complete(tmp_path):
     root = chat_export(tmp_path / "cut")
     raw = (root / "messages2.html").read_text(encoding="utf-8")
-    (root / "messages2.html").write_text(raw[: raw.index('id="message16"')], encoding="utf-8")
+    (root / "messages2.html").write_text(raw[: raw.index("שלום")], encoding="utf-8")
     p = parse(root)
     assert p.messages[-1].source_id == "15" and len(p.messages) == 11
+    (prob,) = p.problems
+    assert prob.path.endswith("messages2.html") and "cut short" in prob.message and prob.line
 
 
 def test_attachment_paths_stay_inside_the_export(tmp_path):
