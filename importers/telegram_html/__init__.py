@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from importers.base import Format, ParseOptions, head_text
 from importers.telegram_html import layout
 from importers.telegram_html.convert import ChatState, convert, flush
-from importers.telegram_html.page import Header, PageParser, read_page
+from importers.telegram_html.page import Header, PageError, PageParser, read_page
 from vault.errors import ExportError
 from vault.records import CHANNEL, DIRECT, GROUP, UNKNOWN, Chat, Note, Problem, Record, title_key
 
@@ -99,7 +99,10 @@ def _account(root: Path, zone: ZoneInfo | None, options: ParseOptions) -> Iterat
 def _title(page: Path) -> str | None:
     """The chat's name in the page header (`.page_header .text`); only the head is read."""
     parser = PageParser()
-    parser.feed(head_text(page, layout.SNIFF))
+    try:
+        parser.feed(head_text(page, layout.SNIFF))
+    except AssertionError:
+        return None  # reported when the page is read for real
     title = parser.header.title
     return " ".join(title.split()) if title else None
 
@@ -117,7 +120,7 @@ def _guess_kind(page: Path, title: str) -> tuple[str, set[str]]:
                 channel = channel or text.startswith(_CHANNEL_SERVICE)
             elif not item.service and item.sender:
                 senders.add(item.sender)
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, PageError):
         return UNKNOWN, senders  # reported when the page is read for real
     if channel or (senders and senders == {title}):
         return CHANNEL, senders
@@ -176,6 +179,10 @@ def _chat(
         except UnicodeDecodeError:
             raise ExportError(
                 "is not UTF-8 HTML; export the chat again from Telegram Desktop", path=str(page)
+            ) from None
+        except PageError:
+            raise ExportError(
+                "holds markup Telegram Desktop never writes (damaged?); export the chat again", path=str(page)
             ) from None
         if header.unfinished is not None:
             yield Problem(str(page), header.unfinished, "the page ends inside this message (cut short?); skipped")

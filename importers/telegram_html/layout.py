@@ -132,10 +132,13 @@ def read_chat_list(root: Path) -> dict[str, ListedChat]:
     if not path.is_file():
         return {}
     parser = _ChatList()
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        while chunk := fh.read(1 << 16):
-            parser.feed(chunk)
-    parser.close()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            while chunk := fh.read(1 << 16):
+                parser.feed(chunk)
+        parser.close()
+    except AssertionError:  # html.parser's refusal of broken markup: the list is only a hint
+        pass
     return parser.found
 
 

@@ -28,6 +28,11 @@ _VOID = frozenset({"br", "img", "meta", "link", "hr", "input", "source", "wbr", 
 WRAP_CLASSES = ("photo_wrap", "video_file_wrap", "animated_wrap", "sticker_wrap")
 
 
+class PageError(Exception):
+    """Markup that html.parser refuses (it raises AssertionError on, say, `<![bogus[`): tdesktop
+    never writes it, since every `<` of a text is escaped, so the page is damaged."""
+
+
 @dataclass
 class Media:
     classes: frozenset[str]
@@ -312,7 +317,8 @@ class PageParser(HTMLParser):
 def read_page(path: Path, header: Header | None = None) -> Iterator[Item]:
     """The items of one page, in order, streaming; `header` (if given) receives the page's title.
 
-    Raises OSError when the file cannot be read and UnicodeDecodeError when it is not UTF-8.
+    Raises OSError when the file cannot be read, UnicodeDecodeError when it is not UTF-8, and
+    PageError when its markup is broken.
     """
     parser = PageParser()
     with open(path, "rb") as raw:
@@ -325,7 +331,10 @@ def _feed(parser: PageParser, raw: IO[bytes], header: Header | None) -> Iterator
     decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
     while True:
         chunk = raw.read(CHUNK)
-        parser.feed(decoder.decode(chunk, final=not chunk))
+        try:
+            parser.feed(decoder.decode(chunk, final=not chunk))
+        except AssertionError as exc:
+            raise PageError(str(exc)) from None
         if header is not None and parser.header.title is not None:
             header.title = parser.header.title
         if parser.ready:
@@ -333,7 +342,10 @@ def _feed(parser: PageParser, raw: IO[bytes], header: Header | None) -> Iterator
             yield from items
         if not chunk:
             break
-    parser.close()
+    try:
+        parser.close()
+    except AssertionError as exc:
+        raise PageError(str(exc)) from None
     if header is not None:
         if parser.header.title is not None:
             header.title = parser.header.title

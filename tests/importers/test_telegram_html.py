@@ -385,6 +385,15 @@ def test_not_utf8_is_a_clean_error(tmp_path):
     assert "messages2.html" in str(e.value) and "UTF-8" in str(e.value)
 
 
+def test_broken_markup_is_a_clean_error(tmp_path):
+    root = chat_export(tmp_path / "broken")
+    raw = (root / "messages2.html").read_text(encoding="utf-8").replace("שלום", "<![bogus[ x ]]>")
+    (root / "messages2.html").write_text(raw, encoding="utf-8")
+    with pytest.raises(ExportError) as e:
+        list(importers.get("telegram-html").parse(root, ParseOptions()))
+    assert "messages2.html" in str(e.value) and "export the chat again" in str(e.value)
+
+
 def test_a_message_without_time_is_a_problem_and_the_rest_imports(tmp_path):
     body = [
         M(1, t(5, "10:00:00"), "Mei", "fine").html(),
