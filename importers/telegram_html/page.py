@@ -23,6 +23,10 @@ MAX_CAPTURE = 1 << 20
 _LAYOUT = re.compile(r"\n[ \t]*")
 _MESSAGE_ID = re.compile(r"message(-?\d+)$")
 _GO_TO = re.compile(r"(?:^|/)(?:messages\d*\.html)?#go_to_message(\d+)$")
+# tdesktop nests a dozen deep and closes every tag within a few KiB; more is a damaged or hostile
+# page, refused before it can grow memory (html.parser keeps an unclosed tag's bytes in `rawdata`).
+MAX_DEPTH = 512
+MAX_PENDING = 8 << 20
 _VOID = frozenset({"br", "img", "meta", "link", "hr", "input", "source", "wbr", "col", "area", "base", "embed"})
 # Media wrappers that carry the file in their href (pushPhotoMedia, pushStickerMedia, ...).
 WRAP_CLASSES = ("photo_wrap", "video_file_wrap", "animated_wrap", "sticker_wrap")
@@ -151,6 +155,8 @@ class PageParser(HTMLParser):
         classes = frozenset((a.get("class") or "").split())
         role = self._role(tag, classes, a)
         self._stack.append((tag, role))
+        if len(self._stack) > MAX_DEPTH:
+            raise PageError("tags nested too deep")
 
     def _role(self, tag: str, classes: frozenset[str], a: dict[str, str | None]) -> str:
         item = self._item
@@ -335,6 +341,8 @@ def _feed(parser: PageParser, raw: IO[bytes], header: Header | None) -> Iterator
             parser.feed(decoder.decode(chunk, final=not chunk))
         except AssertionError as exc:
             raise PageError(str(exc)) from None
+        if len(parser.rawdata) > MAX_PENDING:
+            raise PageError("a tag that never ends")
         if header is not None and parser.header.title is not None:
             header.title = parser.header.title
         if parser.ready:

@@ -385,9 +385,12 @@ def test_not_utf8_is_a_clean_error(tmp_path):
     assert "messages2.html" in str(e.value) and "UTF-8" in str(e.value)
 
 
-def test_broken_markup_is_a_clean_error(tmp_path):
+@pytest.mark.parametrize(
+    "junk", ["<![bogus[ x ]]>", "<div>" * 600, '<a href="' + "x" * (9 << 20)], ids=["decl", "deep", "endless"]
+)
+def test_broken_markup_is_a_clean_error(tmp_path, junk):
     root = chat_export(tmp_path / "broken")
-    raw = (root / "messages2.html").read_text(encoding="utf-8").replace("שלום", "<![bogus[ x ]]>")
+    raw = (root / "messages2.html").read_text(encoding="utf-8").replace("שלום", junk)
     (root / "messages2.html").write_text(raw, encoding="utf-8")
     with pytest.raises(ExportError) as e:
         list(importers.get("telegram-html").parse(root, ParseOptions()))
