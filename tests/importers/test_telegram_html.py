@@ -482,3 +482,17 @@ def test_page_parser_hands_out_each_message_as_it_closes():
     parser = page_mod.PageParser()
     parser.feed(th.head() + M(1, t(5, "10:00:00"), "A", "x").html())
     assert [i.mid for i in parser.ready] == [1]
+
+
+def test_cli_import_json_then_html_with_the_chat_id(tmp_path, cli_vault):
+    from tests.conftest import cli
+
+    j = json_twin(tmp_path / "json" / "result.json")
+    h = chat_export(tmp_path / "html")
+    assert cli("import", str(j.parent), "--json", env=cli_vault).code == 0
+    r = cli("import", str(h), "--param", f"chat_id={CHAT_ID}", "--json", env=cli_vault)
+    assert r.code == 0, r.err
+    (rep,) = r.json()["files"]
+    assert (rep["format"], rep["added"], rep["events"], rep["duplicates"]) == ("telegram-html", 0, 0, 18)
+    bad = cli("import", str(h), "--param", "chat_id=Night Shift", "--json", env=cli_vault)
+    assert bad.code != 0 and "chat_id" in (bad.err + bad.out) and "Traceback" not in bad.err
