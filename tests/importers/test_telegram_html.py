@@ -362,8 +362,10 @@ def test_html_and_json_of_one_chat_merge_unaided(new_vault, tmp_path, json_first
 # -- detection and damage --------------------------------------------------------------------------
 def test_detection_claims_nothing_else(tmp_path):
     fmt = importers.get("telegram-html")
+    from tests.conftest import CORPUS
+
     repo = Path(__file__).resolve().parents[1] / "fixtures"
-    for p in sorted(repo.rglob("*")):
+    for p in sorted([*repo.rglob("*"), *CORPUS.rglob("*")]):  # the sample corpus, where it is present
         assert not fmt.detect(p), p
     json_twin(tmp_path / "j" / "result.json")
     assert not fmt.detect(tmp_path / "j") and not fmt.detect(tmp_path / "j" / "result.json")
