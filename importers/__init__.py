@@ -22,6 +22,7 @@ _MODULES = (
     "importers.chatlab",
     "importers.qq",
     "importers.telegram",
+    "importers.telegram_html",
     "importers.signal",
     "importers.wechat",
     "importers.imessage",
