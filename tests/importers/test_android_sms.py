@@ -338,7 +338,7 @@ def test_a_large_backup_streams_in_bounded_memory(tmp_path: Path) -> None:
     above = (peak - base) / 1e6
     print(f"\n{size / 1e6:.0f} MB backup: peak RSS {peak / 1e6:.0f} MB, {above:.0f} MB above the interpreter")
     assert peak - base < 32_000_000  # a few parts' worth, whatever the file's size
-    assert peak < size / 2
+    assert peak - base < size / 3  # the interpreter itself is ~40 MB; what parsing adds is what counts
 
 
 def test_parsed_in_a_second_process_the_same(
@@ -347,7 +347,7 @@ def test_parsed_in_a_second_process_the_same(
     """Format.parse_ahead: the records, MMS media openers included, travel from the child intact."""
     import vault
     from tests.conftest import PASSPHRASE
-    from vault import parse_ahead
+    from vault.operations import parse_ahead
 
     def imported(where: Path) -> tuple[int, int, list[tuple[str, str]]]:
         with vault.create(where, PASSPHRASE, kdf=weak_kdf, kdf_chosen=True) as v:  # type: ignore[arg-type]

@@ -193,7 +193,7 @@ def test_parsed_ahead_in_a_second_process_gives_the_same_vault(  # type: ignore[
 ) -> None:
     import vault
     from tests.conftest import PASSPHRASE
-    from vault import parse_ahead
+    from vault.operations import parse_ahead
 
     def run(name: str) -> list[object]:
         with vault.create(tmp_path / name, PASSPHRASE, kdf=weak_kdf, kdf_chosen=True) as v:

@@ -251,7 +251,7 @@ def test_full_export_into_a_vault_and_search(new_vault, tmp_path):
 
 
 def test_parsed_in_a_second_process_gives_the_same_vault(new_vault, tmp_path, monkeypatch):
-    from vault import parse_ahead
+    from vault.operations import parse_ahead
 
     root = account_export(tmp_path / "DataExport")
     done: list[bool] = []
