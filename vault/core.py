@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from importers.base import ParseOptions
+from vault.errors import VaultDamagedError
 from vault.operations import (
     backup as _backup,
 )
@@ -46,6 +47,7 @@ from vault.store import handle
 from vault.store.db import Error as DatabaseError
 from vault.store.db import translate as translate_database_error
 from vault.store.handle import DB_NAME, Store, as_secret, is_vault
+from vault.store.hardening import harden_process
 from vault.store.keys import DEFAULT_KDF, FLOOR_KDF, KEYSLOTS_NAME, KdfParams, KeyFile
 from vault.text.normalize import fingerprint
 from vault.timeutil import SEQ_SPAN
@@ -74,10 +76,13 @@ __all__ = [
     "check_damaged",
     "check_export_request",
     "create",
+    "harden_process",
     "is_vault",
     "open",
+    "open_with_key",
     "restore_backup",
     "translate_database_error",
+    "vault_id_of",
     "verify_backup",
 ]
 
@@ -110,6 +115,32 @@ def open(
     store, slot = handle.open(path, passphrase, recovery_key=recovery_key, kdf=kdf, **extra)
     try:
         rotate.settle(store, slot)
+        index.rebuild_if_stale(store)
+    except BaseException:
+        store.close()
+        raise
+    return Vault(store)
+
+
+def vault_id_of(path: str | os.PathLike[str]) -> str:
+    """The vault's id, from its key file (no secret needed)."""
+    return KeyFile.load(Path(path) / KEYSLOTS_NAME).vault_id
+
+
+def open_with_key(path: str | os.PathLike[str], key: bytearray, *, busy_timeout_ms: int | None = None) -> Vault:
+    """Open the vault with its data key itself (from the unlock agent); the key is wiped on close.
+
+    The key file and the database must still belong together (VaultDamagedError otherwise), and a
+    half-done key rotation is left for a passphrase open to settle.
+    """
+    harden_process()
+    p = Path(path)
+    keyfile = KeyFile.load(p / KEYSLOTS_NAME)
+    if len(keyfile.generations) > 1:
+        raise VaultDamagedError("a key rotation was interrupted; open with the passphrase once to settle it")
+    extra = {} if busy_timeout_ms is None else {"busy_timeout_ms": busy_timeout_ms}
+    store = Store._open_with_key(p, key, keyfile, DEFAULT_KDF, **extra)
+    try:
         index.rebuild_if_stale(store)
     except BaseException:
         store.close()
@@ -210,6 +241,10 @@ class Vault:
 
     def meta(self, key: str) -> str | None:
         return self.store.meta(key)
+
+    def copy_key(self) -> bytearray:
+        """A copy of the data key, for the unlock agent; the caller wipes it."""
+        return bytearray(self.store._dek)
 
     def export_key(self) -> str:
         """The raw database key as hex, for stock SQLCipher tools (PRAGMA key = "x'...'")."""

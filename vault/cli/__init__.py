@@ -23,7 +23,14 @@ def _register() -> None:
     from vault.cli import data, demo, setup  # noqa: F401 - commands register themselves on import
 
     # Command groups that live in their own modules (each registers itself on import).
-    for mod in ("vault.cli.manage", "vault.cli.shell", "vault.cli.watch", "vault.cli.export", "vault.cli.backup"):
+    for mod in (
+        "vault.cli.manage",
+        "vault.cli.shell",
+        "vault.cli.watch",
+        "vault.cli.export",
+        "vault.cli.backup",
+        "vault.cli.agent",
+    ):
         try:
             __import__(mod)
         except ModuleNotFoundError as exc:

@@ -108,8 +108,13 @@ def source_spec(*, new: bool = False) -> Any:
     return SourceSpec(fd=meta.get(f"{dest}_fd"), file=meta.get(f"{dest}_file"), command=meta.get(f"{dest}_command"))
 
 
-def open_vault(state: State, *, busy_timeout_ms: int | None = None) -> Vault:
-    """Unlock the vault the options name: the one helper every command uses."""
+def open_vault(state: State, *, busy_timeout_ms: int | None = None, use_agent: bool = True) -> Vault:
+    """Unlock the vault the options name: the one helper every command uses.
+
+    When 'talkvault unlock' left an agent holding this vault's key, the key comes from it and no
+    passphrase is asked; otherwise (or if the agent's key does not open the vault) the passphrase
+    sources are read as always.
+    """
     from vault.core import is_vault, open
     from vault.errors import NotAVaultError
     from vault.secret import secret_from_sources
@@ -119,11 +124,34 @@ def open_vault(state: State, *, busy_timeout_ms: int | None = None) -> Vault:
         raise NotAVaultError(
             f"no vault in {path}; create one with 'talkvault init' (or point --vault / TALKVAULT_DIR at yours)"
         )
+    wait = busy_timeout_ms or state.wait_ms
+    if use_agent:
+        opened = _open_with_agent(path, wait)
+        if opened is not None:
+            return opened
     secret = secret_from_sources(source_spec())
     try:
-        return open(path, secret, busy_timeout_ms=busy_timeout_ms or state.wait_ms)
+        return open(path, secret, busy_timeout_ms=wait)
     finally:
         secret.wipe()
+
+
+def _open_with_agent(path: Path, busy_timeout_ms: int | None) -> Vault | None:
+    from vault import agent
+    from vault.core import open_with_key, vault_id_of
+    from vault.errors import TalkvaultError
+
+    if not agent.socket_path(path).exists():
+        return None
+    try:
+        key = agent.fetch_key(path, vault_id_of(path))
+    except (agent.AgentError, TalkvaultError):
+        return None
+    try:
+        return open_with_key(path, key, busy_timeout_ms=busy_timeout_ms)
+    except TalkvaultError:
+        key[:] = b"\0" * len(key)
+        return None
 
 
 def stderr_is_tty() -> bool:
