@@ -10,9 +10,11 @@ store or the operations.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from importers.base import ParseOptions
 from vault.errors import VaultDamagedError
@@ -20,6 +22,7 @@ from vault.operations import (
     backup as _backup,
 )
 from vault.operations import (
+    browse,
     checking,
     deletion,
     importing,
@@ -50,7 +53,11 @@ from vault.store.handle import DB_NAME, Store, as_secret, is_vault
 from vault.store.hardening import harden_process
 from vault.store.keys import DEFAULT_KDF, FLOOR_KDF, KEYSLOTS_NAME, KdfParams, KeyFile
 from vault.text.normalize import fingerprint
-from vault.timeutil import SEQ_SPAN
+from vault.timeutil import SEQ_SPAN, resolve_tz
+
+#: A row of the browsing API (operations/browse.py), shaped for the web viewer's templates.
+#: Not yet a TypedDict each: the one loose type left in the facade.
+BrowseRow = dict[str, Any]
 
 __all__ = [
     "DB_NAME",
@@ -59,6 +66,7 @@ __all__ = [
     "KEYSLOTS_NAME",
     "SEQ_SPAN",
     "BackupReport",
+    "BrowseRow",
     "ChatRow",
     "CheckReport",
     "DatabaseError",
@@ -336,6 +344,69 @@ class Vault:
         page_size: int | None = None,
     ) -> ExportReport:
         return _export.export(self.store, chat, format=format, out=out, all_chats=all_chats, tz=tz, page_size=page_size)
+
+    # -- browsing (the web front end, vault/serve/; the work is in operations/browse.py) ---------
+    def chat_list(self) -> list[BrowseRow]:
+        """Every chat, newest first: title, source, kind, entries (messages and events), first/last ms, people."""
+        return browse.chat_list(self.store)
+
+    def chat_info(self, chat: str) -> BrowseRow:
+        """One chat (id or exact title): title, source, kind, entries, first/last time (ms), participants."""
+        return browse.chat_info(self.store, chat)
+
+    def conversation(
+        self,
+        chat: str,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        around: str | None = None,
+        at_ms: int | None = None,
+        limit: int = 60,
+    ) -> BrowseRow:
+        """A page of a chat by message id: the newest, before/after/around an id, or from a UTC time (ms)."""
+        return browse.conversation(
+            self.store, chat, before=before, after=after, around=around, at_ms=at_ms, limit=limit
+        )
+
+    def find_source(self, chat: str, source_id: str) -> str | None:
+        """The message id of the message with this source (app) id in this chat, or None."""
+        return browse.find_source(self.store, chat, source_id)
+
+    def message(self, message_id: str) -> BrowseRow | None:
+        """One message (or event) by id, with its chat id and title; None when it is not in the vault."""
+        return browse.message(self.store, message_id)
+
+    def attachment(self, attachment_id: str) -> BrowseRow | None:
+        """A stored attachment's name, kind, mime, size, message and chat (None when it has no bytes)."""
+        return browse.attachment(self.store, attachment_id)
+
+    def attachment_bytes(self, attachment_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """A stored attachment's bytes in [start, end), streamed a chunk at a time."""
+        return browse.attachment_bytes(self.store, attachment_id, start, end)
+
+    def media(
+        self, *, chat: str | None = None, kind: str | None = None, before: str | None = None, limit: int = 60
+    ) -> BrowseRow:
+        """Stored attachments newest first, of a chat or all, of a kind; paged by message id."""
+        return browse.media(self.store, chat=chat, kind=kind, before=before, limit=limit)
+
+    def people(self) -> list[BrowseRow]:
+        """People across sources (names folded), with each source's spelling and their chats."""
+        return browse.people(self.store)
+
+    def activity(self, zone: ZoneInfo, *, chat: str | None = None, year: int | None = None) -> BrowseRow:
+        """Entries per year; for `year` (default the latest) per day, hour, weekday in `zone`; top chats, senders."""
+        return browse.activity(self.store, zone, chat=chat, year=year)
+
+    def export_bytes(self, chat: str, *, format: str, tz: str | None = None) -> tuple[bytes, BrowseRow]:
+        """One chat exported as one file in memory (html, jsonl, txt), for a download; nothing on disk."""
+        return _export.export_bytes(self.store, chat, format=format, tz=tz)
+
+    @staticmethod
+    def time_zone(name: str | None = None) -> ZoneInfo:
+        """The zone called `name`, or this machine's (UsageError for an unknown name)."""
+        return resolve_tz(name)
 
     # -- changing what it holds ------------------------------------------------------------------
     def delete(

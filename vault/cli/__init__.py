@@ -30,6 +30,7 @@ def _register() -> None:
         "vault.cli.export",
         "vault.cli.backup",
         "vault.cli.agent",
+        "vault.cli.serve",
     ):
         try:
             __import__(mod)

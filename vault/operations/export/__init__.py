@@ -14,9 +14,10 @@ person: the result is plaintext.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vault.errors import UsageError
 from vault.operations.export.files import Counts, Output, check_destination
@@ -117,3 +118,68 @@ def export(
         "files": output.files_written,
         "directory": output.directory,
     }
+
+
+class _MemoryOutput(Output):
+    """The one file of a single-chat export, kept in memory (for a download): nothing touches the disk."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(Path(name), directory=False)
+        self.buffer = _KeptBytes()
+
+    def start(self) -> None:
+        return None
+
+    def mkdir(self, rel: str) -> Path:  # pragma: no cover - a one-file export makes no folder
+        raise UsageError("an export kept in memory is one file")
+
+    def create(self, rel: str = "") -> Any:
+        self.files_written += 1
+        return self.buffer
+
+    def discard(self) -> None:
+        self.buffer.drop()
+
+
+class _KeptBytes(io.BytesIO):
+    """A BytesIO whose close() keeps the bytes (the writers close their file when done)."""
+
+    kept: bytes = b""
+
+    def close(self) -> None:
+        if not self.closed:
+            self.kept = self.getvalue()
+        super().close()
+
+    def drop(self) -> None:
+        self.kept = b""
+        super().close()
+
+
+def export_bytes(v: Store, chat: str, *, format: str, tz: str | None = None) -> tuple[bytes, dict[str, Any]]:
+    """One chat as one file in memory (html on one page, jsonl or txt), and what was written.
+
+    Attachment files are not included (a one-file export has nowhere to put them): the html and
+    jsonl name them. For a browser download, so that the server never writes plaintext to disk.
+    """
+    from vault.operations.export import html as export_html
+    from vault.operations.export import jsonl as export_jsonl
+    from vault.operations.export import txt as export_txt
+    from vault.operations.reading import resolve_chat
+    from vault.timeutil import resolve_tz
+
+    check_format(format)
+    zone = resolve_tz(tz)
+    with db.translated():
+        chats = chat_infos(v, [resolve_chat(v, str(chat))])
+        output = _MemoryOutput(f"chat-{chats[0].id}.{format}")
+        counts = Counts()
+        if format == "html":
+            export_html.write(v, chats, output, counts, zone=zone, all_chats=False, page_size=max(chats[0].rows, 1))
+        elif format == "jsonl":
+            export_jsonl.write(v, chats, output, counts)
+        else:
+            export_txt.write(v, chats, output, counts, zone=zone)
+        output.buffer.close()
+    data = output.buffer.kept
+    return data, {"name": output.root.name, "format": format, "messages": counts.messages, "events": counts.events}
