@@ -56,12 +56,19 @@ def test_passphrase_change_and_recovery_rewrap_only_the_key_file(new_vault, vaul
     rk = new_vault.recovery_key.text()
     new_vault.close()
     db_hash = hashlib.sha256((vault_dir / "vault.db").read_bytes()).hexdigest()
-    vault.core.change_passphrase(vault_dir, "second", old=PASSPHRASE, kdf=weak_kdf, chosen=True)
+    vault.core.change_passphrase(
+        vault_dir, "second", old=PASSPHRASE, kdf=weak_kdf, chosen=True, allow_weak_passphrase=True
+    )
     with pytest.raises(AuthenticationError):
         vault.open(vault_dir, PASSPHRASE)
     vault.open(vault_dir, "second").close()
     vault.core.change_passphrase(
-        vault_dir, "third", recovery_key=rk.lower().replace("-", " "), kdf=weak_kdf, chosen=True
+        vault_dir,
+        "third",
+        recovery_key=rk.lower().replace("-", " "),
+        kdf=weak_kdf,
+        chosen=True,
+        allow_weak_passphrase=True,
     )
     vault.open(vault_dir, "third").close()
     with vault.open(vault_dir, recovery_key=rk) as v:
@@ -176,7 +183,9 @@ path, i = sys.argv[1], 0
 while True:
     for old, new in (("p0", "p1"), ("p1", "p0")):
         try:
-            vault.core.change_passphrase(path, new, old=old, kdf=KdfParams(1, 8, 1), chosen=True)
+            vault.core.change_passphrase(
+                path, new, old=old, kdf=KdfParams(1, 8, 1), chosen=True, allow_weak_passphrase=True
+            )
         except AuthenticationError:
             continue
         print(i, flush=True)
@@ -190,7 +199,7 @@ def test_kill_during_key_file_rewrite_leaves_a_usable_file(tmp_path, weak_kdf):
     import time
 
     path = tmp_path / "v"
-    vault.create(path, "p0", kdf=weak_kdf, kdf_chosen=True).close()
+    vault.create(path, "p0", kdf=weak_kdf, kdf_chosen=True, allow_weak_passphrase=True).close()
     rng = random.Random(7)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for _ in range(30):
@@ -206,7 +215,9 @@ def test_kill_during_key_file_rewrite_leaves_a_usable_file(tmp_path, weak_kdf):
             except AuthenticationError:
                 continue
         assert opened
-    vault.core.change_passphrase(path, "p2", old="p0" if _opens(path, "p0") else "p1", kdf=weak_kdf, chosen=True)
+    vault.core.change_passphrase(
+        path, "p2", old="p0" if _opens(path, "p0") else "p1", kdf=weak_kdf, chosen=True, allow_weak_passphrase=True
+    )
     assert sorted(f.name for f in path.iterdir()) == ["keyslots.json", "vault.db"], "stale temp key files"
 
 
