@@ -11,7 +11,9 @@ so that an interruption at any instant leaves a vault that opens:
 4. drop the old generation's slots.
 
 Opening the vault between any two steps finds the key generation that opens `vault.db` and
-finishes (or undoes) the rotation: `settle`.
+finishes (or undoes) the rotation: `settle`. A rotation killed during step 1 also leaves
+`vault.db.next-journal` (SQLite's rollback journal of the half-written copy); it belongs to nothing
+once the copy is gone, and `settle` removes it with the copy.
 """
 
 from __future__ import annotations
@@ -32,16 +34,27 @@ if TYPE_CHECKING:
     from vault.store.handle import Store
 
 NEXT_NAME = "vault.db.next"
+# What SQLite may keep beside the copy while it is written (DELETE journal mode: the journal; the
+# others only if a mode ever changes). Never vault.db's own journal: that one SQLite rolls back.
+NEXT_SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+def leftovers(path: Path) -> list[Path]:
+    """The files an interrupted rotation left in the vault directory `path` (the copy first)."""
+    nxt = path / NEXT_NAME
+    return [p for p in (nxt, *(path / f"{NEXT_NAME}{end}" for end in NEXT_SIDE_FILES)) if os.path.lexists(p)]
 
 
 def settle(v: Store, slot: keys.Slot) -> None:
-    """Finish or undo an interrupted rotation: keep only the generation that opened the database."""
-    stale = v.path / NEXT_NAME
+    """Finish or undo an interrupted rotation: keep only the generation that opened the database,
+    and remove the half-made copy with its journal."""
     if len(v.keyfile.generations) > 1:
         v.keyfile.slots = [s for s in v.keyfile.slots if s.gen == slot.gen]
         v.keyfile.save(v.keys_path)
-    if stale.exists():
-        stale.unlink()
+    stale = leftovers(v.path)
+    for p in stale:
+        p.unlink(missing_ok=True)
+    if stale:
         keys.fsync_dir(v.path)
 
 
@@ -57,8 +70,8 @@ def rotate_key(v: Store, passphrase: Secret, kdf: KdfParams | None = None) -> Se
     gen = max(v.keyfile.generations) + 1
     new_dek = bytearray(secrets.token_bytes(keys.DEK_BYTES))
     nxt = v.path / NEXT_NAME
-    if nxt.exists():
-        nxt.unlink()
+    for p in leftovers(v.path):  # a copy an earlier, killed rotation left, and its journal
+        p.unlink(missing_ok=True)
     db.create_file(nxt)
     key_literal = "x'" + binascii.hexlify(bytes(new_dek)).decode("ascii") + "'"
     c = v.conn
