@@ -168,3 +168,31 @@ def test_a_killed_rotation_leaves_no_journal_after_the_next_open(big_vault):
     res = cli("rotate-key", "--json", env=env)
     assert res.code == 0, res.err
     assert sorted(f.name for f in path.iterdir()) == ["keyslots.json", "vault.db"]
+
+
+def test_an_open_during_a_running_rotation_leaves_its_copy_alone(big_vault):
+    """Only a dead rotation's leftovers are removed: while one runs (frozen here with its copy half
+    written), another process that opens the vault must not delete its copy or its key slots."""
+    path, env = big_vault
+
+    def copy_begun() -> Path | None:
+        nxt = path / "vault.db.next"
+        try:
+            return nxt if nxt.stat().st_size > 0 else None
+        except FileNotFoundError:
+            return None
+
+    r = _spawn("rotate-key", "--json", env=env)
+    try:
+        _freeze_when(r, copy_begun)
+        res = cli("chats", "--json", env=env)  # opens (and would settle) the vault
+        assert res.code == 0, res.err
+        assert (path / "vault.db.next").exists(), "a running rotation's copy was removed"
+    finally:
+        r.send_signal(signal.SIGCONT)
+    out, err = r.communicate(timeout=120)
+    assert r.returncode == 0, err.decode()
+    rk = __import__("json").loads(out)["recovery_key"]
+    assert sorted(f.name for f in path.iterdir()) == ["keyslots.json", "vault.db"]
+    with vault.open(path, recovery_key=rk) as v:
+        assert v.check()["ok"]
