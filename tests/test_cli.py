@@ -149,13 +149,14 @@ def test_passphrase_sources(cli_vault, tmp_path):
 
 def test_passwd_and_recovery_keep_the_database_untouched(cli_vault, vault_dir):
     h = hashlib.sha256((vault_dir / "vault.db").read_bytes()).hexdigest()
-    r = cli("passwd", "--json", env={**cli_vault, "TALKVAULT_NEW_PASSPHRASE": "new one"})
+    r = cli("passwd", "--json", env={**cli_vault, "TALKVAULT_NEW_PASSPHRASE": "ribbon tundra cobalt wharf"})
     assert r.code == 0 and r.json() == {"ok": True}
     assert cli("chats", env=cli_vault).code == 3
-    assert cli("chats", env={**cli_vault, "TALKVAULT_PASSPHRASE": "new one"}).code == 0
+    assert cli("chats", env={**cli_vault, "TALKVAULT_PASSPHRASE": "ribbon tundra cobalt wharf"}).code == 0
     r = cli(
         "passwd",
         "--recovery-key",
+        "--allow-weak-passphrase",  # "third" is easy to guess: kept because the person insists
         env={**cli_vault, "TALKVAULT_PASSPHRASE": cli_vault["RECOVERY_KEY"], "TALKVAULT_NEW_PASSPHRASE": "third"},
     )
     assert r.code == 0, r.err

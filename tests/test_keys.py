@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import vault
-from tests.conftest import PASSPHRASE, ROOT
+from tests.conftest import PASSPHRASE, ROOT, cli
 from vault.errors import AuthenticationError, NotAVaultError, VaultDamagedError
 from vault.store import keys
 from vault.store.keys import DEFAULT_KDF, FLOOR_KDF, KdfParams, KeyFile
@@ -56,12 +56,19 @@ def test_passphrase_change_and_recovery_rewrap_only_the_key_file(new_vault, vaul
     rk = new_vault.recovery_key.text()
     new_vault.close()
     db_hash = hashlib.sha256((vault_dir / "vault.db").read_bytes()).hexdigest()
-    vault.core.change_passphrase(vault_dir, "second", old=PASSPHRASE, kdf=weak_kdf, chosen=True)
+    vault.core.change_passphrase(
+        vault_dir, "second", old=PASSPHRASE, kdf=weak_kdf, chosen=True, allow_weak_passphrase=True
+    )
     with pytest.raises(AuthenticationError):
         vault.open(vault_dir, PASSPHRASE)
     vault.open(vault_dir, "second").close()
     vault.core.change_passphrase(
-        vault_dir, "third", recovery_key=rk.lower().replace("-", " "), kdf=weak_kdf, chosen=True
+        vault_dir,
+        "third",
+        recovery_key=rk.lower().replace("-", " "),
+        kdf=weak_kdf,
+        chosen=True,
+        allow_weak_passphrase=True,
     )
     vault.open(vault_dir, "third").close()
     with vault.open(vault_dir, recovery_key=rk) as v:
@@ -176,7 +183,9 @@ path, i = sys.argv[1], 0
 while True:
     for old, new in (("p0", "p1"), ("p1", "p0")):
         try:
-            vault.core.change_passphrase(path, new, old=old, kdf=KdfParams(1, 8, 1), chosen=True)
+            vault.core.change_passphrase(
+                path, new, old=old, kdf=KdfParams(1, 8, 1), chosen=True, allow_weak_passphrase=True
+            )
         except AuthenticationError:
             continue
         print(i, flush=True)
@@ -190,7 +199,7 @@ def test_kill_during_key_file_rewrite_leaves_a_usable_file(tmp_path, weak_kdf):
     import time
 
     path = tmp_path / "v"
-    vault.create(path, "p0", kdf=weak_kdf, kdf_chosen=True).close()
+    vault.create(path, "p0", kdf=weak_kdf, kdf_chosen=True, allow_weak_passphrase=True).close()
     rng = random.Random(7)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for _ in range(30):
@@ -206,7 +215,9 @@ def test_kill_during_key_file_rewrite_leaves_a_usable_file(tmp_path, weak_kdf):
             except AuthenticationError:
                 continue
         assert opened
-    vault.core.change_passphrase(path, "p2", old="p0" if _opens(path, "p0") else "p1", kdf=weak_kdf, chosen=True)
+    vault.core.change_passphrase(
+        path, "p2", old="p0" if _opens(path, "p0") else "p1", kdf=weak_kdf, chosen=True, allow_weak_passphrase=True
+    )
     assert sorted(f.name for f in path.iterdir()) == ["keyslots.json", "vault.db"], "stale temp key files"
 
 
@@ -225,6 +236,17 @@ def test_docs_state_the_kdf_numbers_the_code_uses():
     assert f"| parallelism | {DEFAULT_KDF.p} |" in doc
     assert f"{FLOOR_KDF.t} passes, {FLOOR_KDF.m_kib // 1024} MiB, {FLOOR_KDF.p} lanes" in doc
     assert f"{keys.SALT_BYTES} bytes" in doc
+    # The bounds on parameters read from a key file, and the cost ceiling, in both documents.
+    fmt = (ROOT / "docs" / "vault-format.md").read_text(encoding="utf-8")
+    assert f"at most {keys.MAX_M_KIB // (1024 * 1024)} GiB and {keys.MAX_T} passes" in doc
+    assert f"t * m_kib <= {keys.MAX_COST} KiB" in doc
+    assert f"at most {keys.MAX_COST // (1024 * 1024)} GiB (" in doc
+    assert (
+        f"`t` 1-{keys.MAX_T}, `m_kib` {keys.MIN_M_KIB}-{keys.MAX_M_KIB} ({keys.MAX_M_KIB // (1024 * 1024)} GiB)" in fmt
+    )
+    assert f"`p` 1-{keys.MAX_P}" in fmt
+    assert f"`t * m_kib <= {keys.MAX_COST}` ({keys.MAX_COST // (1024 * 1024)} GiB-passes)" in fmt
+    assert f"deeper than {keys.MAX_DEPTH} levels" in doc and f"deeper than {keys.MAX_DEPTH} levels" in fmt
 
 
 def _slot_edit_is_refused(vault_dir, field, value):
@@ -277,3 +299,101 @@ def test_a_vault_whose_index_lost_secure_delete_does_not_open(new_vault, vault_d
     new_vault.close()
     with pytest.raises(VaultDamagedError, match="secure-delete"):
         vault.open(vault_dir, PASSPHRASE)
+
+
+# -- issue 17 item 3: a key file that was edited is refused, whatever was edited ---------------------
+def _edit_keyfile(vault_dir: Path, edit) -> None:  # type: ignore[no-untyped-def]
+    kp = vault_dir / "keyslots.json"
+    doc = json.loads(kp.read_text())
+    edit(doc)
+    kp.write_text(json.dumps(doc))
+
+
+def _set_in_slots(field: str, value: object):  # type: ignore[no-untyped-def]
+    def edit(doc: dict) -> None:
+        for s in doc["slots"]:
+            s[field] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("what", "edit"),
+    [
+        ("slot vault_id", _set_in_slots("vault_id", "0" * 32)),
+        ("slot format", _set_in_slots("format", 2)),
+        ("slot format true", _set_in_slots("format", True)),
+        ("unknown slot field", _set_in_slots("note", "hello")),
+        ("unknown kdf field", lambda doc: [s["kdf"].update(extra=1) for s in doc["slots"]]),
+        ("unknown file field", lambda doc: doc.update(comment="x")),
+    ],
+)
+def test_an_edited_key_file_is_refused_as_altered(cli_vault, vault_dir, what, edit):
+    """Fields outside the AEAD's associated data (the slot's copies of the file's vault id and
+    format, or fields nobody writes) used to be ignored: the slot still opened."""
+    _edit_keyfile(vault_dir, edit)
+    before = _snapshot(vault_dir)
+    r = cli("chats", env=cli_vault)
+    assert r.code == 4, (what, r.code, r.err)
+    assert "the key file was altered" in r.err and "Traceback" not in r.err
+    with pytest.raises(VaultDamagedError, match="altered"):
+        vault.open(vault_dir, PASSPHRASE)
+    r = cli("chats", env={**cli_vault, "TALKVAULT_PASSPHRASE": cli_vault["RECOVERY_KEY"]})
+    assert r.code == 4
+    assert _snapshot(vault_dir) == before
+
+
+def test_a_duplicated_field_is_refused_as_altered(new_vault, vault_dir):
+    """json keeps the last of two equal keys; an attacker could hide a second vault_id that way."""
+    new_vault.close()
+    kp = vault_dir / "keyslots.json"
+    text = kp.read_text()
+    kp.write_text(text.replace('"format": 1,', '"format": 1, "format": 1,', 1))
+    with pytest.raises(VaultDamagedError, match="altered"):
+        vault.open(vault_dir, PASSPHRASE)
+
+
+@pytest.mark.parametrize("where", ["whole file", "inside a slot"])
+def test_deeply_nested_key_file_is_a_clean_exit_4(cli_vault, vault_dir, where):
+    kp = vault_dir / "keyslots.json"
+    if where == "whole file":
+        kp.write_text("[" * 200_000 + "]" * 200_000)
+    else:
+        text = kp.read_text()
+        kp.write_text(text.replace('"created": ', '"created": ' + "[" * 100_000 + "]" * 100_000 + ', "x": ', 1))
+    r = cli("chats", env=cli_vault)
+    assert r.code == 4, r.err
+    assert "damaged" in r.err and "RecursionError" not in r.err and "internal error" not in r.err
+    with pytest.raises(VaultDamagedError):
+        KeyFile.load(kp)
+    with pytest.raises(VaultDamagedError):
+        KeyFile.loads(b"{" * 50 + b"}" * 50)
+
+
+def test_a_kdf_cost_within_each_bound_but_costing_minutes_is_refused(tmp_path, weak_kdf):
+    """t=32 with 1 GiB is inside both bounds (64 passes, 4 GiB) and would run for minutes per
+    unlock: refused by the cost ceiling, at init and when read from a key file, before any KDF run."""
+    costly = KdfParams(t=32, m_kib=1024 * 1024, p=1)
+    assert costly.t <= keys.MAX_T and costly.m_kib <= keys.MAX_M_KIB
+    assert costly.t * costly.m_kib > keys.MAX_COST
+    from vault.errors import UsageError
+
+    with pytest.raises(UsageError, match="too costly"):
+        keys.check_params(costly)
+    keys.check_params(KdfParams(t=keys.MAX_COST // (4 * 1024 * 1024), m_kib=4 * 1024 * 1024, p=4))  # at the ceiling
+    vdir = tmp_path / "v"
+    r = cli(
+        "init",
+        "--kdf-memory",
+        "1024",
+        "--kdf-time",
+        "32",
+        env={"TALKVAULT_DIR": str(vdir), "TALKVAULT_PASSPHRASE": PASSPHRASE},
+        timeout=30,
+    )
+    assert r.code == 2 and "too costly" in r.err and not vdir.exists()
+    vault.create(vdir, PASSPHRASE, kdf=weak_kdf, kdf_chosen=True).close()
+    _edit_keyfile(vdir, lambda doc: [s["kdf"].update(t=costly.t, m_kib=costly.m_kib) for s in doc["slots"]])
+    env = {"TALKVAULT_DIR": str(vdir), "TALKVAULT_PASSPHRASE": PASSPHRASE}
+    r = cli("chats", env=env, timeout=30)  # without the ceiling: 32 passes over 1 GiB per slot
+    assert r.code == 4 and "damaged" in r.err

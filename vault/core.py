@@ -101,9 +101,19 @@ def create(
     *,
     kdf: KdfParams = DEFAULT_KDF,
     kdf_chosen: bool = False,
+    allow_weak_passphrase: bool = False,
 ) -> Vault:
-    """Create a new vault at `path` and return it open. `vault.recovery_key` is shown once."""
-    store = handle.create(path, passphrase, kdf=kdf, kdf_chosen=kdf_chosen, normaliser_version=fingerprint())
+    """Create a new vault at `path` and return it open. `vault.recovery_key` is shown once.
+
+    A passphrase that zxcvbn scores below 3 of 4 is refused (UsageError) unless `allow_weak_passphrase`."""
+    store = handle.create(
+        path,
+        passphrase,
+        kdf=kdf,
+        kdf_chosen=kdf_chosen,
+        normaliser_version=fingerprint(),
+        allow_weak_passphrase=allow_weak_passphrase,
+    )
     return Vault(store)
 
 
@@ -164,9 +174,20 @@ def change_passphrase(
     recovery_key: Secret | str | None = None,
     kdf: KdfParams = DEFAULT_KDF,
     chosen: bool = False,
+    allow_weak_passphrase: bool = False,
 ) -> None:
-    """`passwd`: re-wrap the key under a new passphrase; only keyslots.json is rewritten."""
-    handle.change_passphrase(path, new, old=old, recovery_key=recovery_key, kdf=kdf, chosen=chosen)
+    """`passwd`: re-wrap the key under a new passphrase; only keyslots.json is rewritten.
+
+    A new passphrase that is too easy to guess is refused (UsageError) unless `allow_weak_passphrase`."""
+    handle.change_passphrase(
+        path,
+        new,
+        old=old,
+        recovery_key=recovery_key,
+        kdf=kdf,
+        chosen=chosen,
+        allow_weak_passphrase=allow_weak_passphrase,
+    )
 
 
 def verify_backup(
@@ -258,9 +279,16 @@ class Vault:
         """The raw database key as hex, for stock SQLCipher tools (PRAGMA key = "x'...'")."""
         return self.store.export_key()
 
-    def set_passphrase(self, new: Secret | str, *, kdf: KdfParams | None = None, chosen: bool = False) -> None:
-        """Re-wrap the passphrase slot(s) under a new passphrase; vault.db is not touched."""
-        self.store.set_passphrase(new, kdf=kdf, chosen=chosen)
+    def set_passphrase(
+        self,
+        new: Secret | str,
+        *,
+        kdf: KdfParams | None = None,
+        chosen: bool = False,
+        allow_weak_passphrase: bool = False,
+    ) -> None:
+        """Re-wrap the passphrase slot(s) under a new passphrase; vault.db is not touched (weak ones refused)."""
+        self.store.set_passphrase(new, kdf=kdf, chosen=chosen, allow_weak_passphrase=allow_weak_passphrase)
 
     def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
         """Re-create the full-text index from the stored text (after a normaliser change)."""

@@ -4,10 +4,14 @@
 tracebacks. `passphrase_from_sources` implements cli-contract.md "The passphrase": fd, file,
 command, environment variable, then a hidden terminal prompt; more than one non-interactive
 source is refused. Nothing here ever puts a secret into argv, logs or exceptions.
+
+`passphrase_weakness` estimates how guessable a new passphrase is (zxcvbn); `init` and `passwd`
+refuse one below `MIN_PASSPHRASE_SCORE` unless the person insists (docs/security.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import stat
@@ -16,7 +20,21 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from vault.errors import PassphraseSourceError
+from vault.errors import PassphraseSourceError, UsageError
+
+# A --passphrase-command that has not answered after this many seconds is stopped (with every process
+# it started) and the command fails: a hung helper must not hang a script or the watcher forever.
+# Generous, because a helper may wait for a person at a pinentry dialog. docs/cli.md "The passphrase".
+PASSPHRASE_COMMAND_TIMEOUT_S = 60.0
+# zxcvbn scores 0-4 (its README): 3 = "safely unguessable: moderate protection from offline slow-hash
+# scenario" (about 1e8-1e10 guesses), 2 = "somewhat guessable" (under 1e8). A stolen vault is exactly
+# that offline slow-hash case, so a new passphrase needs 3 or more. docs/security.md "Passphrases".
+MIN_PASSPHRASE_SCORE = 3
+# zxcvbn refuses longer input (its matching is superlinear); the first 72 characters of a longer
+# passphrase are estimated, which can only underestimate it.
+_ZXCVBN_MAX = 72
+# Words that make a passphrase easy to guess for someone who knows it guards a talkvault vault.
+_CONTEXT_WORDS = ("talkvault", "vault", "chat", "chats", "history", "passphrase", "password")
 
 
 def wipe(buf: bytearray) -> None:
@@ -107,8 +125,13 @@ def read_file(path: str) -> Secret:
     return Secret(_strip_newline(data.split(b"\n", 1)[0]))
 
 
-def run_command(cmd: str) -> Secret:
-    """Run a passphrase command without a shell; its first line of stdout is the passphrase."""
+def run_command(cmd: str, *, timeout: float = PASSPHRASE_COMMAND_TIMEOUT_S) -> Secret:
+    """Run a passphrase command without a shell; its first line of stdout is the passphrase.
+
+    It runs in a session of its own; if it has not finished within `timeout` seconds, that whole
+    process group is killed (a helper's own children included) and PassphraseSourceError says so."""
+    import signal
+
     try:
         argv = shlex.split(cmd)
     except ValueError:
@@ -116,12 +139,61 @@ def run_command(cmd: str) -> Secret:
     if not argv:
         raise PassphraseSourceError("the passphrase command is empty")
     try:
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
     except OSError as exc:
         raise PassphraseSourceError(f"cannot run the passphrase command: {exc.strerror}") from None
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        raise PassphraseSourceError(
+            f"the passphrase command did not finish within {timeout:g} seconds and was stopped; check that "
+            "it runs without a terminal (its input is empty) and prints the passphrase"
+        ) from None
+    finally:
+        if proc.poll() is None:  # pragma: no cover - an interrupt (Ctrl-C) while waiting
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     if proc.returncode != 0:
         raise PassphraseSourceError(f"the passphrase command failed (exit status {proc.returncode})")
-    return Secret(_strip_newline(proc.stdout.split(b"\n", 1)[0]))
+    return Secret(_strip_newline(out.split(b"\n", 1)[0]))
+
+
+def passphrase_weakness(secret: Secret) -> str | None:
+    """Why a new passphrase is too easy to guess, or None if it is strong enough.
+
+    zxcvbn (Dropbox's estimator, the maintained Python port) scores it 0-4; below
+    MIN_PASSPHRASE_SCORE the answer says why in zxcvbn's generic words, which never quote the
+    passphrase. The recovery key is random and never goes through this."""
+    from zxcvbn import zxcvbn
+
+    text = bytes(secret._buf[: _ZXCVBN_MAX * 4]).decode("utf-8", "replace")[:_ZXCVBN_MAX]
+    result = zxcvbn(text, user_inputs=list(_CONTEXT_WORDS), max_length=_ZXCVBN_MAX)
+    del text
+    score = int(result["score"])
+    if score >= MIN_PASSPHRASE_SCORE:
+        return None
+    warning = str(result.get("feedback", {}).get("warning") or "").strip().rstrip(".")
+    why = f" ({warning[0].lower()}{warning[1:]})" if warning else ""
+    return (
+        f"this passphrase is too easy to guess: strength {score} of 4, and talkvault asks for "
+        f"{MIN_PASSPHRASE_SCORE}{why}. A good one is four or five random words that mean nothing "
+        "together and nothing about you (a dice word list makes them); length counts more than symbols. "
+        "To keep this one anyway, add --allow-weak-passphrase"
+    )
+
+
+def check_new_passphrase(secret: Secret) -> None:
+    """UsageError (exit 2) if `secret` is too weak for a new passphrase (see passphrase_weakness)."""
+    reason = passphrase_weakness(secret)
+    if reason is not None:
+        raise UsageError(reason)
 
 
 @dataclass(frozen=True)
@@ -155,6 +227,9 @@ def has_source(spec: SourceSpec, *, new: bool = False, env: Mapping[str, str] | 
     return any(v is not None for v in (spec.fd, spec.file, spec.command)) or bool(env.get(prefix))
 
 
+NEW_SECRET_TRIES = 3  # a new passphrase asked on a terminal: rounds before giving up
+
+
 def secret_from_sources(
     spec: SourceSpec,
     *,
@@ -162,10 +237,14 @@ def secret_from_sources(
     env: Mapping[str, str] | None = None,
     prompt: Callable[[str], str] | None = None,
     what: str = "passphrase",
+    validate: Callable[[Secret], None] | None = None,
 ) -> Secret:
     """Resolve a (new) passphrase from exactly one source, else prompt on a terminal.
 
     `new=True` reads the TALKVAULT_NEW_PASSPHRASE* family and asks twice at the prompt.
+    `validate` (for example check_new_passphrase) raises a TalkvaultError for a secret that will
+    not do: from a non-interactive source that error stands; at the prompt its message is shown
+    and the question is asked again, as it is when the two entries differ.
     """
     env = os.environ if env is None else env
     prefix = "TALKVAULT_NEW_PASSPHRASE" if new else "TALKVAULT_PASSPHRASE"
@@ -192,11 +271,24 @@ def secret_from_sources(
     if secret is not None:
         if not secret:
             raise PassphraseSourceError(f"the {what} from {given[0]} is empty")
+        if validate is not None:
+            try:
+                validate(secret)
+            except BaseException:
+                secret.wipe()
+                raise
         return secret
-    return _prompt(new=new, prompt=prompt, what=what, prefix=prefix)
+    return _prompt(new=new, prompt=prompt, what=what, prefix=prefix, validate=validate)
 
 
-def _prompt(*, new: bool, prompt: Callable[[str], str] | None, what: str, prefix: str) -> Secret:
+def _prompt(
+    *,
+    new: bool,
+    prompt: Callable[[str], str] | None,
+    what: str,
+    prefix: str,
+    validate: Callable[[Secret], None] | None = None,
+) -> Secret:
     if prompt is None:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             opt = "--new-passphrase" if new else "--passphrase"
@@ -207,17 +299,46 @@ def _prompt(*, new: bool, prompt: Callable[[str], str] | None, what: str, prefix
         import getpass
 
         def prompt(label: str) -> str:
+            # getpass turns the terminal's echo off: nothing is shown per character, not even a '*'
+            # (a row of stars tells a shoulder-surfer the length).
             return getpass.getpass(label)
 
     label = f"New {what}: " if new else f"{what[0].upper()}{what[1:]}: "
-    first = Secret(prompt(label))
-    if not first:
-        raise PassphraseSourceError(f"the {what} is empty")
-    if new:
+    if not new:
+        first = Secret(prompt(label))
+        if not first:
+            raise PassphraseSourceError(f"the {what} is empty")
+        return first
+    for attempt in range(1, NEW_SECRET_TRIES + 1):
+        last = attempt == NEW_SECRET_TRIES
+        first = Secret(prompt(label))
+        if not first:
+            raise PassphraseSourceError(f"the {what} is empty")
+        if validate is not None:
+            try:
+                validate(first)
+            except PassphraseSourceError:
+                first.wipe()
+                raise
+            except UsageError as exc:
+                first.wipe()
+                if last:
+                    raise
+                _say(f"{exc.message}\nTry another {what}.")
+                continue
         second = Secret(prompt(f"Repeat the new {what}: "))
         same = first == second
         second.wipe()
-        if not same:
-            first.wipe()
-            raise PassphraseSourceError(f"the two {what}s differ; nothing was changed")
-    return first
+        if same:
+            return first
+        first.wipe()
+        if last:
+            break
+        _say(f"The two entries differ; type the new {what} again.")
+    raise PassphraseSourceError(f"the two {what}s differed {NEW_SECRET_TRIES} times; nothing was changed")
+
+
+def _say(line: str) -> None:
+    """A line for the person at the prompt (stderr: stdout may be a pipe or JSON)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()

@@ -29,7 +29,8 @@ def demo(keep: bool, no_shell: bool) -> None:
     try:
         click.echo(f"Demo vault: {path}")
         click.echo(f"Passphrase: {DEMO_PASSPHRASE!r} (a demo only: never use a known passphrase for real history)")
-        with vault.create(path, DEMO_PASSPHRASE, kdf=FLOOR_KDF, kdf_chosen=True) as v:
+        # A published passphrase is weak by definition; the demo vault holds sample data only.
+        with vault.create(path, DEMO_PASSPHRASE, kdf=FLOOR_KDF, kdf_chosen=True, allow_weak_passphrase=True) as v:
             rep = v.import_path(SAMPLE, tz="UTC")
             click.echo(
                 f"Imported {rep.added} messages and {rep.events} events in {rep.chats} chats "

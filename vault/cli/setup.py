@@ -15,6 +15,11 @@ from vault.cli.common import (
     source_spec,
 )
 
+_ALLOW_WEAK_HELP = (
+    "Keep a passphrase that is easy to guess (zxcvbn scores it below 3 of 4). A stolen vault is then "
+    "cheap to open; prefer four or five random words."
+)
+
 
 @cli.command()
 @click.option(
@@ -24,6 +29,7 @@ from vault.cli.common import (
 @click.option(
     "--kdf-parallelism", "kdf_parallelism", type=int, metavar="N", default=None, help="Argon2id lanes (default 2)."
 )
+@click.option("--allow-weak-passphrase", "allow_weak", is_flag=True, help=_ALLOW_WEAK_HELP)
 @passphrase_options
 @new_passphrase_options
 @json_option
@@ -33,16 +39,20 @@ def init(
     kdf_memory: int | None,
     kdf_time: int | None,
     kdf_parallelism: int | None,
+    allow_weak: bool,
     as_json: bool,
 ) -> None:
     """Create a vault, and show its recovery key once.
 
     The passphrase comes from --new-passphrase-* / TALKVAULT_NEW_PASSPHRASE*, else from the
-    ordinary passphrase sources, else it is asked twice on the terminal.
+    ordinary passphrase sources, else it is asked twice on the terminal. One that is easy to guess
+    is refused (asked again on a terminal) unless --allow-weak-passphrase.
     """
     import vault
     from vault.core import DEFAULT_KDF, FLOOR_KDF, KdfParams
-    from vault.secret import has_source, secret_from_sources
+    from vault.secret import check_new_passphrase, has_source, secret_from_sources
+
+    validate = None if allow_weak else check_new_passphrase
 
     chosen = any(v is not None for v in (kdf_memory, kdf_time, kdf_parallelism))
     params = KdfParams(
@@ -59,14 +69,14 @@ def init(
     # The new passphrase from the NEW sources; else the ordinary ones (the same setting a script
     # uses afterwards); else asked twice on the terminal.
     if has_source(new_spec := source_spec(new=True), new=True):
-        secret = secret_from_sources(new_spec, new=True)
+        secret = secret_from_sources(new_spec, new=True, validate=validate)
     elif has_source(spec := source_spec()):
-        secret = secret_from_sources(spec)
+        secret = secret_from_sources(spec, validate=validate)
     else:
-        secret = secret_from_sources(spec, new=True)
+        secret = secret_from_sources(spec, new=True, validate=validate)
     path = state.path()
     try:
-        with vault.create(path, secret, kdf=params, kdf_chosen=chosen) as v:
+        with vault.create(path, secret, kdf=params, kdf_chosen=chosen, allow_weak_passphrase=allow_weak) as v:
             rk = v.recovery_key
             assert rk is not None
             if as_json:
@@ -92,6 +102,7 @@ def init(
     is_flag=True,
     help="Reset the passphrase with the recovery key (read from the passphrase sources or asked).",
 )
+@click.option("--allow-weak-passphrase", "allow_weak", is_flag=True, help=_ALLOW_WEAK_HELP)
 @passphrase_options
 @new_passphrase_options
 @json_option
@@ -99,24 +110,28 @@ def init(
 def passwd(
     state: State,
     use_recovery: bool,
+    allow_weak: bool,
     as_json: bool,
 ) -> None:
     """Change the passphrase (or reset it with the recovery key).
 
-    Only the key file is rewritten, atomically; the database is not touched.
+    Only the key file is rewritten, atomically; the database is not touched. A new passphrase that
+    is easy to guess is refused (asked again on a terminal) unless --allow-weak-passphrase.
     """
     from vault.core import change_passphrase
-    from vault.secret import secret_from_sources
+    from vault.secret import check_new_passphrase, secret_from_sources
 
     spec = source_spec()
     old = secret_from_sources(spec, what="recovery key" if use_recovery else "passphrase")
     new = None
     try:
-        new = secret_from_sources(source_spec(new=True), new=True)
+        new = secret_from_sources(
+            source_spec(new=True), new=True, validate=None if allow_weak else check_new_passphrase
+        )
         if use_recovery:
-            change_passphrase(state.path(), new, recovery_key=old)
+            change_passphrase(state.path(), new, recovery_key=old, allow_weak_passphrase=allow_weak)
         else:
-            change_passphrase(state.path(), new, old=old)
+            change_passphrase(state.path(), new, old=old, allow_weak_passphrase=allow_weak)
     finally:
         old.wipe()
         if new is not None:

@@ -15,9 +15,12 @@ checking its HMACs), and every page's HMAC is verified on its way in, so a backu
 damaged page fails at once rather than on the day it is restored.
 
 Nothing is ever written in the clear: the file is written under a temporary name (0600, beside the
-destination), fsynced, and renamed into place only when complete. `verify` and `restore` stream the
-file once, checking the trailer and every page's HMAC in Python (an independent implementation of
-SQLCipher 4's page MAC, security.md section 9) while they copy the database part out; that copy is
+destination), fsynced, and renamed into place only when complete. The writer holds an exclusive
+flock(2) on its temp file for as long as it lives, so a later backup (or `--keep`) can tell a temp
+that a killed backup left (no lock: removed) from one another backup is writing now (locked: kept).
+`verify` and `restore` stream the file once, checking the trailer and every page's HMAC in Python
+(an independent implementation of SQLCipher 4's page MAC, security.md section 9) while they copy
+the database part out; that copy is
 the same ciphertext, which SQLite then opens for integrity_check, the FTS5 integrity-check and the
 counts.
 """
@@ -31,6 +34,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -88,6 +92,7 @@ NAME_FORMAT = "talkvault-%Y%m%d-%H%M%S" + SUFFIX  # UTC, so that names sort in t
 CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 NAME_RE = re.compile(r"^talkvault-\d{8}-\d{6}\.tvbackup$")
 TEMP_PREFIX = ".talkvault-backup-"
+TEMP_SUFFIX = ".tmp"
 MAX_PAGE_PROBLEMS = 10
 
 
@@ -152,16 +157,21 @@ def backup(v: Store, dest: str | os.PathLike[str], *, keep: int | None = None) -
     if keep is not None and not dated:
         raise UsageError("--keep prunes dated backups in a directory: give a directory as DEST")
     ddir = target.parent
-    _remove_stale_temps(ddir)
-    tmp = ddir / f"{TEMP_PREFIX}{secrets.token_hex(6)}.tmp"
+    remove_stale_temps(ddir)
+    tmp = ddir / f"{TEMP_PREFIX}{secrets.token_hex(6)}{TEMP_SUFFIX}"
+    try:
+        fd = _create_locked(tmp)
+    except OSError as exc:
+        raise _os_error(exc, ddir) from None
     try:
         try:
-            counts, nbytes, sha = _write_backup(v, tmp, created)
+            counts, nbytes, sha = _write_backup(v, fd, created)
             _publish(tmp, target, replace=not dated)
         except OSError as exc:
             raise _os_error(exc, ddir) from None
     finally:
         tmp.unlink(missing_ok=True)
+        os.close(fd)  # the lock goes with the last descriptor
     pruned = prune(ddir, keep, protect=target.name) if keep is not None else []
     return {
         "path": str(target),
@@ -204,24 +214,75 @@ def _target(v: Store, dest: str | os.PathLike[str], created: datetime) -> tuple[
     return path, False
 
 
-STALE_AFTER_S = 3600  # a temp entry this old belongs to a backup that was killed, not a running one
+# Where locks cannot be taken (some network file systems), a temp entry this old belongs to a
+# backup that was killed, not a running one.
+STALE_AFTER_S = 3600
+# A running backup creates its temp and locks it in the next system call; an empty, unlocked temp
+# younger than this may be one caught between the two, and is left for a later run.
+CREATE_GRACE_S = 10
 
 
-def _remove_stale_temps(directory: Path) -> None:
-    """Remove what killed backups left behind (encrypted, but holding old copies of the vault)."""
+def _create_locked(tmp: Path) -> int:
+    """Create the temp file (0600, new) and take its exclusive lock: the sign that a backup is alive."""
+    import fcntl
+
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new and ours: nobody else can hold it
+    except OSError:
+        pass  # no flock here: the age rule in _abandoned protects it
+    return fd
+
+
+def _abandoned(entry: Path, now: float) -> bool:
+    """Whether a temp file of ours was left by a backup that is no longer running."""
+    import fcntl
+
+    try:
+        fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a backup holds it: it is being written right now
+        except OSError:
+            return now - st.st_mtime >= STALE_AFTER_S
+        return not (st.st_size == 0 and now - st.st_mtime < CREATE_GRACE_S)
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(directory: Path) -> list[str]:
+    """Remove what killed backups left behind in `directory` (encrypted, but old copies of the vault).
+
+    Only names of our own making (`.talkvault-backup-*.tmp`), and only those no running backup holds
+    locked. Returns the names removed."""
     import time
 
     now = time.time()
+    removed = []
     for entry in directory.glob(f"{TEMP_PREFIX}*"):
         try:
-            if now - entry.lstat().st_mtime < STALE_AFTER_S:
+            st = entry.lstat()
+            if stat.S_ISREG(st.st_mode) and entry.name.endswith(TEMP_SUFFIX):
+                if not _abandoned(entry, now):
+                    continue
+                entry.unlink(missing_ok=True)
+            elif now - st.st_mtime < STALE_AFTER_S:
                 continue
-            if entry.is_dir() and not entry.is_symlink():
+            elif stat.S_ISDIR(st.st_mode):
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
+            removed.append(entry.name)
         except OSError:
             continue
+    return removed
 
 
 def _is_backup_file(path: Path) -> bool:
@@ -258,8 +319,8 @@ def _mac(dek: bytes | bytearray, digest: bytes) -> bytes:
     return hmac.new(_mac_key(dek), digest, hashlib.sha256).digest()
 
 
-def _write_backup(v: Store, tmp: Path, created: datetime) -> tuple[dict[str, int], int, str]:
-    """Write the whole backup file at `tmp` (0600, new) and fsync it: (counts, bytes, sha256 of the file).
+def _write_backup(v: Store, fd: int, created: datetime) -> tuple[dict[str, int], int, str]:
+    """Write the whole backup file into `fd` (the new, locked temp) and fsync it: (counts, bytes, sha256).
 
     Everything is read inside one read transaction on the vault's own connection: its shared lock
     (waiting out a committing writer up to the busy timeout) keeps every other process from
@@ -274,8 +335,7 @@ def _write_backup(v: Store, tmp: Path, created: datetime) -> tuple[dict[str, int
     if conn.in_transaction:
         raise UsageError("a backup cannot start while this vault has a transaction open")
     h = hashlib.sha256()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
+    with os.fdopen(os.dup(fd), "wb") as out:  # a duplicate: closing it keeps the lock on `fd`
 
         def put(data: bytes | memoryview) -> None:
             h.update(data)
@@ -411,6 +471,7 @@ def prune(directory: str | os.PathLike[str], keep: int, *, protect: str | None =
         for p in d.iterdir()
         if NAME_RE.match(p.name) and p.is_file() and not p.is_symlink() and p.name != protect
     )
+    remove_stale_temps(d)
     room = keep - (1 if protect is not None else 0)
     old = names[: max(len(names) - room, 0)]
     for name in old:
@@ -542,8 +603,8 @@ def _parse_keyslots(raw: bytes, rep: Report) -> KeyFile | None:
         rep.problems.append("key slots: missing; without them nothing can open this backup")
         return None
     try:
-        return KeyFile.from_json(json.loads(raw.decode("utf-8")))
-    except (UnicodeDecodeError, ValueError, VaultDamagedError):
+        return KeyFile.loads(raw)  # bounded: deep nesting or edited slots are "damaged", never a crash
+    except VaultDamagedError:
         rep.problems.append("key slots: damaged; they do not parse")
         return None
 

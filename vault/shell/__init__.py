@@ -352,12 +352,13 @@ class Shell:
     def unlock(self) -> bool:
         """Ask for the passphrase (3 tries). False when the person leaves instead."""
         from vault.secret import Secret
+        from vault.shell.hidden import HIDE
 
         hint_text = f" ({self.passphrase_hint})" if self.passphrase_hint else ""
         wrong = 0
         while wrong < UNLOCK_TRIES:
             try:
-                typed = self._secret_session.prompt(f"Passphrase to unlock{hint_text}: ", is_password=True)
+                typed = self._secret_session.prompt(f"Passphrase to unlock{hint_text}: ", input_processors=[HIDE])
             except (KeyboardInterrupt, EOFError):
                 return False
             if not typed:

@@ -24,7 +24,7 @@ from vault.errors import (
     VaultExistsError,
     VaultLockedError,
 )
-from vault.secret import Secret, wipe
+from vault.secret import Secret, check_new_passphrase, wipe
 from vault.store import db, keys, schema
 from vault.store.hardening import harden_process
 from vault.store.keys import DEFAULT_KDF, FLOOR_KDF, KdfParams, KeyFile
@@ -64,14 +64,18 @@ def create(
     kdf: KdfParams = DEFAULT_KDF,
     kdf_chosen: bool = False,
     normaliser_version: str,
+    allow_weak_passphrase: bool = False,
 ) -> Store:
     """Create a new vault at `path` and return its store open. `store.recovery_key` is shown once.
 
-    `normaliser_version` is the fingerprint of the text rules the (empty) index is built with."""
+    `normaliser_version` is the fingerprint of the text rules the (empty) index is built with. A
+    passphrase that is too easy to guess is refused (UsageError) unless `allow_weak_passphrase`."""
     harden_process()
     path = Path(path)
     secret = as_secret(passphrase)
     keys.check_params(kdf)
+    if not allow_weak_passphrase:
+        check_new_passphrase(secret)
     if is_vault(path):
         raise VaultExistsError(f"a vault already exists in {path}; open it, or choose another directory")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -309,10 +313,20 @@ class Store:
         return bytes(self._dek).hex()
 
     # -- key slots -------------------------------------------------------------------------
-    def set_passphrase(self, new: Secret | str, *, kdf: KdfParams | None = None, chosen: bool = False) -> None:
+    def set_passphrase(
+        self,
+        new: Secret | str,
+        *,
+        kdf: KdfParams | None = None,
+        chosen: bool = False,
+        allow_weak_passphrase: bool = False,
+    ) -> None:
         """Re-wrap the passphrase slot(s) under a new passphrase; vault.db is not touched."""
+        secret = as_secret(new)
+        if not allow_weak_passphrase:
+            check_new_passphrase(secret)
         gen = max(self.keyfile.generations)
-        set_slot(self.keyfile, self._dek, "passphrase", as_secret(new), kdf or self.kdf, chosen=chosen, gen=gen)
+        set_slot(self.keyfile, self._dek, "passphrase", secret, kdf or self.kdf, chosen=chosen, gen=gen)
         self.keyfile.save(self.keys_path)
 
 
@@ -340,13 +354,17 @@ def change_passphrase(
     recovery_key: Secret | str | None = None,
     kdf: KdfParams = DEFAULT_KDF,
     chosen: bool = False,
+    allow_weak_passphrase: bool = False,
 ) -> None:
     """`passwd`: unwrap with the old passphrase (or the recovery key), re-wrap under the new one.
 
     Only keyslots.json is rewritten (atomically); vault.db is neither written nor opened for writing.
+    A new passphrase that is too easy to guess is refused first, unless `allow_weak_passphrase`.
     """
     harden_process()
     path = Path(path)
+    if not allow_weak_passphrase:
+        check_new_passphrase(as_secret(new))
     dbp, kp = vault_paths(path)
     if not dbp.exists() and not kp.exists():
         raise NotAVaultError(f"no vault in {path}; create one with 'talkvault init'")

@@ -58,6 +58,11 @@ MAX_T = 64
 MAX_M_KIB = 4 * 1024 * 1024  # 4 GiB
 MAX_P = 64
 MIN_M_KIB = 8
+# Each bound alone still lets 64 passes over 4 GiB through: an hour per unlock. The work of one
+# Argon2id run is about passes x memory, so their product is capped too: 8 GiB-passes (t * m_kib
+# <= 8 388 608), four times RFC 9106's first recommendation (1 pass, 2 GiB: 3.9-4.6 s measured on
+# a 2-core machine), so about 20 s here. The default costs 3 x 256 MiB = 0.75 GiB-passes.
+MAX_COST = 8 * 1024 * 1024  # KiB-passes: t * m_kib
 
 
 def check_params(params: KdfParams) -> KdfParams:
@@ -65,6 +70,11 @@ def check_params(params: KdfParams) -> KdfParams:
         raise UsageError(
             f"Argon2id parameters out of range (time 1-{MAX_T}, memory {MIN_M_KIB} KiB-{MAX_M_KIB // 1024} MiB, "
             f"parallelism 1-{MAX_P})"
+        )
+    if params.t * params.m_kib > MAX_COST:
+        raise UsageError(
+            f"Argon2id settings too costly: passes x memory may be at most {MAX_COST // (1024 * 1024)} GiB "
+            f"(for example 2 passes of 4096 MiB, or 8 of 1024 MiB); every unlock would take minutes"
         )
     if params.m_kib < 8 * params.p:
         raise UsageError("Argon2id needs at least 8 KiB of memory per lane")
@@ -196,6 +206,76 @@ def unwrap(slot: Slot, secret: Secret, vault_id: str) -> bytearray | None:
     return bytearray(dek)
 
 
+# What a key file may hold, exactly: a field that is not known, or a copy of the file's format or
+# vault id in a slot that disagrees with the file's, means someone edited it (docs/vault-format.md).
+FILE_FIELDS = frozenset({"format", "vault_id", "slots"})
+SLOT_FIELDS = frozenset(
+    {"slot_id", "kind", "kdf", "chosen", "gen", "aead", "nonce", "created", "format", "vault_id", "wrapped_dek"}
+)
+SLOT_OPTIONAL = frozenset({"chosen", "gen"})  # absent in files written before they existed
+KDF_FIELDS = frozenset({"alg", "v", "t", "m_kib", "p", "salt"})
+MAX_KEYFILE_BYTES = 1024 * 1024
+# A key file is three levels deep (file, slot, kdf); JSON nested deeper than this is not one, and is
+# refused before Python's parser could recurse into it.
+MAX_DEPTH = 8
+
+
+def _altered(what: str) -> VaultDamagedError:
+    return VaultDamagedError(
+        f"the key file was altered ({what}); nothing was changed. Restore keyslots.json from a backup "
+        "('talkvault restore')"
+    )
+
+
+def _too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON text nests brackets deeper than `limit` (brackets inside strings do not count)."""
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _altered("a field appears twice")
+        out[k] = v
+    return out
+
+
+def parse_keyfile_json(data: bytes) -> Any:
+    """The JSON document of a key file, or VaultDamagedError: never RecursionError or MemoryError."""
+    damaged = VaultDamagedError("the key file is damaged; restore keyslots.json from a backup ('talkvault restore')")
+    if len(data) > MAX_KEYFILE_BYTES:
+        raise damaged
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise damaged from None
+    if _too_deep(text):
+        raise damaged
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError):
+        raise damaged from None
+
+
 @dataclass
 class KeyFile:
     vault_id: str
@@ -206,19 +286,18 @@ class KeyFile:
     def load(cls, path: Path) -> KeyFile:
         try:
             with open(path, "rb") as fh:
-                data = fh.read(1024 * 1024)
+                data = fh.read(MAX_KEYFILE_BYTES + 1)
         except FileNotFoundError:
             raise VaultDamagedError(
                 f"the key file {path.name} is missing from the vault directory; without it the vault "
                 "cannot be opened. Restore it from a backup ('talkvault restore')"
             ) from None
-        try:
-            doc = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise VaultDamagedError(
-                f"the key file {path.name} is damaged; restore it from a backup ('talkvault restore')"
-            ) from None
-        return cls.from_json(doc)
+        return cls.loads(data)
+
+    @classmethod
+    def loads(cls, data: bytes) -> KeyFile:
+        """A key file from its bytes (keyslots.json, or the copy inside a backup)."""
+        return cls.from_json(parse_keyfile_json(data))
 
     @classmethod
     def from_json(cls, doc: Any) -> KeyFile:
@@ -227,6 +306,8 @@ class KeyFile:
         )
         if not isinstance(doc, dict) or doc.get("format") != KEYSLOTS_FORMAT:
             raise damaged
+        if set(doc) - FILE_FIELDS:
+            raise _altered("unknown fields")
         vault_id = doc.get("vault_id")
         if not isinstance(vault_id, str) or len(vault_id) != 2 * VAULT_ID_BYTES:
             raise damaged
@@ -237,9 +318,19 @@ class KeyFile:
         for s in raw_slots:
             if not isinstance(s, dict):
                 raise damaged
+            if set(s) - SLOT_FIELDS:
+                raise _altered("a key slot has unknown fields")
+            if SLOT_FIELDS - SLOT_OPTIONAL - set(s):
+                raise damaged
+            if s["vault_id"] != vault_id:
+                raise _altered("a key slot names another vault")
+            if s["format"] != KEYSLOTS_FORMAT or isinstance(s["format"], bool):
+                raise _altered("a key slot names another format")
             kdf = s.get("kdf")
             if not isinstance(kdf, dict) or kdf.get("alg") != "argon2id" or kdf.get("v") != ARGON2_VERSION:
                 raise damaged
+            if set(kdf) != KDF_FIELDS:
+                raise _altered("a key slot's KDF fields")
             t, m, p = kdf.get("t"), kdf.get("m_kib"), kdf.get("p")
             if not (_is_int(t) and _is_int(m) and _is_int(p)):
                 raise damaged
