@@ -148,13 +148,17 @@ def import_(
         sys.exit(exit_code)
 
 
+def _no_items() -> Iterator[int]:
+    yield from ()
+
+
 @contextlib.contextmanager
 def _progress(path: Path, show: bool) -> Iterator[Callable[[int], None] | None]:
     """click's progress bar on stderr while one export is read (records so far; the total is unknown)."""
     if not show:
         yield None
         return
-    nothing: Iterator[int] = (i for i in ())  # a generator has no length: the bar pulses and counts
+    nothing = _no_items()  # a generator has no length: the bar pulses and counts
     bar: ProgressBar[int]
     with click.progressbar(nothing, label=one_line(path.name), show_pos=True, file=sys.stderr) as bar:
 
