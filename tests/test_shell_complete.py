@@ -346,4 +346,4 @@ def test_chats_and_deleted_hits_render():
     assert "家人 Family" in plain(narrow[1]) and "2023" not in plain(narrow[1])  # a narrow terminal drops dates
     assert "empty" in plain(chat_lines([], 60)[0])
     gone = hit_lines(3, hit("secret words", [], deleted=True), 80, timezone.utc)
-    assert "secret" not in "".join(plain(x) for x in gone) and "(deleted)" in plain(gone[1])
+    assert "secret" not in "".join(plain(x) for x in gone) and "[deleted]" in plain(gone[1])
