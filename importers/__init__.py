@@ -81,7 +81,8 @@ def detect(path: Path) -> Format:
         raise UnknownFormatError("this file is empty: there is nothing in it to import", path=str(path))
     what = "folder (nor anything in it)" if path.is_dir() else "file"
     raise UnknownFormatError(
-        f"no importer recognises this {what}; 'talkvault formats' lists what can be read, and --format NAME chooses one",
+        f"no importer recognises this {what}; 'talkvault formats' lists what can be read, "
+        "and --format NAME chooses one",
         path=str(path),
     )
 
