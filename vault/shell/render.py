@@ -313,4 +313,5 @@ def stats_lines(s: dict[str, Any], width: int) -> list[Line]:
 
 
 def hint(text: str, width: int) -> list[Line]:
-    return wrap([("class:hint", text)], width - 1)
+    """A note in the hint style; it may name a chat or a file, so it is made safe too."""
+    return wrap([("class:hint", safe(text))], width - 1)
