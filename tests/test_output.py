@@ -205,3 +205,26 @@ def test_shell_delete_asks_what_goes(shell: Any) -> None:
     shell.execute("delete 1")
     out = shell.screen.getvalue()
     assert 'Delete 1 message from "Harbour" for good?' in out and "Nothing was deleted." in out
+
+
+def test_html_pages_stream_through_the_templates() -> None:
+    """jinja2's generate() pulls the rows as it writes: never a whole chat in memory (issue 16 item 5)."""
+    from vault.operations.export import html
+
+    log: list[str] = []
+
+    class Sink:
+        def write(self, b: bytes) -> None:
+            log.append("write")
+
+    def items() -> Any:
+        for i in range(50):
+            log.append("row")
+            yield {"id": i, "iso": "", "full": "", "hm": "00:00", "date": "2023-01-01", "day": None, "event": True,
+                   "text": f"<b>{i}</b>", "folded": ""}  # fmt: skip
+
+    context = {"title": "t", "chat_title": "<i>t</i>", "meta": "", "up": None, "pager": None, "search_label": "s"}
+    html._stream(Sink(), "chat.html.j2", **context, items=items(), fold_table=html.FoldTable())  # type: ignore[arg-type]
+    first_row, last_row = log.index("row"), len(log) - 1 - log[::-1].index("row")
+    assert "write" in log[first_row:last_row]  # written while rows were still coming
+    assert log[0] == "write"
