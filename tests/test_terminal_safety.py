@@ -175,3 +175,15 @@ def test_safe_makes_every_control_visible_and_keeps_the_rest() -> None:
 )
 def test_message_label(kind: str, attachments: list[tuple[str, str, bool]], label: str) -> None:
     assert message_label(kind, attachments) == label
+
+
+def test_watch_log_lines_escape_file_names() -> None:
+    from vault.watch import WatchEvent
+
+    for event in (
+        WatchEvent("imported", path="in/" + HOSTILE + ".zip", doc={"format": "whatsapp", "added": 1}),
+        WatchEvent("failed", path=HOSTILE, reason="cannot read " + OSC52),
+        WatchEvent("watching", dirs=[HOSTILE]),
+    ):
+        line = event.line()
+        assert is_safe(line) and "\n" not in line and "\\x1b]" in line, line
