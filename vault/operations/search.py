@@ -189,7 +189,9 @@ def context_of(v: Store, mid: int, chat_id: int, n: int) -> ContextRows:
             "SELECT id FROM messages WHERE chat_id = ? AND id > ? ORDER BY id ASC LIMIT ?", (chat_id, mid, n)
         )
     ]
-    return {"before": fetch_messages(v, list(reversed(before))), "after": fetch_messages(v, after)}
+    rows: ContextRows = {"before": fetch_messages(v, list(reversed(before))), "after": fetch_messages(v, after)}
+    add_attachments(v, rows["before"] + rows["after"])
+    return rows
 
 
 def search(
