@@ -145,6 +145,8 @@ def test_the_deletion_question_says_what_goes() -> None:
     both = deletion_question(["1", "2"], fetch, 3, chat_title="Family")
     assert both == 'Delete the chat "Family" with its 1 message and 1 event and 3 attachment files for good?'
     assert plural(1, "chat") == "1 chat" and plural(2, "chat") == "2 chats"
+    counted = deletion_question(["1", "2"], lambda ids: [], 0, chat_title="Family", counts=(1200, 3))
+    assert counted == 'Delete the chat "Family" with its 1200 messages and 3 events for good?'  # nothing read
 
 
 def _term(env: dict[str, str], *args: str) -> Any:

@@ -155,16 +155,21 @@ def deletion_question(
     attachments: int,
     *,
     chat_title: str | None = None,
+    counts: tuple[int, int] | None = None,
 ) -> str:
     """The question before a deletion: which chat, how many messages and events, what one looks like.
 
     `fetch` returns message rows (the facade's `messages`) for a batch of ids; they are read in
-    batches, so a large deletion is counted without holding it in memory.
+    batches, so a large deletion is counted without holding it in memory. A whole chat can pass its
+    (messages, events) `counts` instead, and nothing is read.
     """
     numbers = [int(i) for i in ids]
     messages = events = 0
     titles: dict[str, str] = {}
     first: Mapping[str, Any] | None = None
+    if counts is not None and len(numbers) != 1:
+        messages, events = counts
+        numbers = []
     for start in range(0, len(numbers), 500):
         for m in fetch(numbers[start : start + 500]):
             first = first or m

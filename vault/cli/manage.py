@@ -21,7 +21,7 @@ from vault.display import CONFIRM_PROMPT, confirmed, deletion_question, plural
 from vault.errors import UsageError
 
 if TYPE_CHECKING:
-    from vault.core import Vault
+    from vault.core import ChatRow, Vault
 
 
 @cli.command()
@@ -76,8 +76,10 @@ def delete(
         if plan["deleted"] and not yes:
             if not (sys.stdin.isatty() and sys.stderr.isatty()):
                 raise UsageError("deleting needs confirmation: run it on a terminal, or add --yes")
-            title = _whole_chat_title(v, chat) if chat and not (before or after) else None
-            click.echo(deletion_question(plan["ids"], v.messages, plan["attachments"], chat_title=title), err=True)
+            whole = _whole_chat(v, chat) if chat and not (before or after) else None
+            title, counts = (whole["title"], (whole["messages"], whole["events"])) if whole else (None, None)
+            question = deletion_question(plan["ids"], v.messages, plan["attachments"], chat_title=title, counts=counts)
+            click.echo(question, err=True)
             answer = click.prompt(CONFIRM_PROMPT, default="", show_default=False, err=True)
             if not confirmed(answer):
                 raise click.Abort()
@@ -90,9 +92,9 @@ def delete(
         )
 
 
-def _whole_chat_title(v: Vault, chat: str) -> str:
+def _whole_chat(v: Vault, chat: str) -> ChatRow | None:
     cid = str(v.resolve_chat(chat))
-    return next((c["title"] for c in v.chats() if c["id"] == cid), chat)
+    return next((c for c in v.chats() if c["id"] == cid), None)
 
 
 @cli.command("forget-deleted")

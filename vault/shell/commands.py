@@ -438,11 +438,13 @@ def _deleted_note(r: dict[str, Any]) -> str:
     return text + " for good."
 
 
-def _question(sh: Shell, plan: dict[str, Any], chat_title: str | None = None) -> str:
+def _question(
+    sh: Shell, plan: dict[str, Any], chat_title: str | None = None, counts: tuple[int, int] | None = None
+) -> str:
     """vault.display's deletion question, the CLI's too: chat, messages and events, a preview of one."""
     return sh.call(
         lambda v: deletion_question(
-            plan.get("ids", []), v.messages, int(plan.get("attachments", 0)), chat_title=chat_title
+            plan.get("ids", []), v.messages, int(plan.get("attachments", 0)), chat_title=chat_title, counts=counts
         )
     )
 
@@ -477,13 +479,14 @@ def cmd_delete(sh: Shell, arg: str) -> None:
         if not rest:
             raise UsageError("say which chat: 'delete chat ID' ('chats' lists them)")
 
-        def plan_chat(v: Vault) -> tuple[int, str, dict[str, Any]]:
+        def plan_chat(v: Vault) -> tuple[int, str, tuple[int, int], dict[str, Any]]:
             cid = resolve_chat(v, rest)
-            title = next((c["title"] for c in v.chats() if c["id"] == str(cid)), "")
-            return cid, title, _delete(v, chat=str(cid), dry_run=True)
+            row = next((c for c in v.chats() if c["id"] == str(cid)), None)
+            title, counts = (row["title"], (row["messages"], row["events"])) if row else ("", (0, 0))
+            return cid, title, counts, _delete(v, chat=str(cid), dry_run=True)
 
-        cid, title, plan = sh.call(plan_chat)
-        if not sh.confirm(_question(sh, plan, title)):
+        cid, title, counts, plan = sh.call(plan_chat)
+        if not sh.confirm(_question(sh, plan, title, counts)):
             sh.note("Nothing was deleted.")
             return
         done = sh.call(lambda v: _delete(v, chat=str(cid)), cancellable=False)
