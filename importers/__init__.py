@@ -80,8 +80,12 @@ def detect(path: Path) -> Format:
                 return fmt
         except OSError:
             continue
+    if path.is_file() and path.stat().st_size == 0:
+        raise UnknownFormatError("this file is empty: there is nothing in it to import", path=str(path))
+    what = "folder (nor anything in it)" if path.is_dir() else "file"
     raise UnknownFormatError(
-        "no importer recognises this file; 'talkvault formats' lists what can be read, and --format NAME chooses one",
+        f"no importer recognises this {what}; 'talkvault formats' lists what can be read, "
+        "and --format NAME chooses one",
         path=str(path),
     )
 

@@ -128,7 +128,18 @@ def test_all_chats_render_offline_with_images_and_search(filled, tmp_path, watch
     assert reply is not None and reply.startswith("#m") and page.is_visible(f"[id='{reply[1:]}']")
     assert "❤️" in page.text_content(".reactions")
     assert page.get_attribute("a.file", "download") == "big.bin"
-    assert "lost photo.jpg (not stored)" in page.text_content(".missing")
+    assert "[image: lost photo.jpg, not in the export]" in page.text_content(".missing")
+    assert "[deleted]" in page.text_content("body")  # a message without text says what it is
+
+    # The page's search folds like the vault (issue 17 item 14): simplified finds traditional and
+    # back, case and accents aside; a hit shows its date, which the day separators no longer do.
+    for term in ("新年快乐", "新年快樂", "查酒驾", "ＯＫ"):
+        assert len(watched.search(term)) >= 1, term
+    hits = watched.search("新年快乐")
+    assert len(hits) == 1 and "2023-01-21" in hits[0]
+    assert page.is_visible("#log [data-item]:not([hidden]) .date")
+    watched.search("")
+    assert not page.is_visible("#log [data-item] .date")
 
     # Japanese in another chat; a case-folded accented word in a third.
     page.goto((tmp_path / "html" / "3" / "index.html").as_uri())

@@ -144,7 +144,7 @@ def width(line: str) -> int:
 def test_a_session_in_80x24(shell_env, hermetic, tmp_path, vault_dir, cli_vault):
     t = Term({**shell_env, "NO_COLOR": "1"}, "shell")
     welcome = t.unlock()
-    assert "40 messages in 1 chats" in welcome
+    assert "40 messages in 1 chat." in welcome
 
     out = t.run(LATIN)  # a search: date, sender, chat, text
     assert re.search(rf"  1  2023-11-\d\d \d\d:\d\d  Mei  {CHAT}\n +meet at the {LATIN} pier", out), out

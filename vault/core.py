@@ -41,6 +41,7 @@ from vault.operations.rows import (
     CheckReport,
     DeleteReport,
     ExportReport,
+    ImportLogRow,
     MessageRow,
     RestoreReport,
     StatsReport,
@@ -73,6 +74,7 @@ __all__ = [
     "DeleteReport",
     "ExportReport",
     "FileReport",
+    "ImportLogRow",
     "KdfParams",
     "MessageRow",
     "PriorImport",
@@ -221,6 +223,10 @@ def check_export_request(chat: str | None, all_chats: bool, format: str, out: st
     _export.check_request(chat, all_chats, format, out)
 
 
+#: How far `Vault.count_matches` counts by default (front ends then say "more than COUNT_CAP").
+COUNT_CAP = search.COUNT_CAP
+
+
 class Vault:
     """An unlocked vault. Use as a context manager, or call close() (which wipes the key)."""
 
@@ -336,9 +342,15 @@ class Vault:
             self.store, query, limit=limit, sort=sort, context=context, offset=offset, highlight=highlight
         )
 
+    def count_matches(self, query: str, *, cap: int = COUNT_CAP) -> int:
+        """How many messages match `query`, counted up to `cap + 1` (more than `cap` when it returns that)."""
+        return search.count_matches(self.store, query, cap=cap)
+
     def messages(self, ids: list[int]) -> list[MessageRow]:
-        """The messages with these ids, in the order given (ids not in the vault left out)."""
-        return search.fetch_messages(self.store, ids)
+        """The messages with these ids, in the order given (ids not in the vault left out), with attachments."""
+        rows = search.fetch_messages(self.store, ids)
+        search.add_attachments(self.store, rows)
+        return rows
 
     def show(
         self,

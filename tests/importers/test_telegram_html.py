@@ -347,7 +347,7 @@ def test_html_beside_its_json_takes_the_chat_id(new_vault, tmp_path):
 @pytest.mark.xfail(
     strict=True,
     reason="the HTML holds no chat id; merging needs the vault to adopt a title-keyed Telegram chat into "
-    "the id-keyed one whose messages have the same ids and times (vault/operations/ingest.py; docs/importers/telegram.md)",
+    "the id-keyed one whose messages have the same ids and times (see docs/importers/telegram.md)",
 )
 @pytest.mark.parametrize("json_first", [True, False])
 def test_html_and_json_of_one_chat_merge_unaided(new_vault, tmp_path, json_first):

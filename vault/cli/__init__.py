@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from vault.cli.common import State, cli, emit_json, json_option, open_vault, passphrase_options, source_spec
+from vault.display import one_line
 from vault.errors import EXIT_FAILURE, EXIT_USAGE, TalkvaultError
 
 __all__ = ["State", "cli", "emit_json", "json_option", "main", "open_vault", "passphrase_options", "source_spec"]
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"talkvault: error: {exc.message}", err=True)
+        click.echo(f"talkvault: error: {one_line(exc.message)}", err=True)  # it may name a file: data
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("talkvault: interrupted; nothing was left half-done", err=True)

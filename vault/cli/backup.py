@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from vault.cli.common import State, cli, emit_json, json_option, open_vault, passphrase_options, source_spec
+from vault.display import one_line, plural
 from vault.errors import EXIT_DAMAGED
 
 _RECOVERY_HELP = "Unlock with the recovery key instead (read from the passphrase sources, or asked)."
@@ -71,7 +72,8 @@ def backup(
             }
         )
         return
-    click.echo(f"Backed up {result['messages']} messages to {result['path']} ({_size(result['bytes'])}), verified.")
+    where = one_line(str(result["path"]))
+    click.echo(f"Backed up {plural(result['messages'], 'message')} to {where} ({_size(result['bytes'])}), verified.")
     click.echo(f"sha256 {result['sha256']}")
     for p in result["pruned"]:
         click.echo(f"removed old backup {p}")
@@ -106,7 +108,7 @@ def verify(
         emit_json(report.to_json())
     else:
         if report.ok:
-            click.echo(f"ok: {report.messages} messages, every page verified ({backup_file})")
+            click.echo(f"ok: {plural(report.messages, 'message')}, every page verified ({one_line(str(backup_file))})")
         for p in report.problems:
             click.echo(f"problem: {p}", err=True)
     if not report.ok:
@@ -149,7 +151,7 @@ def restore(
     if as_json:
         emit_json({"vault": result["vault"], "messages": result["messages"]})
         return
-    click.echo(f"Restored {result['messages']} messages into {result['vault']}; 'talkvault check' passes.")
+    click.echo(f"Restored {plural(result['messages'], 'message')} into {result['vault']}; 'talkvault check' passes.")
     click.echo(f"Open it with --vault {result['vault']} (or TALKVAULT_DIR).")
     if use_recovery:
         click.echo(f"Set a new passphrase with: talkvault --vault {result['vault']} passwd --recovery-key")

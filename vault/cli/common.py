@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -95,8 +96,19 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
 
 
+#: Characters json.dumps leaves raw with ensure_ascii=False that a terminal acts on: DEL, C1 controls,
+#: line/paragraph separators and the bidi embeddings, overrides and isolates. Outside strings JSON
+#: is ASCII, so escaping them as \uXXXX wherever they occur keeps the document the same.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(obj: Any) -> str:
+    """`obj` as one line of JSON whose every control character is escaped (vault.display's rule)."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False, indent=None))
+
+
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=None))
+    click.echo(json_text(obj))
 
 
 def source_spec(*, new: bool = False) -> Any:

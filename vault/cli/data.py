@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +20,13 @@ from vault.cli.common import (
     passphrase_options,
     reading_options,
 )
+from vault.display import attachment_label, clean, message_label, one_line, plural, safe
 from vault.errors import EXIT_DAMAGED, EXIT_FAILURE, ExportError
 
 if TYPE_CHECKING:
-    from vault.core import MessageRow
+    from click._termui_impl import ProgressBar
+
+    from vault.core import ImportLogRow, MessageRow
 
 
 @cli.command("import")
@@ -121,42 +126,18 @@ def import_(
     exit_code = EXIT_FAILURE
     with open_vault(state) as v:
         import importers
+        from vault.core import FileReport
 
         units = [unit for p in paths for unit in (importers.exports_in(p) if fmt is None else [p])]
         for path in units:
-
-            def progress(n: int, _p: Path = path) -> None:
-                click.echo(f"\r{_p.name}: {n} records read", nl=False, err=True)
-
             try:
-                rep = v.import_path(
-                    path,
-                    format=fmt,
-                    tz=tz,
-                    dry_run=dry_run,
-                    options=options,
-                    progress=progress if show_progress else None,
-                )
+                with _progress(path, show_progress) as progress:
+                    rep = v.import_path(path, format=fmt, tz=tz, dry_run=dry_run, options=options, progress=progress)
                 doc = rep.to_json()
             except ExportError as exc:
                 failed = True
                 exit_code = max(exit_code, exc.exit_code)  # a wrong key of an export: 3
-                doc = {
-                    "path": str(path),
-                    "format": fmt,
-                    "chats": 0,
-                    "added": 0,
-                    "duplicates": 0,
-                    "events": 0,
-                    "attachments": 0,
-                    "deleted_skipped": 0,
-                    "problems": [],
-                    "notes": [],
-                    "tz": None,
-                    "error": exc.message,
-                }
-            if show_progress:
-                click.echo("\r\033[K", nl=False, err=True)
+                doc = FileReport(path=str(path), format=fmt, error=exc.message).to_json()
             reports.append(doc)
             if not as_json:
                 _print_import(doc, dry_run)
@@ -167,14 +148,36 @@ def import_(
         sys.exit(exit_code)
 
 
+def _no_items() -> Iterator[int]:
+    yield from ()
+
+
+@contextlib.contextmanager
+def _progress(path: Path, show: bool) -> Iterator[Callable[[int], None] | None]:
+    """click's progress bar on stderr while one export is read (records so far; the total is unknown)."""
+    if not show:
+        yield None
+        return
+    nothing = _no_items()  # a generator has no length: the bar pulses and counts
+    bar: ProgressBar[int]
+    with click.progressbar(nothing, label=one_line(path.name), show_pos=True, file=sys.stderr) as bar:
+
+        def progress(n: int) -> None:
+            if n > bar.pos:
+                bar.update(n - bar.pos)
+
+        yield progress
+
+
 def _print_import(doc: dict[str, Any], dry_run: bool) -> None:
     if doc["error"]:
-        click.echo(f"talkvault: error: {doc['error']}", err=True)
+        click.echo(f"talkvault: error: {safe(doc['error'], newline=' ')}", err=True)
         return
     verb = "would add" if dry_run else "added"
     line = (
-        f"{doc['path']} ({doc['format']}): {verb} {doc['added']} messages, {doc['events']} events, "
-        f"{doc['attachments']} attachments in {doc['chats']} chats; {doc['duplicates']} already there"
+        f"{one_line(doc['path'])} ({doc['format']}): {verb} {plural(doc['added'], 'message')}, "
+        f"{plural(doc['events'], 'event')}, {plural(doc['attachments'], 'attachment')} in "
+        f"{plural(doc['chats'], 'chat')}; {doc['duplicates']} already there"
     )
     if doc.get("deleted_skipped"):
         line += f"; {doc['deleted_skipped']} skipped as deleted"
@@ -182,10 +185,10 @@ def _print_import(doc: dict[str, Any], dry_run: bool) -> None:
     if doc.get("tz"):
         click.echo(f"  times without a zone were read as {doc['tz']} (use --tz to choose)")
     for note in doc.get("notes", []):
-        click.echo(f"  note: {note}")
+        click.echo(f"  note: {one_line(note)}")
     problems = doc.get("problems", [])
     for p in problems[:10]:
-        click.echo(f"  problem: {p}", err=True)
+        click.echo(f"  problem: {one_line(p)}", err=True)
     if len(problems) > 10:
         click.echo(f"  ... and {len(problems) - 10} more problems", err=True)
 
@@ -222,10 +225,13 @@ def chats(state: State, as_json: bool) -> None:
         click.echo("The vault is empty; add history with 'talkvault import PATH'.")
     for r in rows:
         span = f"{(r['first'] or '')[:10]} – {(r['last'] or '')[:10]}"
-        click.echo(f"{r['id']:>5}  {r['source']:<10} {r['messages']:>7} msgs  {span}  {r['title']}")
+        count = plural(r["messages"], "msg")
+        click.echo(f"{r['id']:>5}  {one_line(r['source']):<10} {count:>12}  {span}  {one_line(r['title'])}")
 
 
 def _render_text(text: str, spans: list[tuple[int, int]], color: bool) -> str:
+    """`text` safe for the terminal, with the matched spans in bold when colour is on."""
+    text, spans = clean(text, spans)
     if not color or not spans:
         return text
     out, pos = [], 0
@@ -237,19 +243,36 @@ def _render_text(text: str, spans: list[tuple[int, int]], color: bool) -> str:
     return "".join(out)
 
 
+def _attachments(m: MessageRow) -> list[tuple[str | None, str | None, bool]]:
+    return [(a["name"], a["kind"], a["stored"]) for a in m.get("attachments", [])]
+
+
 def print_message(
     m: MessageRow, color: bool, spans: list[tuple[int, int]] | None = None, with_chat: bool = True, indent: str = ""
 ) -> None:
+    """One message on the terminal; every piece of it from the vault passes through vault.display."""
     when = m["ts"].replace("T", " ")[:16]
-    who = m.get("sender") or ("·" if m.get("event") else "?")
-    chat = f"[{m['chat']}] " if with_chat else ""
-    text = _render_text(m["text"], spans or [], color)
+    who = one_line(m.get("sender")) or ("·" if m.get("event") else "?")
+    chat = f"[{one_line(m['chat'])}] " if with_chat else ""
+    label = message_label(m.get("kind"), _attachments(m))
+    text = _render_text(m["text"], spans or [], color) if m["text"] else label
     if m.get("event"):
         text = f"({text})"
     prefix = f"{indent}{when}  {chat}"
     if color:
         prefix = click.style(prefix, dim=True)
     click.echo(f"{prefix}{who}: {text}  {click.style('#' + m['id'], dim=True) if color else '#' + m['id']}")
+
+
+def more_line(shown: int, offset: int, total: int, cap: int, sort: str) -> str | None:
+    """ "20 of 1,284 (newest first); --limit/--offset for more", or None when every hit was shown."""
+    if offset + shown >= total and total <= cap:
+        return None
+    order = {"newest": "newest first", "oldest": "oldest first", "relevance": "best first"}[sort]
+    of = f"more than {cap:,}" if total > cap else f"{total:,}"
+    first, last = offset + 1, offset + shown
+    which = f"{shown:,}" if offset == 0 else f"{first:,}-{last:,}"
+    return f"{which} of {of} ({order}); --limit/--offset for more"
 
 
 @cli.command()
@@ -275,9 +298,14 @@ def search(
 
     Chinese, Japanese and Korean text matches any substring; case and accents are ignored.
     """
+    from vault.core import COUNT_CAP
+
     q = " ".join(query)
+    total = 0
     with open_vault(state) as v:
         hits = v.search(q, limit=limit, sort=sort, context=context, offset=offset, highlight=not as_json)
+        if not as_json and len(hits) == limit:
+            total = v.count_matches(q, cap=COUNT_CAP)
     if as_json:
         for h in hits:
             h.pop("highlights", None)
@@ -285,7 +313,7 @@ def search(
         return
     color = color_enabled()
     if not hits:
-        click.echo("No messages match.", err=True)
+        click.echo("No messages match." if offset == 0 else f"No messages match past the first {offset:,}.", err=True)
     for h in hits:
         if context:
             for m in h["context"]["before"]:
@@ -295,6 +323,9 @@ def search(
             for m in h["context"]["after"]:
                 print_message(m, color, indent="  ")
             click.echo("")
+    more = more_line(len(hits), offset, total, COUNT_CAP, sort) if hits and len(hits) == limit else None
+    if more:
+        click.echo(more, err=True)
 
 
 @cli.command()
@@ -320,8 +351,9 @@ def show(
     color = color_enabled()
     for m in rows:
         print_message(m, color, with_chat=False)
-        for a in m["attachments"]:
-            click.echo(f"      📎 {a['name']}{'' if a['stored'] else ' (not in the export)'}")
+        if m["text"]:  # without text, the message line is already its attachments' labels
+            for a in m["attachments"]:
+                click.echo(f"      📎 {attachment_label(a['name'], a['kind'], a['stored'])}")
 
 
 @cli.command()
@@ -349,7 +381,7 @@ def check(state: State, as_json: bool) -> None:
         emit_json(result)
     else:
         if result["ok"]:
-            click.echo(f"ok: {result['messages']} messages, every page verified")
+            click.echo(f"ok: {plural(result['messages'], 'message')}, every page verified")
         for p in result["problems"]:
             click.echo(f"problem: {p}", err=True)
     if not result["ok"]:
@@ -368,15 +400,32 @@ def stats(state: State, as_json: bool) -> None:
         emit_json(s)
         return
     click.echo(
-        f"{s['messages']} messages, {s['events']} events in {s['chats']} chats; {s['attachments']} attachments stored"
+        f"{plural(s['messages'], 'message')}, {plural(s['events'], 'event')} in {plural(s['chats'], 'chat')}; "
+        f"{plural(s['attachments'], 'attachment')} stored"
     )
-    click.echo("By source: " + ", ".join(f"{k} {n}" for k, n in s["by_source"].items()))
-    click.echo("By year:   " + ", ".join(f"{k} {n}" for k, n in s["by_year"].items()))
+    click.echo("By source: " + (", ".join(f"{one_line(k)} {n}" for k, n in s["by_source"].items()) or "-"))
+    click.echo("By year:   " + (", ".join(f"{k} {n}" for k, n in s["by_year"].items()) or "-"))
     click.echo("Top chats:")
     for c in s["by_chat"][:10]:
-        click.echo(f"  {c['messages']:>7}  {c['chat']}")
+        click.echo(f"  {c['messages']:>7}  {one_line(c['chat'])}")
     click.echo("Top senders:")
     for p in s["by_sender"][:10]:
-        click.echo(f"  {p['messages']:>7}  {p['sender']}")
+        click.echo(f"  {p['messages']:>7}  {one_line(p['sender'])}")
     mb = s["sizes"]["database_bytes"] / 1e6
-    click.echo(f"Database: {mb:.1f} MB ({s['sizes']['free_pages']} free pages)")
+    click.echo(f"Database: {mb:.1f} MB ({plural(s['sizes']['free_pages'], 'free page')})")
+    imports = s.get("imports_log", [])
+    if imports:
+        click.echo("Recent imports:")
+    for imp in imports[:10]:
+        click.echo("  " + import_line(imp))
+
+
+def import_line(imp: ImportLogRow) -> str:
+    """One row of the imports log: when, what, which file, and what it added (or that it failed)."""
+    when = str(imp.get("started") or "").replace("T", " ")[:16]
+    counts = imp.get("counts") or {}
+    if imp.get("status") == "done":
+        what = f"added {plural(int(counts.get('added', 0)), 'message')}"
+    else:
+        what = one_line(str(imp.get("status") or "?"))
+    return f"{when}  {one_line(imp.get('format')):<10} {one_line(imp.get('file'))}: {what}"

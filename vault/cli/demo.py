@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from vault.cli.common import cli
+from vault.display import plural
 
 DEMO_PASSPHRASE = "demo passphrase"
 SAMPLE = Path(__file__).resolve().parent.parent / "demo" / "sample.jsonl"
@@ -33,7 +34,8 @@ def demo(keep: bool, no_shell: bool) -> None:
         with vault.create(path, DEMO_PASSPHRASE, kdf=FLOOR_KDF, kdf_chosen=True, allow_weak_passphrase=True) as v:
             rep = v.import_path(SAMPLE, tz="UTC")
             click.echo(
-                f"Imported {rep.added} messages and {rep.events} events in {rep.chats} chats "
+                f"Imported {plural(rep.added, 'message')} and {plural(rep.events, 'event')} in "
+                f"{plural(rep.chats, 'chat')} "
                 "(WeChat, Telegram, LINE, KakaoTalk and WhatsApp samples).\n"
             )
             if not no_shell and sys.stdin.isatty() and sys.stdout.isatty():

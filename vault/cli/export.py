@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from vault.cli.common import State, cli, emit_json, json_option, open_vault, passphrase_options
+from vault.display import one_line, plural
 
 
 @cli.command("export")
@@ -53,19 +54,19 @@ def export_(
     resolve_tz(tz)
     with open_vault(state) as v:
         result = v.export(chat, format=fmt, out=out, all_chats=all_chats, tz=tz)
-    what = f"{result['messages']} messages"
+    what = plural(result["messages"], "message")
     if result["attachments"]:
-        what += f" and {result['attachments']} attachments"
+        what += f" and {plural(result['attachments'], 'attachment')}"
     click.echo(
-        f"talkvault: warning: wrote plaintext to {result['path']} ({what}, not encrypted); "
+        f"talkvault: warning: wrote plaintext to {one_line(str(result['path']))} ({what}, not encrypted); "
         "delete it when you no longer need it",
         err=True,
     )
     if as_json:
         emit_json(result)
         return
-    chats = f"{result['chats']} chat" + ("" if result["chats"] == 1 else "s")
+    chats = plural(result["chats"], "chat")
     click.echo(
-        f"Exported {result['messages']} messages, {result['events']} events and {result['attachments']} "
-        f"attachments from {chats} as {fmt}: open {result['main']}"
+        f"Exported {plural(result['messages'], 'message')}, {plural(result['events'], 'event')} and "
+        f"{plural(result['attachments'], 'attachment')} from {chats} as {fmt}: open {one_line(str(result['main']))}"
     )

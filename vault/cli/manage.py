@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,7 +17,11 @@ from vault.cli.common import (
     passphrase_options,
     source_spec,
 )
+from vault.display import CONFIRM_PROMPT, confirmed, deletion_question, plural
 from vault.errors import UsageError
+
+if TYPE_CHECKING:
+    from vault.core import ChatRow, Vault
 
 
 @cli.command()
@@ -63,21 +68,33 @@ def delete(
             for start in range(0, len(planned), 500):
                 for m in v.messages(planned[start : start + 500]):
                     print_message(m, color_enabled())
-            click.echo(f"Would delete {plan['deleted']} messages and {plan['attachments']} attachment files.")
+            click.echo(
+                f"Would delete {plural(plan['deleted'], 'message')} and "
+                f"{plural(plan['attachments'], 'attachment file')}."
+            )
             return
         if plan["deleted"] and not yes:
             if not (sys.stdin.isatty() and sys.stderr.isatty()):
                 raise UsageError("deleting needs confirmation: run it on a terminal, or add --yes")
-            click.confirm(
-                f"Delete {plan['deleted']} messages and {plan['attachments']} attachment files for good?",
-                abort=True,
-                err=True,
-            )
+            whole = _whole_chat(v, chat) if chat and not (before or after) else None
+            title, counts = (whole["title"], (whole["messages"], whole["events"])) if whole else (None, None)
+            question = deletion_question(plan["ids"], v.messages, plan["attachments"], chat_title=title, counts=counts)
+            click.echo(question, err=True)
+            answer = click.prompt(CONFIRM_PROMPT, default="", show_default=False, err=True)
+            if not confirmed(answer):
+                raise click.Abort()
         result = v.delete(ids, chat, query, before, after)
     if as_json:
         emit_json(result)
     else:
-        click.echo(f"Deleted {result['deleted']} messages and {result['attachments']} attachment files.")
+        click.echo(
+            f"Deleted {plural(result['deleted'], 'message')} and {plural(result['attachments'], 'attachment file')}."
+        )
+
+
+def _whole_chat(v: Vault, chat: str) -> ChatRow | None:
+    cid = str(v.resolve_chat(chat))
+    return next((c for c in v.chats() if c["id"] == cid), None)
 
 
 @cli.command("forget-deleted")
@@ -102,7 +119,7 @@ def forget_deleted(
     if as_json:
         emit_json({"forgotten": n})
     else:
-        click.echo(f"Forgot {n} deletions; importing their export again will bring them back.")
+        click.echo(f"Forgot {plural(n, 'deletion')}; importing their export again will bring them back.")
 
 
 @cli.command("rotate-key")
@@ -143,4 +160,4 @@ def reindex(state: State, as_json: bool) -> None:
     if as_json:
         emit_json({"messages": n})
     else:
-        click.echo(f"Rebuilt the search index over {n} messages and events.")
+        click.echo(f"Rebuilt the search index over {plural(n, 'message or event', 'messages and events')}.")

@@ -8,13 +8,21 @@ lines), or with --once --json exactly the import command's object.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from vault.cli.common import State, cli, json_option, open_vault, passphrase_options, reading_options, source_spec
+from vault.cli.common import (
+    State,
+    cli,
+    json_option,
+    json_text,
+    open_vault,
+    passphrase_options,
+    reading_options,
+    source_spec,
+)
 from vault.errors import EXIT_FAILURE
 
 
@@ -78,7 +86,7 @@ def watch_(
     def on_event(event: WatchEvent) -> None:
         if as_json:
             if not once:
-                click.echo(json.dumps(event.to_json(), ensure_ascii=False))
+                click.echo(json_text(event.to_json()))
                 sys.stdout.flush()
             return
         if event.kind == "importing" or (once and event.kind not in ("imported", "failed", "shredded", "kept")):
@@ -98,6 +106,6 @@ def watch_(
             on_event=on_event,
         )
     if once and as_json:
-        click.echo(json.dumps({**result, "dry_run": False}, ensure_ascii=False))
+        click.echo(json_text({**result, "dry_run": False}))
     if once and any(f.get("error") for f in result["files"]):
         sys.exit(EXIT_FAILURE)

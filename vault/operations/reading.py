@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from vault.errors import UsageError
 from vault.operations.rows import ChatCount, ChatRow, ImportLogRow, MessageRow, SenderCount, Sizes, StatsReport
-from vault.operations.search import MESSAGE_COLUMNS, MESSAGE_JOINS, message_dict
+from vault.operations.search import MESSAGE_COLUMNS, MESSAGE_JOINS, add_attachments, message_dict
 from vault.timeutil import iso_z
 
 if TYPE_CHECKING:
@@ -98,32 +98,8 @@ def show(
     else:
         rows = c.execute(base + " ORDER BY m.id ASC LIMIT ?", (cid, limit)).fetchall()
     out = [message_dict(r) for r in rows]
-    _add_attachments(v, out)
+    add_attachments(v, out)
     return out
-
-
-def _add_attachments(v: Store, msgs: list[MessageRow]) -> None:
-    by_id = {int(m["id"]): m for m in msgs}
-    for m in msgs:
-        m["attachments"] = []
-        m["reactions"] = []
-    if not by_id:
-        return
-    ids = list(by_id)
-    marks = ",".join("?" * len(ids))
-    for mid, aid, name, kind, mime, size, blob in v.conn.execute(
-        "SELECT message_id, id, name, kind, mime, size, blob_id FROM attachments"
-        f" WHERE message_id IN ({marks}) ORDER BY id",
-        ids,
-    ):
-        by_id[mid]["attachments"].append(
-            {"id": str(aid), "name": name, "kind": kind, "mime": mime, "size": size, "stored": blob is not None}
-        )
-    for mid, emoji, sender, removed in v.conn.execute(
-        f"SELECT message_id, emoji, sender, removed FROM reactions WHERE message_id IN ({marks})", ids
-    ):
-        if not removed:
-            by_id[mid]["reactions"].append({"emoji": emoji, "sender": sender})
 
 
 def counts(v: Store) -> dict[str, int]:

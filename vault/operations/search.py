@@ -122,6 +122,19 @@ def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | Non
     return [int(r[0]) for r in v.conn.execute(sql, params)]
 
 
+#: How far `count_matches` counts: beyond it, front ends say "more than COUNT_CAP".
+COUNT_CAP = 10_000
+
+
+def count_matches(v: Store, query: str, *, cap: int = COUNT_CAP) -> int:
+    """How many messages match `query`, counted up to `cap + 1` (so "more than cap" can be said).
+
+    It walks the same index as the newest-first search, so its cost grows with the count and stops
+    at the cap (docs/search.md gives the figures).
+    """
+    return len(matching_ids(v, query, sort="newest", limit=cap + 1, offset=0))
+
+
 def fetch_messages(v: Store, ids: list[int]) -> list[MessageRow]:
     """Message dicts for `ids`, in the order given."""
     if not ids:
@@ -138,6 +151,31 @@ def fetch_messages(v: Store, ids: list[int]) -> list[MessageRow]:
     return [out[i] for i in ids if i in out]
 
 
+def add_attachments(v: Store, msgs: list[MessageRow]) -> None:
+    """Each message's attachments and reactions, in one query each (show, and search hits)."""
+    by_id = {int(m["id"]): m for m in msgs}
+    for m in msgs:
+        m["attachments"] = []
+        m["reactions"] = []
+    if not by_id:
+        return
+    ids = list(by_id)
+    marks = ",".join("?" * len(ids))
+    for mid, aid, name, kind, mime, size, blob in v.conn.execute(
+        "SELECT message_id, id, name, kind, mime, size, blob_id FROM attachments"
+        f" WHERE message_id IN ({marks}) ORDER BY id",
+        ids,
+    ):
+        by_id[mid]["attachments"].append(
+            {"id": str(aid), "name": name, "kind": kind, "mime": mime, "size": size, "stored": blob is not None}
+        )
+    for mid, emoji, sender, removed in v.conn.execute(
+        f"SELECT message_id, emoji, sender, removed FROM reactions WHERE message_id IN ({marks})", ids
+    ):
+        if not removed:
+            by_id[mid]["reactions"].append({"emoji": emoji, "sender": sender})
+
+
 def context_of(v: Store, mid: int, chat_id: int, n: int) -> ContextRows:
     before = [
         int(r[0])
@@ -151,7 +189,9 @@ def context_of(v: Store, mid: int, chat_id: int, n: int) -> ContextRows:
             "SELECT id FROM messages WHERE chat_id = ? AND id > ? ORDER BY id ASC LIMIT ?", (chat_id, mid, n)
         )
     ]
-    return {"before": fetch_messages(v, list(reversed(before))), "after": fetch_messages(v, after)}
+    rows: ContextRows = {"before": fetch_messages(v, list(reversed(before))), "after": fetch_messages(v, after)}
+    add_attachments(v, rows["before"] + rows["after"])
+    return rows
 
 
 def search(
@@ -166,6 +206,7 @@ def search(
 ) -> list[MessageRow]:
     ids = matching_ids(v, query, sort=sort, limit=limit, offset=offset)
     hits = fetch_messages(v, ids)
+    add_attachments(v, hits)  # a hit without text says what it is: its attachments
     if context > 0:
         for h in hits:
             h["context"] = context_of(v, int(h["id"]), int(h["chat_id"]), context)

@@ -39,6 +39,7 @@ from prompt_toolkit.shortcuts import CompleteStyle
 from prompt_toolkit.styles import Attrs
 
 from vault.core import DatabaseError, MessageRow, Vault, translate_database_error
+from vault.display import CONFIRM_PROMPT, confirmed, plural
 from vault.errors import AuthenticationError, TalkvaultError
 from vault.secret import Secret
 from vault.shell.commands import LEAVE, LOCK, run_search, split_command
@@ -107,6 +108,7 @@ class Shell:
         self.query: str | None = None
         self.results: list[MessageRow] = []
         self.has_more = False
+        self.total = 0
         self.sort = "newest"
         self.view: ChatView | None = None
         # Completion names: replaced whole by the background refresh.
@@ -172,11 +174,17 @@ class Shell:
             if pos < len(lines) and not self._wait_more(len(lines) - pos):
                 return
 
+    def clear_screen(self) -> None:
+        """Clear the terminal (the shell's `clear`, like Ctrl-L)."""
+        self.output.erase_screen()
+        self.output.cursor_goto(0, 0)
+        self.output.flush()
+
     def note(self, text: str) -> None:
         self.print_lines(hint(text, self.width()))
 
     def warn(self, text: str) -> None:
-        self.print_lines(wrap([("class:warning", safe(text, newline=" "))], self.width() - 1))
+        self.print_lines(wrap([("class:warning", safe(text))], self.width() - 1))
 
     def error(self, text: str) -> None:
         self.print_lines(wrap([("class:error", "error: "), ("", safe(text, newline=" "))], self.width() - 1))
@@ -269,13 +277,11 @@ class Shell:
         self.warn(question)
         try:
             answer = self._run_idle_aware(
-                lambda pre_run: self._confirm_session.prompt(
-                    "Type yes to delete, anything else keeps it: ", pre_run=pre_run
-                )
+                lambda pre_run: self._confirm_session.prompt(f"{CONFIRM_PROMPT}: ", pre_run=pre_run)
             )
         except (KeyboardInterrupt, EOFError):
             return False
-        return answer.strip().casefold() == "yes"
+        return confirmed(answer)
 
     def _prompt_message(self) -> list[tuple[str, str]]:
         msg = [("class:prompt", "talkvault")]
@@ -424,7 +430,8 @@ class Shell:
         minutes = self.lock_after / 60
         after = f"{minutes:g} minute{'s' if minutes != 1 else ''}" if minutes >= 1 else f"{self.lock_after:g} seconds"
         self.note(
-            f"{counts['messages']} messages in {counts['chats']} chats. Type words to search, 'help' for commands, "
+            f"{plural(counts['messages'], 'message')} in {plural(counts['chats'], 'chat')}. "
+            "Type words to search, 'help' for commands, "
             f"Tab to complete, Ctrl-D to leave. Locks after {after} without a key press."
         )
 

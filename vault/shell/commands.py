@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vault.core import COUNT_CAP
+from vault.display import deletion_question, plural
 from vault.errors import UsageError
 from vault.shell.session import ChatView
 
@@ -167,6 +169,7 @@ def run_search(sh: Shell, query: str) -> None:
     sh.view = None
     sh.results = []
     sh.has_more = False
+    sh.total = 0
     show_next_page(sh)
 
 
@@ -180,6 +183,8 @@ def show_next_page(sh: Shell) -> None:
     sort = sh.sort
     hits = sh.call(lambda v: v.search(query, limit=per + 1, offset=offset, sort=sort, highlight=True))
     sh.has_more = len(hits) > per
+    if sh.has_more and not sh.total:
+        sh.total = sh.call(lambda v: v.count_matches(query, cap=COUNT_CAP))
     hits = hits[:per]
     first = len(sh.results) + 1
     sh.results.extend(hits)
@@ -194,10 +199,12 @@ def show_next_page(sh: Shell) -> None:
     else:
         last = len(sh.results)
         span = f"{first}–{last}" if last > first else f"{first}"
+        order = {"newest": "newest first", "oldest": "oldest first", "relevance": "best first"}.get(sort, sort)
         if sh.has_more:
-            lines += hint(f"{span} shown; 'more' or PgDn: next page; 'open N': read in its chat.", width)
+            of = f"more than {COUNT_CAP:,}" if sh.total > COUNT_CAP else f"{max(sh.total, last + 1):,}"
+            lines += hint(f"{span} of {of} ({order}); 'more' or PgDn: next page; 'open N': read in its chat.", width)
         else:
-            lines += hint(f"{span} of {last}; 'open N': read in its chat.", width)
+            lines += hint(f"{span} of {last:,} ({order}); 'open N': read in its chat.", width)
     sh.show(lines)
 
 
@@ -424,10 +431,21 @@ def _delete(v: Vault, **kw: Any) -> DeleteReport:
 
 def _deleted_note(r: DeleteReport) -> str:
     n, a = int(r.get("deleted", 0)), int(r.get("attachments", 0))
-    text = f"Deleted {n} message{'s' if n != 1 else ''}"
+    text = f"Deleted {plural(n, 'message')}"
     if a:
-        text += f" and {a} attachment{'s' if a != 1 else ''}"
+        text += f" and {plural(a, 'attachment file')}"
     return text + " for good."
+
+
+def _question(
+    sh: Shell, plan: DeleteReport, chat_title: str | None = None, counts: tuple[int, int] | None = None
+) -> str:
+    """vault.display's deletion question, the CLI's too: chat, messages and events, a preview of one."""
+    return sh.call(
+        lambda v: deletion_question(
+            plan.get("ids", []), v.messages, int(plan.get("attachments", 0)), chat_title=chat_title, counts=counts
+        )
+    )
 
 
 def _forget(sh: Shell, ids: set[str]) -> None:
@@ -460,15 +478,14 @@ def cmd_delete(sh: Shell, arg: str) -> None:
         if not rest:
             raise UsageError("say which chat: 'delete chat ID' ('chats' lists them)")
 
-        def plan_chat(v: Vault) -> tuple[int, str, DeleteReport]:
+        def plan_chat(v: Vault) -> tuple[int, str, tuple[int, int], DeleteReport]:
             cid = resolve_chat(v, rest)
-            title = next((c["title"] for c in v.chats() if c["id"] == str(cid)), "")
-            return cid, title, _delete(v, chat=str(cid), dry_run=True)
+            row = next((c for c in v.chats() if c["id"] == str(cid)), None)
+            title, counts = (row["title"], (row["messages"], row["events"])) if row else ("", (0, 0))
+            return cid, title, counts, _delete(v, chat=str(cid), dry_run=True)
 
-        cid, title, plan = sh.call(plan_chat)
-        n = int(plan.get("deleted", 0))
-        question = f"Delete the chat '{title}' (id {cid}) and its {n} message{'s' if n != 1 else ''} for good?"
-        if not sh.confirm(question):
+        cid, title, counts, plan = sh.call(plan_chat)
+        if not sh.confirm(_question(sh, plan, title, counts)):
             sh.note("Nothing was deleted.")
             return
         done = sh.call(lambda v: _delete(v, chat=str(cid)), cancellable=False)
@@ -493,7 +510,7 @@ def cmd_delete(sh: Shell, arg: str) -> None:
         if n > len(preview):
             lines += hint(f"… and {n - len(preview)} more", width)
         sh.show(lines)
-        if not sh.confirm(f"Delete these {n} message{'s' if n != 1 else ''} for good?"):
+        if not sh.confirm(_question(sh, plan)):
             sh.note("Nothing was deleted.")
             return
         done = sh.call(lambda v: _delete(v, query=rest), cancellable=False)
@@ -505,10 +522,11 @@ def cmd_delete(sh: Shell, arg: str) -> None:
         raise UsageError("delete N (a result number), 'delete chat ID' or 'delete query WORDS'")
     n, hit = _result(sh, word, "delete")
     sh.show(hit_lines(n, hit, width, sh.tz, text_lines=3))
-    if not sh.confirm("Delete this message for good?"):
+    mid = hit["id"]
+    plan = sh.call(lambda v: _delete(v, message_ids=[mid], dry_run=True))
+    if not sh.confirm(_question(sh, plan)):
         sh.note("Nothing was deleted.")
         return
-    mid = hit["id"]
     done = sh.call(lambda v: _delete(v, message_ids=[mid]), cancellable=False)
     _forget(sh, {mid})
     sh.note(_deleted_note(done))
@@ -587,12 +605,19 @@ def cmd_export(sh: Shell, arg: str) -> None:
         return v.export(target, format=fmt, out=dest, all_chats=all_chats)
 
     r = sh.call(write)
-    what = f"{r['messages']} messages" + (f" and {r['attachments']} attachments" if r.get("attachments") else "")
+    what = plural(r["messages"], "message") + (
+        f" and {plural(r['attachments'], 'attachment')}" if r.get("attachments") else ""
+    )
     sh.note(f"Exported {what} as {fmt}: {r['main']}")
     sh.warn(f"This is plaintext, not encrypted: delete {r['path']} when you no longer need it.")
 
 
 # -- the session ---------------------------------------------------------------------------------
+@command("clear", "clear", "clear the screen (Ctrl-L does the same)")
+def cmd_clear(sh: Shell, arg: str) -> None:
+    sh.clear_screen()
+
+
 @command("lock", "lock", "lock now: forget the key until the passphrase is typed again")
 def cmd_lock(sh: Shell, arg: str) -> str:
     return LOCK

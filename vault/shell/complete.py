@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
+from vault.display import plural
 from vault.shell.commands import Command, commands, lookup
 from vault.shell.session import ChatName, Names
 from vault.text.query import FILTER_KEYS, HAS_VALUES
@@ -99,9 +100,9 @@ def _filter_values(key: str, typed: str, names: Names) -> list[tuple[str, str, s
         for title in ranked(bare, by_title):
             same = by_title[title]
             if len(same) == 1:
-                out.append((quote(title), title, f"{same[0].source} · {same[0].messages} messages"))
+                out.append((quote(title), title, f"{same[0].source} · {plural(same[0].messages, 'message')}"))
             else:  # two chats with one title: offer their ids
-                out += [(c.id, f"{title} ({c.id})", f"{c.source} · {c.messages} messages") for c in same]
+                out += [(c.id, f"{title} ({c.id})", f"{c.source} · {plural(c.messages, 'message')}") for c in same]
         if bare.isdigit():
             out += [(c.id, c.id, c.title) for c in names.chats if c.id.startswith(bare)]
     elif key == "source":
@@ -143,7 +144,9 @@ def _chat_suggestions(typed: str, names: Names) -> list[Suggestion]:
     for title in ranked(typed, by_title):
         for c in by_title[title]:
             text = title if len(by_title[title]) == 1 and title.strip() == title and title else c.id
-            out.append(Suggestion(text, -len(typed), f"{title} ({c.id})", f"{c.source} · {c.messages} messages"))
+            out.append(
+                Suggestion(text, -len(typed), f"{title} ({c.id})", f"{c.source} · {plural(c.messages, 'message')}")
+            )
     if typed.isdigit():
         out += [Suggestion(c.id, -len(typed), c.id, c.title) for c in names.chats if c.id.startswith(typed)]
     return out[:MAX_SUGGESTIONS]

@@ -9,13 +9,14 @@ drops every style.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING
 
 from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import get_cwidth
+
+from vault.display import clean, message_label, one_line, plural, safe
 
 if TYPE_CHECKING:
     from vault.core import ChatRow, MessageRow, StatsReport
@@ -25,7 +26,6 @@ Line = list[Fragment]
 
 ELLIPSIS = "…"
 NEWLINE_MARK = " ↵ "
-CONTROL_MARK = "\N{REPLACEMENT CHARACTER}"
 INDENT = "     "
 
 STYLE = Style.from_dict(
@@ -60,40 +60,8 @@ STYLE = Style.from_dict(
 
 
 # -- text that is safe and fits --------------------------------------------------------------------
-def _piece(text: str, i: int, newline: str) -> str:
-    ch = text[i]
-    if ch == "\n":
-        return newline
-    if ch == "\r":
-        return "" if text[i + 1 : i + 2] == "\n" else CONTROL_MARK
-    if ch == "\t":
-        return " "
-    if unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029":
-        return CONTROL_MARK
-    return ch
-
-
-def clean(
-    text: str, spans: Sequence[tuple[int, int]] = (), *, newline: str = "\n"
-) -> tuple[str, list[tuple[int, int]]]:
-    """`text` made safe for a terminal, and `spans` moved with it.
-
-    Every control character (ESC, CR, BS, C1, ...) becomes a visible mark, a tab a space, CRLF a
-    newline; each newline becomes `newline`.
-    """
-    pieces, offsets, pos = [], [], 0
-    for i in range(len(text)):
-        piece = _piece(text, i, newline)
-        offsets.append(pos)
-        pieces.append(piece)
-        pos += len(piece)
-    offsets.append(pos)
-    moved = [(offsets[a], offsets[b]) for a, b in spans if 0 <= a < b <= len(text) and offsets[a] < offsets[b]]
-    return "".join(pieces), moved
-
-
-def safe(text: str, *, newline: str = "\n") -> str:
-    return clean(text, newline=newline)[0]
+# `clean` and `safe` are vault.display's: the one rule every front end uses (control characters and
+# bidi controls become visible escapes).
 
 
 def width_of(text: str) -> int:
@@ -239,7 +207,9 @@ def hit_lines(
     lines = [clip(head, width - 1)]
     room = width - 1 - len(INDENT)
     if hit.get("deleted"):
-        body: Line = [("class:deleted", "(deleted)")]
+        body: Line = [("class:deleted", "[deleted]")]
+    elif not hit.get("text"):
+        body = [("class:deleted", message_label(hit.get("kind"), _attachments(hit)))]
     else:
         one, spans = clean(hit.get("text") or "", hit.get("highlights") or [], newline=NEWLINE_MARK)
         text, spans = snippet(one, spans, room * text_lines)
@@ -250,6 +220,10 @@ def hit_lines(
     return lines
 
 
+def _attachments(m: MessageRow) -> list[tuple[str | None, str | None, bool]]:
+    return [(a.get("name"), a.get("kind"), bool(a.get("stored"))) for a in m.get("attachments", [])]
+
+
 # -- conversations -------------------------------------------------------------------------------
 def message_lines(m: MessageRow, width: int, tz: tzinfo, *, current: bool = False) -> list[Line]:
     """One message of a conversation: time, sender and the whole text, wrapped."""
@@ -258,9 +232,11 @@ def message_lines(m: MessageRow, width: int, tz: tzinfo, *, current: bool = Fals
     marker = ">" if current else " "
     who = safe(m.get("sender") or "", newline=" ")
     text = safe(m.get("text") or "")
-    extra = [f"[attachment: {safe(a.get('name') or a.get('kind') or 'file')}]" for a in m.get("attachments", [])]
-    if extra:
-        text = (text + " " if text else "") + " ".join(extra)
+    label = message_label(m.get("kind"), _attachments(m))
+    if not text:
+        text = label
+    elif m.get("attachments"):
+        text += " " + label
     first: Line = [("class:current" if current else "", marker), ("", " "), ("class:time", t), ("", "  ")]
     if m.get("event"):
         body: Line = [("class:event", f"({text})")]
@@ -312,12 +288,12 @@ def stats_lines(s: StatsReport, width: int) -> list[Line]:
         [
             (
                 "class:heading",
-                f"{s['messages']} messages, {s['events']} events in {s['chats']} chats; "
-                f"{s['attachments']} attachments stored",
+                f"{plural(s['messages'], 'message')}, {plural(s['events'], 'event')} in "
+                f"{plural(s['chats'], 'chat')}; {plural(s['attachments'], 'attachment')} stored",
             )
         ],
     ]
-    out.append([("", "By source: " + (", ".join(f"{k} {n}" for k, n in s["by_source"].items()) or "-"))])
+    out.append([("", "By source: " + (", ".join(f"{one_line(k)} {n}" for k, n in s["by_source"].items()) or "-"))])
     out.append([("", "By year:   " + (", ".join(f"{k} {n}" for k, n in s["by_year"].items()) or "-"))])
     out.append([("class:heading", "Top chats:")])
     out += [
@@ -329,7 +305,7 @@ def stats_lines(s: StatsReport, width: int) -> list[Line]:
         for c in s["by_sender"][:10]
     ]
     sizes = s["sizes"]
-    out.append([("", f"Database: {sizes['database_bytes'] / 1e6:.1f} MB ({sizes['free_pages']} free pages)")])
+    out.append([("", f"Database: {sizes['database_bytes'] / 1e6:.1f} MB ({plural(sizes['free_pages'], 'free page')})")])
     result: list[Line] = []
     for line in out:
         result.extend(wrap(line, width - 1))
@@ -337,4 +313,5 @@ def stats_lines(s: StatsReport, width: int) -> list[Line]:
 
 
 def hint(text: str, width: int) -> list[Line]:
-    return wrap([("class:hint", text)], width - 1)
+    """A note in the hint style; it may name a chat or a file, so it is made safe too."""
+    return wrap([("class:hint", safe(text))], width - 1)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from importers.base import ParseOptions
 from vault.core import FileReport
+from vault.display import one_line, plural
 from vault.errors import ExportError, TalkvaultError, UnknownFormatError, UsageError
 from vault.secret import SourceSpec
 from vault.timeutil import now_iso
@@ -101,7 +102,14 @@ class WatchEvent:
         return out
 
     def line(self) -> str:
-        """One line for a log: file names and counts, never message text."""
+        """One line for a log: file names and counts, never message text; safe for a terminal.
+
+        A file name is data (an export can be named anything): vault.display makes its control and
+        bidi characters visible escapes.
+        """
+        return one_line(self._line())
+
+    def _line(self) -> str:
         d = self.doc
         if self.kind == "imported":
             added, dups = d.get("added", 0), d.get("duplicates", 0)
@@ -113,7 +121,7 @@ class WatchEvent:
         if self.kind in ("skipped", "waiting"):
             return f"{self.kind} {self.path}: {self.reason}"
         if self.kind == "shredded":
-            return f"shredded {self.path} ({self.files} files)"
+            return f"shredded {self.path} ({plural(self.files or 0, 'file')})"
         if self.kind == "kept":
             return f"kept {self.path}: {self.reason}"
         if self.kind == "watching":

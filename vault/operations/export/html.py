@@ -3,12 +3,17 @@
 Each chat becomes pages of at most `PAGE_SIZE` messages (so that a browser opens even a huge chat),
 linked earlier/later: speech bubbles by sender, day separators, replies (linked to the message they
 answer, on whichever page), reactions, forwarded and edited marks, images, video and audio inline
-from the `attachments/` folder beside the page, and a search box that filters the page's messages
-by plain substring, ignoring case, so it finds Chinese, Japanese and Korean words as typed.
+from the `attachments/` folder beside the page, and a search box that folds like the vault's own
+search: each item carries its text folded at export time (vault/text/normalize.py's `fold`: NFKC,
+traditional to simplified Chinese, case, diacritics), the page's script folds the query the same
+way, with a table of the traditional forms of the Chinese characters the page holds; its hits show
+their date.
 
-Every piece of text from the vault is untrusted and goes through `html.escape`. The page carries
-a Content-Security-Policy that allows nothing but its own inline style and script (pinned by
-their sha256) and images and media from beside the page: no network, no external fonts or
+The markup is jinja2 templates (`templates/`, package data) with autoescape on: every piece of
+text from the vault is untrusted and escaped by the template engine. Pages are streamed: the
+templates' `generate()` pulls the rows batch by batch, never a whole chat in memory. The page
+carries a Content-Security-Policy that allows nothing but its own inline style and script (pinned
+by their sha256) and images and media from beside the page: no network, no external fonts or
 scripts, nothing injected could run. Layout: one chat is one file when it fits on one page and has
 no attachment files, else a folder (`index.html`, `page-2.html`, ..., `attachments/`); `--all`
 writes `index.html` (the list of chats) and a folder per chat id.
@@ -17,17 +22,22 @@ writes `index.html` (the list of chats) and a folder per chat id.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
-import html
+import itertools
 import mimetypes
-from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+import jinja2
+from markupsafe import Markup
+
+from vault.display import attachment_label, message_label, plural
 from vault.operations.export.files import AttachmentFiles, Counts, Output
 from vault.operations.export.read import AttachmentRow, ChatInfo, Quote, ReplyIndex, Row, batches, iso_ms, snippet, utc
-from vault.records import TEXT
+from vault.text.normalize import fold
 
 if TYPE_CHECKING:
     from vault.store.handle import Store
@@ -36,84 +46,23 @@ PAGE_SIZE = 5000  # messages per page file: a browser opens 5,000 bubbles withou
 MAIN = "index.html"
 COLORS = 8  # sender colour classes c0..c7
 
-STYLE = """
-:root{color-scheme:light dark;--bg:#f3f0e8;--them:#fff;--me:#d9f2c4;--ink:#1d1d1f;--muted:#6b6b70;--line:#d8d2c4;
---accent:#2664c9}
-@media (prefers-color-scheme:dark){:root{--bg:#15171b;--them:#23262d;--me:#1e3a28;--ink:#e8e6e3;--muted:#9c9ca4;
---line:#343944;--accent:#86b4ff}}
-*{box-sizing:border-box}
-[hidden]{display:none!important}
-body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,
-"Noto Sans","Noto Sans CJK SC","PingFang SC","Hiragino Sans","Malgun Gothic","Microsoft YaHei",sans-serif}
-a{color:var(--accent)}
-header{position:sticky;top:0;z-index:1;background:var(--bg);border-bottom:1px solid var(--line);padding:.7rem 1rem}
-header>*{max-width:52rem;margin-left:auto;margin-right:auto}
-h1{font-size:1.25rem;margin:0 auto .15rem;overflow-wrap:anywhere}
-.meta{color:var(--muted);font-size:.85rem;margin-top:0;margin-bottom:0}
-.pager{display:flex;gap:1rem;align-items:center;font-size:.9rem;margin-top:.35rem;margin-bottom:.35rem}
-.pager .off{color:var(--muted)}
-.search{display:flex;gap:.6rem;align-items:center}
-#q{flex:1;max-width:30rem;font:inherit;padding:.35rem .6rem;border:1px solid var(--line);border-radius:.5rem;
-background:var(--them);color:var(--ink)}
-#count{color:var(--muted);font-size:.85rem}
-main{max-width:52rem;margin:0 auto;padding:1rem;display:flex;flex-direction:column;gap:.35rem}
-.day{align-self:center;margin:.8rem 0 .3rem;padding:.1rem .7rem;border-radius:1rem;background:var(--line);
-font-size:.8rem}
-.msg{max-width:min(36rem,85%);padding:.4rem .65rem .3rem;border-radius:.8rem;background:var(--them);
-box-shadow:0 1px 1px rgba(0,0,0,.1);align-self:flex-start;overflow-wrap:anywhere}
-.msg.me{align-self:flex-end;background:var(--me)}
-.who{font-weight:600;font-size:.85rem}
-.c0 .who{color:#c0392b}.c1 .who{color:#2471a3}.c2 .who{color:#1e8449}.c3 .who{color:#9a7d0a}
-.c4 .who{color:#7d3c98}.c5 .who{color:#ba4a00}.c6 .who{color:#138d90}.c7 .who{color:#a93263}
-.text{white-space:pre-wrap}
-.kind{color:var(--muted);font-style:italic}
-.reply{display:block;border-left:3px solid var(--accent);padding:.1rem .5rem;margin:.2rem 0;color:var(--muted);
-text-decoration:none;font-size:.85rem;background:rgba(127,127,127,.1);border-radius:.3rem}
-.fwd{color:var(--muted);font-size:.8rem;font-style:italic}
-.msg img,.msg video{display:block;max-width:100%;max-height:24rem;border-radius:.5rem;margin:.3rem 0}
-.msg audio{display:block;width:100%;margin:.3rem 0}
-.file,.missing{display:block;margin:.2rem 0;font-size:.9rem}
-.missing{color:var(--muted)}
-.foot{display:flex;justify-content:flex-end;align-items:center;gap:.5rem;font-size:.75rem;color:var(--muted)}
-.reactions{margin-right:auto}
-.reactions span{background:rgba(127,127,127,.16);border-radius:1rem;padding:0 .4rem;margin-right:.2rem;color:var(--ink)}
-.event{align-self:center;color:var(--muted);font-size:.82rem;text-align:center;max-width:85%;overflow-wrap:anywhere}
-.event time{margin-right:.4rem}
-:target{outline:2px solid var(--accent);outline-offset:2px}
-ul.chats{list-style:none;padding:0;margin:0}
-ul.chats li{padding:.55rem .8rem;background:var(--them);border-radius:.6rem;margin:.3rem 0}
-footer{color:var(--muted);font-size:.8rem;text-align:center;padding:1rem}
-"""
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("vault.operations.export", "templates"),
+    autoescape=True,  # every value from the vault is escaped; only STYLE and SCRIPT are Markup
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    undefined=jinja2.StrictUndefined,
+)
 
-# The offline search: a plain substring match over each message's text, ignoring case (and
-# compatibility forms, NFKC), so any run of Chinese, Japanese or Korean characters is found.
-SCRIPT = """
-(function () {
-  "use strict";
-  var q = document.getElementById("q"), count = document.getElementById("count");
-  var items = Array.prototype.slice.call(document.querySelectorAll("#log [data-item]"));
-  var days = Array.prototype.slice.call(document.querySelectorAll("#log .day"));
-  var hay = null;
-  function norm(s) { return s.normalize("NFKC").toLowerCase(); }
-  function run() {
-    var term = norm(q.value.trim());
-    if (hay === null) { hay = items.map(function (el) { return norm(el.textContent); }); }
-    var n = 0;
-    items.forEach(function (el, i) {
-      var hit = term === "" || hay[i].indexOf(term) !== -1;
-      el.hidden = !hit;
-      if (hit && term !== "") { n += 1; }
-    });
-    days.forEach(function (d) { d.hidden = term !== ""; });
-    count.textContent = term === "" ? "" : (n === 0 ? "nothing found here" : n + " found");
-  }
-  q.addEventListener("input", run);
-  document.addEventListener("keydown", function (e) {
-    if (e.key === "/" && document.activeElement !== q) { e.preventDefault(); q.focus(); }
-    if (e.key === "Escape" && document.activeElement === q) { q.value = ""; run(); }
-  });
-})();
-"""
+
+def _static(name: str) -> str:
+    source, _, _ = _TEMPLATES.loader.get_source(_TEMPLATES, name)  # type: ignore[union-attr]
+    return source
+
+
+STYLE = _static("style.css")
+SCRIPT = _static("search.js")
 
 
 def _sha256(text: str) -> str:
@@ -126,10 +75,6 @@ CSP = (
     f"script-src 'sha256-{_sha256(SCRIPT)}'; "
     "img-src 'self'; media-src 'self'; base-uri 'none'; form-action 'none'"
 )
-
-
-def esc(text: str) -> str:
-    return html.escape(text, quote=True)
 
 
 def needs_dir(chats: list[ChatInfo], all_chats: bool, page_size: int = PAGE_SIZE) -> bool:
@@ -155,7 +100,7 @@ def write(
             ChatPages(v, chat, out, counts, zone=zone, page_size=page_size, base="", up=None).write()
         return
     with out.create(MAIN) as fh:
-        fh.write(_encode(_index_page(chats, zone)))
+        _index_page(fh, chats, zone)
     for chat in chats:
         out.mkdir(str(chat.id))
         ChatPages(v, chat, out, counts, zone=zone, page_size=page_size, base=str(chat.id), up="../index.html").write()
@@ -165,28 +110,12 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8", "replace")
 
 
-def _head(title: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-    )
-
-
-def _tail() -> str:
-    return (
-        "<footer>Exported from talkvault. This file is not encrypted: keep it safe, and delete it when you no "
-        f"longer need it.</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
-    )
-
-
-def _search(label: str) -> str:
-    return (
-        f'<div class="search"><input id="q" type="search" placeholder="{esc(label)}" aria-label="{esc(label)}"'
-        ' autocomplete="off" spellcheck="false"><output id="count"></output></div>\n'
-    )
+def _stream(fh: IO[bytes], template: str, **context: Any) -> None:
+    """Render `template` into `fh` piece by piece (jinja2's generate: the rows are pulled lazily)."""
+    for piece in _TEMPLATES.get_template(template).generate(
+        csp=CSP, style=Markup(STYLE), script=Markup(SCRIPT), **context
+    ):
+        fh.write(_encode(piece))
 
 
 def _day(ts_ms: int, zone: ZoneInfo) -> str:
@@ -200,26 +129,52 @@ def _span(chat: ChatInfo, zone: ZoneInfo) -> str:
     return first if first == last else f"{first} – {last}"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+class FoldTable:
+    """The traditional -> simplified characters a page's script needs to fold a query like the vault.
+
+    Only the simplified characters that occur in the page's folded text are carried, with every
+    traditional character OpenCC's t2s maps to them (read once from a character-by-character
+    conversion of the Han blocks), so that `簽約` typed in the search box finds `签约`.
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def add(self, folded: str) -> None:
+        self.seen.update(ch for ch in folded if ch in _by_simplified())
+
+    def __call__(self) -> dict[str, str]:
+        table = _by_simplified()
+        return {t: simp for simp in sorted(self.seen) for t in table[simp]}
 
 
-def _index_page(chats: list[ChatInfo], zone: ZoneInfo) -> str:
-    parts = [
-        _head("talkvault export"),
-        "<header>\n<h1>Chats</h1>\n",
-        f'<p class="meta">{_plural(len(chats), "chat")}; times in {esc(zone.key)}</p>\n',
-        _search("Find a chat"),
-        '</header>\n<main id="log">\n<ul class="chats">\n',
-    ]
+@functools.lru_cache(maxsize=1)
+def _by_simplified() -> dict[str, list[str]]:
+    chars = [chr(cp) for lo, hi in ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF)) for cp in range(lo, hi + 1)]
+    simplified = fold("\n".join(chars)).split("\n")
+    if len(simplified) != len(chars):  # pragma: no cover - a conversion that joined lines: one by one
+        simplified = [fold(ch) for ch in chars]
+    out: dict[str, list[str]] = {}
+    for t, simp in zip(chars, simplified, strict=True):
+        if len(simp) == 1 and simp != t:
+            out.setdefault(simp, []).append(t)
+    return out
+
+
+def _folded(*parts: str | None) -> str:
+    return fold(" ".join(p for p in parts if p))
+
+
+def _index_page(fh: IO[bytes], chats: list[ChatInfo], zone: ZoneInfo) -> None:
+    table = FoldTable()
+    rows = []
     for c in chats:
-        meta = " · ".join(x for x in (c.source, c.kind, _plural(c.messages, "message"), _span(c, zone)) if x)
-        parts.append(
-            f'<li data-item><a href="{c.id}/index.html">{esc(c.title)}</a><div class="meta">{esc(meta)}</div></li>\n'
-        )
-    parts.append("</ul>\n</main>\n")
-    parts.append(_tail())
-    return "".join(parts)
+        folded = _folded(c.title)
+        table.add(folded)
+        meta = " · ".join(x for x in (c.source, c.kind, plural(c.messages, "message"), _span(c, zone)) if x)
+        rows.append({"title": c.title, "href": f"{c.id}/index.html", "meta": meta, "folded": folded})
+    meta = f"{plural(len(chats), 'chat')}; times in {zone.key}"
+    _stream(fh, "index.html.j2", title="talkvault export", meta=meta, chats=rows, fold_table=table)
 
 
 class ChatPages:
@@ -241,7 +196,6 @@ class ChatPages:
         self.zone, self.page_size, self.base, self.up = zone, page_size, base, up
         self.pages = max(1, -(-chat.rows // page_size))
         self.files = AttachmentFiles(v, out, counts, base)
-        self._fh: IO[bytes] | None = None
         self._page = 0
         self._day: str | None = None
 
@@ -258,131 +212,107 @@ class ChatPages:
 
     def write(self) -> None:
         self.counts.chats += 1
+        stream = self._rows()
+        for n in range(1, self.pages + 1):
+            self._page, self._day = n, None
+            rows = stream if n == self.pages else itertools.islice(stream, self.page_size)
+            table = FoldTable()
+            with self.out.create(self._rel(n)) as fh:  # rows deleted meanwhile: the pages still exist
+                _stream(fh, "chat.html.j2", **self._page_context(), items=self._items(rows, table), fold_table=table)
+
+    def _rows(self) -> Iterator[tuple[Row, Quote | None]]:
+        """The chat's rows in time order with the message each reply answers, batch by batch."""
         replies = ReplyIndex(self.v, self.chat.id)
-        pos = 0
-        try:
-            for batch in batches(self.v, self.chat):
-                quotes = replies.quotes(batch)
-                for row in batch:
-                    if pos % self.page_size == 0 and self._page < self.pages:
-                        self._next_page()
-                    assert self._fh is not None
-                    self._fh.write(_encode(self._row(row, quotes.get(row.reply_to) if row.reply_to else None)))
-                    self.counts.add(row.is_event)
-                    pos += 1
-            while self._page < self.pages:  # rows deleted meanwhile: keep every link working
-                self._next_page()
-            self._close_page()
-        finally:
-            if self._fh is not None:
-                self._fh.close()
+        for batch in batches(self.v, self.chat):
+            quotes = replies.quotes(batch)
+            for row in batch:
+                yield row, quotes.get(row.reply_to) if row.reply_to else None
 
-    def _next_page(self) -> None:
-        self._close_page()
-        self._page += 1
-        self._day = None
-        self._fh = self.out.create(self._rel(self._page))
-        self._fh.write(_encode(self._page_head()))
+    def _items(self, rows: Iterable[tuple[Row, Quote | None]], table: FoldTable) -> Iterator[dict[str, Any]]:
+        for row, answered in rows:
+            item = self._item(row, answered)
+            table.add(item["folded"])
+            self.counts.add(row.is_event)
+            yield item
 
-    def _close_page(self) -> None:
-        if self._fh is None:
-            return
-        self._fh.write(_encode("</main>\n" + self._pager() + _tail()))
-        self._fh.close()
-        self._fh = None
-
-    def _page_head(self) -> str:
+    def _page_context(self) -> dict[str, Any]:
         c = self.chat
-        counts = _plural(c.messages, "message") + (f", {_plural(c.events, 'event')}" if c.events else "")
+        counts = plural(c.messages, "message") + (f", {plural(c.events, 'event')}" if c.events else "")
         meta = " · ".join(x for x in (c.source, c.kind, counts, _span(c, self.zone), f"times in {self.zone.key}") if x)
-        title = c.title if self.pages == 1 else f"{c.title} ({self._page}/{self.pages})"
-        label = "Search this chat" if self.pages == 1 else f"Search page {self._page} of {self.pages}"
-        up = f'<p class="meta"><a href="{esc(self.up)}">← All chats</a></p>\n' if self.up else ""
-        return (
-            _head(title)
-            + f'<header>\n{up}<h1>{esc(c.title)}</h1>\n<p class="meta">{esc(meta)}</p>\n'
-            + self._pager()
-            + _search(label)
-            + '</header>\n<main id="log">\n'
-        )
-
-    def _pager(self) -> str:
-        if self.pages == 1:
-            return ""
         n = self._page
-        prev = (
-            f'<a rel="prev" href="{esc(self.page_name(n - 1))}">← Earlier</a>'
-            if n > 1
-            else '<span class="off">← Earlier</span>'
-        )
-        nxt = (
-            f'<a rel="next" href="{esc(self.page_name(n + 1))}">Later →</a>'
-            if n < self.pages
-            else '<span class="off">Later →</span>'
-        )
-        return f'<nav class="pager">{prev}<span>Page {n} of {self.pages}</span>{nxt}</nav>\n'
+        pager = None
+        if self.pages > 1:
+            pager = {
+                "n": n,
+                "pages": self.pages,
+                "prev": self.page_name(n - 1) if n > 1 else None,
+                "next": self.page_name(n + 1) if n < self.pages else None,
+            }
+        return {
+            "title": c.title if self.pages == 1 else f"{c.title} ({n}/{self.pages})",
+            "chat_title": c.title,
+            "meta": meta,
+            "up": self.up,
+            "pager": pager,
+            "search_label": "Search this chat" if self.pages == 1 else f"Search page {n} of {self.pages}",
+        }
 
     # -- one row -------------------------------------------------------------------------------
-    def _row(self, row: Row, quote: Quote | None) -> str:
-        parts: list[str] = []
-        day = _day(row.ts_ms, self.zone)
+    def _item(self, row: Row, quote: Quote | None) -> dict[str, Any]:
+        local = utc(row.ts_ms).astimezone(self.zone)
+        day = local.strftime("%Y-%m-%d")
+        item: dict[str, Any] = {
+            "id": row.id,
+            "iso": iso_ms(row.ts_ms),
+            "full": local.strftime("%Y-%m-%d %H:%M:%S"),
+            "hm": local.strftime("%H:%M"),
+            "date": day,
+            "day": None,
+            "event": row.is_event,
+        }
         if day != self._day:
             self._day = day
-            weekday = utc(row.ts_ms).astimezone(self.zone).strftime("%A")
-            parts.append(f'<div class="day">{day} · {weekday}</div>\n')
-        local = utc(row.ts_ms).astimezone(self.zone)
-        when = (
-            f'<time datetime="{iso_ms(row.ts_ms)}" title="{local.strftime("%Y-%m-%d %H:%M:%S")}">'
-            f"{local.strftime('%H:%M')}</time>"
-        )
+            item["day"], item["weekday"] = day, local.strftime("%A")
         if row.is_event:
-            text = " ".join(row.text.split()) or row.kind
-            parts.append(f'<div class="event" id="m{row.id}" data-item>{when}{esc(text)}</div>\n')
-            return "".join(parts)
-        side = "me" if row.from_me else "them"
+            item["text"] = " ".join(row.text.split()) or row.kind
+            item["folded"] = _folded(item["text"])
+            return item
         who = row.sender or ("me" if row.from_me else "")
-        color = hashlib.blake2b((row.sender_key or who).encode("utf-8", "replace"), digest_size=2).digest()[0] % COLORS
-        parts.append(f'<article class="msg {side} c{color}" id="m{row.id}" data-item>')
-        if who:
-            parts.append(f'<div class="who">{esc(who)}</div>')
-        if row.reply_to:
-            parts.append(self._reply(quote))
-        if row.forwarded_from:
-            parts.append(f'<div class="fwd">Forwarded from {esc(snippet(row.forwarded_from))}</div>')
-        if row.text:
-            parts.append(f'<div class="text">{esc(row.text)}</div>')
-        elif row.kind != TEXT and not row.attachments:
-            parts.append(f'<div class="text kind">{esc(row.kind)}</div>')
-        parts.extend(self._attachment(a) for a in row.attachments)
-        parts.append('<div class="foot">')
-        parts.append(_reactions(row))
-        if row.edited_ms is not None:
-            parts.append("<span>edited</span>")
-        parts.append(when + "</div></article>\n")
-        return "".join(parts)
+        key = (row.sender_key or who).encode("utf-8", "replace")
+        attachments = [self._attachment(a) for a in row.attachments]
+        item.update(
+            side="me" if row.from_me else "them",
+            color=hashlib.blake2b(key, digest_size=2).digest()[0] % COLORS,
+            who=who,
+            reply=self._reply(quote) if row.reply_to else None,
+            forwarded=snippet(row.forwarded_from) if row.forwarded_from else None,
+            text=row.text,
+            label=None if row.text or row.attachments else message_label(row.kind),
+            attachments=attachments,
+            reactions=_reactions(row),
+            edited=row.edited_ms is not None,
+        )
+        names = " ".join(a.name for a in row.attachments)
+        item["folded"] = _folded(who, row.text, item["label"], names, item["forwarded"])
+        return item
 
-    def _reply(self, quote: Quote | None) -> str:
+    def _reply(self, quote: Quote | None) -> dict[str, Any]:
         if quote is None:
-            return '<span class="reply">↪ a message not in this export</span>'
+            return {"href": None}
         page = min(quote.position // self.page_size + 1, self.pages)
         href = f"#m{quote.id}" if page == self._page else f"{self.page_name(page)}#m{quote.id}"
-        return f'<a class="reply" href="{esc(href)}">↪ <b>{esc(quote.sender or "?")}</b> {esc(quote.snippet)}</a>'
+        return {"href": href, "sender": quote.sender or "?", "snippet": quote.snippet}
 
-    def _attachment(self, att: AttachmentRow) -> str:
+    def _attachment(self, att: AttachmentRow) -> dict[str, Any]:
         rel = self.files.link(att)
-        name = esc(att.name)
         if rel is None:
-            return f'<span class="missing">📎 {name} (not stored)</span>'
-        src = esc(quote(rel, safe="/"))
-        media = media_type(att)
-        if media == "image":
-            return f'<a href="{src}"><img src="{src}" alt="{name}" title="{name}" loading="lazy"></a>'
-        if media == "video":
-            return f'<video controls preload="metadata" src="{src}" title="{name}"></video>'
-        if media == "audio":
-            return f'<audio controls preload="none" src="{src}" title="{name}"></audio>'
-        size = f" ({_size(att.size)})" if att.size else ""
-        return f'<a class="file" href="{src}" download="{name}">📎 {name}{size}</a>'
+            return {"media": "missing", "name": att.name, "label": attachment_label(att.name, att.kind, False)}
+        return {
+            "media": media_type(att),
+            "name": att.name,
+            "src": quote(rel, safe="/"),
+            "size": _size(att.size) if att.size else None,
+        }
 
 
 _SHOWN_IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/avif"})
@@ -409,15 +339,9 @@ def _size(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _reactions(row: Row) -> str:
+def _reactions(row: Row) -> list[dict[str, Any]]:
     groups: dict[str, list[str]] = {}
     for r in row.reactions:
         if not r.removed:
             groups.setdefault(r.emoji, []).append(r.sender or "?")
-    if not groups:
-        return ""
-    chips: Iterator[str] = (
-        f'<span title="{esc(", ".join(who))}">{esc(emoji)}{" " + str(len(who)) if len(who) > 1 else ""}</span>'
-        for emoji, who in groups.items()
-    )
-    return '<span class="reactions">' + "".join(chips) + "</span>"
+    return [{"emoji": emoji, "who": ", ".join(who), "n": len(who)} for emoji, who in groups.items()]
