@@ -34,7 +34,9 @@ def jsonl_good(path: Path, key: str = "k1") -> Path:
 
 def jsonl_deep(path: Path) -> Path:
     head = jsonl_good(path, "k2").read_text()
-    return write(path, head + '{"type": "message", "chat": "k2", "ts": "2023-01-01T11:00:00Z", "extra": ' + DEEP + "}\n")
+    return write(
+        path, head + '{"type": "message", "chat": "k2", "ts": "2023-01-01T11:00:00Z", "extra": ' + DEEP + "}\n"
+    )
 
 
 def telegram_deep(path: Path) -> Path:

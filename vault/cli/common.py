@@ -95,8 +95,14 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
 
 
+#: Whether this process has printed its JSON document (the error boundary then prints no second one).
+json_emitted = False
+
+
 def emit_json(obj: Any) -> None:
+    global json_emitted
     click.echo(json.dumps(obj, ensure_ascii=False, indent=None))
+    json_emitted = True
 
 
 def source_spec(*, new: bool = False) -> Any:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from vault.errors import UsageError
+from vault.errors import NotFoundError, UsageError
 from vault.operations.ingest import chat_mac, mac, unindex_messages, unindex_name
 from vault.store import db
 from vault.timeutil import SEQ_SPAN, now_iso
@@ -76,7 +76,12 @@ def target_ids(
             found |= {
                 int(r[0]) for r in c.execute(f"SELECT id FROM messages WHERE id IN ({','.join('?' * len(part))})", part)
             }
-        ids = [i for i in ids if i in found]
+        missing = len(set(ids) - found)
+        if missing:
+            raise NotFoundError(
+                f"{missing} of the message ids given {'is' if missing == 1 else 'are'} not in the vault "
+                "('talkvault search' and 'show' print the ids); nothing was deleted"
+            )
     elif chat:
         cid = resolve_chat(v, chat)
         ids = [int(r[0]) for r in c.execute("SELECT id FROM messages WHERE chat_id = ? ORDER BY id", (cid,))]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vault.errors import UsageError
+from vault.errors import NotFoundError, UsageError
 from vault.shell.session import ChatView
 
 if TYPE_CHECKING:
@@ -384,14 +384,14 @@ def resolve_chat(v: Vault, given: str) -> int:
 
     try:
         return v.resolve_chat(given)
-    except UsageError:
+    except (UsageError, NotFoundError):
         want = fold(given)
         found = [c for c in v.chats() if want and want in fold(c["title"] or "")]
         if len(found) == 1:
             return int(found[0]["id"])
         if found:
             raise UsageError(f"{len(found)} chats match that; use the id from 'chats'") from None
-        raise UsageError("no such chat; 'chats' lists them with their ids") from None
+        raise NotFoundError("no such chat; 'chats' lists them with their ids") from None
 
 
 @command("chat", "chat ID|TITLE", "open a chat at its newest messages", args="chat")
