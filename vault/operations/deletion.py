@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from vault.errors import NotFoundError, UsageError
 from vault.operations.ingest import chat_mac, mac, unindex_messages, unindex_name
 from vault.store import db
-from vault.timeutil import SEQ_SPAN, now_iso
+from vault.timeutil import now_iso
 
 if TYPE_CHECKING:
     from vault.store.handle import Store
@@ -43,7 +43,7 @@ def target_ids(
     """The message ids a delete would remove (and the chat id when a whole chat goes)."""
     from vault.operations.reading import resolve_chat
     from vault.operations.search import matching_ids
-    from vault.text.query import parse_date
+    from vault.text.query import date_ids
     from vault.timeutil import local_zone
 
     given = [x for x in (message_ids, chat, query) if x]
@@ -54,13 +54,13 @@ def target_ids(
     for value, which in ((after, "after"), (before, "before")):
         if value is None:
             continue
-        span = parse_date(value, tz)
+        span = date_ids(value, tz)
         if span is None:
             raise UsageError(f"--{which} takes YYYY, YYYY-MM or YYYY-MM-DD")
         if which == "after":
-            lo = int(span[0].timestamp() * 1000) * SEQ_SPAN
+            lo = span[0]
         else:
-            hi = int(span[0].timestamp() * 1000) * SEQ_SPAN
+            hi = span[0]
     c = v.conn
     whole_chat: int | None = None
     if message_ids:

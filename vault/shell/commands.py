@@ -352,15 +352,13 @@ def cmd_down(sh: Shell, arg: str) -> None:
     details="Also YYYY-MM or YYYY; days are in this machine's time zone. Shows that day's first messages, or the next.",
 )
 def cmd_date(sh: Shell, arg: str) -> None:
-    from vault.core import SEQ_SPAN
-    from vault.text.query import parse_date
+    from vault.text.query import date_ids
 
     view = _need_view(sh)
-    span = parse_date(arg, sh.tz) if arg else None
+    span = date_ids(arg, sh.tz) if arg else None
     if span is None:
         raise UsageError("date takes YYYY-MM-DD (or YYYY-MM, or YYYY)")
-    # Message ids are time-ordered (vault/store/schema.py): the first id of a millisecond is ms << SEQ_BITS.
-    start_id = int(span[0].timestamp() * 1000) * SEQ_SPAN
+    start_id = span[0]  # message ids are time-ordered (vault/store/schema.py)
     chat_id, limit = view.chat_id, sh.height()
     msgs = sh.call(lambda v: v.show(chat_id, after=start_id - 1, limit=limit))
     if msgs:
