@@ -139,3 +139,39 @@ def test_a_document_already_printed_is_not_followed_by_another(
     assert info.value.code == 1
     out, _ = capsys.readouterr()
     assert out.splitlines() == ['{"done": 1}']
+
+
+def test_busy_vault(filled: dict[str, str]) -> None:
+    import sqlcipher3
+
+    key = cli("export-key", "--json", env=filled).json()["key"]
+    con = sqlcipher3.connect(str(Path(filled["TALKVAULT_DIR"]) / "vault.db"), isolation_level=None)
+    con.execute(f"PRAGMA key = \"x'{key}'\"")
+    con.execute("BEGIN EXCLUSIVE")
+    try:
+        r = cli("chats", "--json", env={**filled, "TALKVAULT_WAIT": "0.3"})
+        assert r.code == 5, (r.code, r.err)
+        assert "busy" in one_error_doc(r.out, 5)
+    finally:
+        con.execute("ROLLBACK")
+        con.close()
+
+
+def test_interrupted_is_one_document(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import vault.cli as cli_mod
+    from vault.cli import common
+
+    @cli_mod.cli.command("interrupt-for-test")
+    @cli_mod.json_option
+    def interrupt(as_json: bool) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(common, "json_emitted", False)
+    try:
+        with pytest.raises(SystemExit) as info:
+            cli_mod.main(["interrupt-for-test", "--json"])
+    finally:
+        cli_mod.cli.commands.pop("interrupt-for-test", None)
+    assert info.value.code == 130
+    out, _ = capsys.readouterr()
+    assert "interrupted" in one_error_doc(out, 130)
