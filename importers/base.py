@@ -314,7 +314,10 @@ class JsonGuard:
         if b"\\" in rest:
             # Drop the escaped backslashes, then the escaped quotes: every quote left opens or closes a
             # string (backslash runs pair up from their left, as in JSON; none stand outside strings).
-            rest = rest.replace(b"\\\\", b"").replace(b'\\"', b"")
+            if b"\\\\" in rest:
+                rest = rest.replace(b"\\\\", b"")
+            if b'\\"' in rest:
+                rest = rest.replace(b'\\"', b"")
         quotes = rest.count(b'"')
         if self._in_string:  # the string that went on: its length so far, and whether it ends here
             head = rest.find(b'"')
