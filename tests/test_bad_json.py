@@ -168,3 +168,26 @@ def test_guard_agrees_with_the_real_depth(doc: object, limit: int, chunk: int, a
 
 def test_real_exports_are_far_below_the_limit() -> None:
     assert MAX_JSON_DEPTH >= 64
+
+
+def test_a_recursion_error_anywhere_in_a_parser_fails_that_file_only(new_vault, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The safety net at the import boundary: whatever recursed, the file is an ExportError naming it,
+    rolled back, and the vault takes the next file."""
+    from vault.operations import parse_ahead
+
+    good = jsonl_good(tmp_path / "good.jsonl")
+    bad = jsonl_good(tmp_path / "bad.jsonl", "k9")
+    real = parse_ahead.prepared_here
+
+    def recursing(fmt, path, options, zone):  # type: ignore[no-untyped-def]
+        if path.name == "bad.jsonl":
+            yield from list(real(fmt, path, options, zone))[:2]  # a chat is in before it recurses
+            raise RecursionError
+        yield from real(fmt, path, options, zone)
+
+    monkeypatch.setattr(parse_ahead, "prepared_here", recursing)
+    with pytest.raises(ExportError) as info:
+        new_vault.import_path(bad)
+    assert "bad.jsonl" in str(info.value) and "nested too deeply" in str(info.value)
+    assert new_vault.chats() == []  # rolled back: not even the chat
+    assert new_vault.import_path(good).added == 1
