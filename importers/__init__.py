@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from importers.base import Format, ParseOptions
-from vault.errors import UnknownFormatError, UsageError
+from vault.errors import ExportError, UnknownFormatError, UsageError
 
 # Order matters only where two detectors could both say yes: more specific first.
 _MODULES = (
@@ -74,12 +74,19 @@ def get(name: str) -> Format:
 
 
 def detect(path: Path) -> Format:
+    refused: ExportError | None = None
     for fmt in _iter_formats():
         try:
             if fmt.detect(path):
                 return fmt
         except OSError:
             continue
+        except (ExportError, RecursionError) as exc:  # e.g. JSON nested too deeply to look into
+            if refused is None:
+                refused = exc if isinstance(exc, ExportError) else ExportError("nests too deeply to be read")
+            continue
+    if refused is not None:
+        raise UnknownFormatError(f"could not be recognised: it {refused.reason}", path=str(path))
     if path.is_file() and path.stat().st_size == 0:
         raise UnknownFormatError("this file is empty: there is nothing in it to import", path=str(path))
     what = "folder (nor anything in it)" if path.is_dir() else "file"

@@ -10,6 +10,7 @@ the vault's storage or crypto, never extract archives to disk and never write fi
 from __future__ import annotations
 
 import codecs
+import json
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -241,3 +242,163 @@ def text_lines(raw: IO[bytes], *, path: str, encoding: str = "utf-8") -> Iterato
         if line.endswith("\r"):
             line = line[:-1]
         yield lineno, line
+
+
+# -- JSON, bounded -----------------------------------------------------------------------------
+#: How deeply a JSON export may nest arrays and objects. Real exports nest about ten levels
+#: (Hangouts, the deepest, about a dozen); a deeper document is refused before it is parsed, because
+#: parsers pay for depth: ijson builds a prefix per event (quadratic memory: a few MB of `[` need
+#: gigabytes) and json.loads recurses (RecursionError).
+MAX_JSON_DEPTH = 128
+#: The longest string one JSON value may hold, in bytes (escape sequences not counted). No chat app comes near it
+#: (Telegram caps a message at 4,096 characters, Slack at 40,000); a longer one would cost about
+#: ten times its size in memory by the time it is indexed, so the file is refused instead.
+MAX_JSON_STRING = 16 * 2**20
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}')
+_BRACKETS_AS_SQUARE = bytes.maketrans(b"{}", b"[]")  # only the depth counts; the parser checks the kinds
+_GUARD_SLICE = 1 << 20  # how much of a bytes object the scanner looks at in one step
+
+
+class JsonGuard:
+    """A byte stream for a JSON parser (ijson or json.load) that refuses what parsers choke on.
+
+    It passes the bytes through unchanged while following the document's structure (strings
+    skipped, with their escapes): nesting deeper than MAX_JSON_DEPTH, or one string longer than
+    MAX_JSON_STRING, raises ExportError naming the file before the parser sees those bytes. The
+    work is a few bytes methods over each chunk (C speed, no per-byte Python); memory stays one chunk.
+    """
+
+    def __init__(
+        self,
+        raw: IO[bytes] | None,
+        *,
+        path: str | None,
+        max_depth: int = MAX_JSON_DEPTH,
+        max_string: int = MAX_JSON_STRING,
+    ) -> None:
+        self._raw = raw
+        self.path = path
+        self.max_depth = max_depth
+        self.max_string = max_string
+        self._depth = 0
+        self._in_string = False
+        self._escaped = False  # inside a string, the chunk ended on a backslash
+        self._string_len = 0
+
+    def read(self, size: int = -1) -> bytes:
+        assert self._raw is not None
+        data = self._raw.read(size)
+        self.check(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:  # json.load and friends may ask
+        assert self._raw is not None
+        data = self._raw.readline(size)
+        self.check(data)
+        return data
+
+    def check(self, data: bytes) -> None:
+        """Follow `data`, the document's next bytes; ExportError when it nests or runs too far."""
+        view = memoryview(data)
+        for start in range(0, len(data), _GUARD_SLICE):
+            self._check(bytes(view[start : start + _GUARD_SLICE]))
+
+    def _check(self, chunk: bytes) -> None:
+        start = 0
+        if self._escaped:  # the previous chunk ended on a backslash inside a string: skip what it escapes
+            start, self._escaped = 1, False
+            self._string_len += 1
+        rest = chunk[start:] if start else chunk
+        if b"\\" in rest:
+            # Drop the escaped backslashes, then the escaped quotes: every quote left opens or closes a
+            # string (backslash runs pair up from their left, as in JSON; none stand outside strings).
+            if b"\\\\" in rest:
+                rest = rest.replace(b"\\\\", b"")
+            if b'\\"' in rest:
+                rest = rest.replace(b'\\"', b"")
+        quotes = rest.count(b'"')
+        if self._in_string:  # the string that went on: its length so far, and whether it ends here
+            head = rest.find(b'"')
+            self._string_len += len(rest) if head < 0 else head
+            if self._string_len > self.max_string:
+                self._too_long()
+        # Keep only the quotes and brackets, then drop adjacent quote pairs: an empty string goes, and
+        # two strings with no bracket between them merge, which changes no depth. What is left is small.
+        marks = rest.translate(None, _NOT_MARKS).replace(b'""', b"")
+        parts = marks.split(b'"')
+        first = 1 if self._in_string else 0  # the index of the first part outside any string
+        ends_in_string = (quotes + first) % 2 == 1
+        if ends_in_string:
+            tail = rest.rfind(b'"')
+            if tail >= 0:
+                self._string_len = len(rest) - tail - 1
+            self._escaped = _ends_in_escape(rest)
+            if self._string_len > self.max_string:
+                self._too_long()
+        else:
+            self._string_len = 0
+        self._in_string = ends_in_string
+        rest = b"".join(parts[first::2])
+        brackets = rest.translate(_BRACKETS_AS_SQUARE, _NOT_BRACKETS)
+        if not brackets:
+            return
+        # Remove matched pairs, innermost first: each pass peels one level (replace() sees only the pairs
+        # adjacent before it), so the passes count the nesting of the pairs that open and close in this
+        # chunk; what is left is closers, then openers.
+        passes = 0
+        while True:
+            shorter = brackets.replace(b"[]", b"")
+            if len(shorter) == len(brackets):
+                break
+            brackets = shorter
+            passes += 1
+            if self._depth + passes > self.max_depth:
+                self._too_deep()
+        closers = len(brackets) - len(brackets.lstrip(b"]"))
+        openers = len(brackets) - closers
+        if max(self._depth, self._depth - closers + openers) + passes > self.max_depth:
+            self._too_deep()
+        self._depth = max(0, self._depth - closers + openers)
+
+    def _too_deep(self) -> None:
+        raise ExportError(
+            f"nests JSON more than {self.max_depth} levels deep; no chat export does, so this file was not "
+            "imported (is it damaged, or another kind of file?)",
+            path=self.path,
+        )
+
+    def _too_long(self) -> None:
+        raise ExportError(
+            f"holds one JSON value longer than {self.max_string // 2**20} MiB; no chat message is that long, "
+            "so this file was not imported (is it damaged, or another kind of file?)",
+            path=self.path,
+        )
+
+
+def _ends_in_escape(body: bytes) -> bool:
+    """Whether string bytes end in an unpaired backslash (it escapes the next chunk's first byte)."""
+    return (len(body) - len(body.rstrip(b"\\"))) % 2 == 1
+
+
+def guard_json(raw: Any, path: str | None = None) -> JsonGuard:
+    """The stream to hand a JSON parser (ijson.items/parse, json.load): see JsonGuard. Without a
+    path, the import names the file when the error reaches it."""
+    return JsonGuard(raw, path=path)
+
+
+def loads_json(data: bytes | str, path: str | None = None, *, line: int | None = None, **kw: Any) -> Any:
+    """json.loads, bounded like JsonGuard: too deep or too long is an ExportError naming the file
+    (and the line), never a RecursionError. Keyword arguments go to json.loads."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    guard = JsonGuard(None, path=path)
+    try:
+        guard.check(raw)
+        return json.loads(data, **kw)
+    except ExportError as exc:
+        if line is None:
+            raise
+        raise ExportError(exc.reason, path=path, line=line) from None
+    except RecursionError:  # a safety net; the guard refuses such depth first
+        raise ExportError("nests JSON too deeply to be read", path=path, line=line) from None

@@ -9,13 +9,12 @@ export into a vault that already holds it adds nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from importers.base import Format, ParseOptions, file_opener, head_text, text_lines
+from importers.base import Format, ParseOptions, file_opener, head_text, loads_json, text_lines
 from vault.errors import ExportError
 from vault.records import (
     EVENT_KINDS,
@@ -40,7 +39,7 @@ def detect(path: Path) -> bool:
         return False
     first = head_text(path, 4096).split("\n", 1)[0]
     try:
-        doc = json.loads(first)
+        doc = loads_json(first)
     except ValueError:
         return False
     return isinstance(doc, dict) and doc.get("type") == HEADER_TYPE
@@ -186,7 +185,7 @@ def _parse_lines(fh: IO[bytes], path: Path) -> Iterator[Record]:
         if not line.strip():
             continue
         try:
-            doc = json.loads(line)
+            doc = loads_json(line, str(path), line=lineno)
         except ValueError:
             if not header_seen:
                 raise ExportError(

@@ -24,7 +24,7 @@ from typing import Any
 
 import ijson
 
-from importers.base import Format, ParseOptions, file_opener, head_text
+from importers.base import Format, ParseOptions, file_opener, guard_json, head_text
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,
@@ -296,7 +296,7 @@ def _scan_chats(p: Path) -> list[_ChatInfo]:
     counting: _ChatInfo | None = None
     try:
         with open(p, "rb") as fh:
-            for prefix, event, value in ijson.parse(fh):
+            for prefix, event, value in ijson.parse(guard_json(fh, str(p))):
                 if counting is not None:
                     if prefix == counting.prefix and event == "start_map":
                         counting.count += 1
@@ -340,7 +340,7 @@ def _guarded(items: Iterator[Any], p: Path) -> Iterator[Any]:
 def _messages(p: Path, prefix: str, chats: list[_ChatInfo]) -> Iterator[Record]:
     base = p.parent
     with open(p, "rb") as fh:
-        items = _guarded(ijson.items(fh, prefix, use_float=True), p)
+        items = _guarded(ijson.items(guard_json(fh, str(p)), prefix, use_float=True), p)
         for info in chats:
             chat = _chat(info.fields, info.no)
             yield chat

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 import ijson
 
-from importers.base import file_opener, open_zip, safe_member_name, zip_members, zip_opener
+from importers.base import file_opener, guard_json, open_zip, safe_member_name, zip_members, zip_opener
 from vault.records import AUDIO, FILE, GIF, IMAGE, VIDEO, Problem, Record
 
 # Errors that reading a file or a zip member can raise besides OSError: damaged zip data
@@ -212,14 +212,16 @@ def without_bom(fh: IO[bytes]) -> _Prefixed:
     return _Prefixed(head, fh)
 
 
-def json_events(fh: IO[bytes]) -> Iterator[tuple[str, str, Any]]:
-    """ijson's (prefix, event, value) stream of a JSON document, BOM skipped."""
-    return ijson.parse(without_bom(fh))
+def json_events(fh: IO[bytes], where: str | None = None) -> Iterator[tuple[str, str, Any]]:
+    """ijson's (prefix, event, value) stream of a JSON document, BOM skipped, nesting and string
+    length bounded (importers.base.JsonGuard: ExportError naming `where`)."""
+    return ijson.parse(guard_json(without_bom(fh), where))
 
 
-def json_items(fh: IO[bytes], prefix: str) -> Iterator[Any]:
-    """The values at `prefix` (e.g. "item" for a top-level array), built one at a time."""
-    return ijson.items(without_bom(fh), prefix)
+def json_items(fh: IO[bytes], prefix: str, where: str | None = None) -> Iterator[Any]:
+    """The values at `prefix` (e.g. "item" for a top-level array), built one at a time, bounded
+    like json_events."""
+    return ijson.items(guard_json(without_bom(fh), where), prefix)
 
 
 _STARTS = ("start_map", "start_array")

@@ -407,7 +407,6 @@ def test_refuses_to_overwrite_and_bad_requests(golden_env, tmp_path, vault_dir):
         (["1", "--format", "txt", "--out", str(tmp_path / "no" / "such" / "x.txt")], "does not exist"),
         (["1", "--all", "--format", "txt", "--out", str(tmp_path / "a.txt")], "not both"),
         (["--format", "txt", "--out", str(tmp_path / "b.txt")], "name the chat"),
-        (["no such chat", "--format", "txt", "--out", str(tmp_path / "c.txt")], "no such chat"),
         (["1", "--format", "pdf", "--out", str(tmp_path / "d.pdf")], "pdf"),
         (["1", "--format", "txt", "--out", str(tmp_path / "e.txt"), "--tz", "Mars/Olympus"], "time zone"),
         (["1", "--format", "txt", "--out", str(vault_dir / "plain.txt")], "inside the vault folder"),
@@ -417,6 +416,8 @@ def test_refuses_to_overwrite_and_bad_requests(golden_env, tmp_path, vault_dir):
         r = cli("export", *args, env=golden_env)
         assert r.code == 2, (args, r.code, r.err)
         assert says in r.err and "Traceback" not in r.err and r.out == "", (args, r.err)
+    r = cli("export", "no such chat", "--format", "txt", "--out", str(tmp_path / "c.txt"), env=golden_env)
+    assert r.code == 1 and "no such chat" in r.err and r.out == "", (r.code, r.err)  # a missing chat: exit 1
     assert taken.read_text() == "keep me" and (full / "x").read_text() == "keep me too"
     assert not (tmp_path / "elsewhere.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == before

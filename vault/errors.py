@@ -49,6 +49,12 @@ class NotAVaultError(VaultDamagedError):
     default_message = "no vault here; create one with 'talkvault init' or choose one with --vault DIR"
 
 
+class NotFoundError(TalkvaultError):
+    """What a command names (a chat, a message id) is not in the vault (exit 1)."""
+
+    default_message = "not in the vault"
+
+
 class VaultExistsError(TalkvaultError):
     exit_code = EXIT_USAGE
     default_message = "a vault already exists there; choose another directory with --vault DIR"

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from importers.base import SNIFF_BYTES, ParseOptions, decode_head, head_text, open_export, read_head, text_lines
+from importers.base import (
+    SNIFF_BYTES,
+    ParseOptions,
+    decode_head,
+    head_text,
+    loads_json,
+    open_export,
+    read_head,
+    text_lines,
+)
 from importers.chatlab.convert import Header, add_member, chat, record
 from importers.tree import JSON_ERRORS, WrongShape, json_items, object_head
 from vault.errors import ExportError
@@ -106,7 +114,7 @@ def detect_jsonl(path: Path) -> bool:
     if not whole:  # a header longer than the sniffed bytes (a data-URL group avatar)
         return bool(_JSONL_HEADER_RE.match(first))
     try:
-        doc = json.loads(first)
+        doc = loads_json(first)
     except ValueError:
         return False
     return isinstance(doc, dict) and doc.get("_type") == "header" and isinstance(doc.get("chatlab"), dict)
@@ -119,7 +127,7 @@ def _lines(path: Path, fh: IO[bytes]) -> Iterator[tuple[int, Any]]:
         if not stripped or stripped.startswith("#"):
             continue
         try:
-            yield lineno, json.loads(stripped)
+            yield lineno, loads_json(stripped, str(path), line=lineno)
         except ValueError:
             yield lineno, None
 

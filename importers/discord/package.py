@@ -23,7 +23,6 @@ as in DiscordChatExporter exports, so importing both merges them.
 from __future__ import annotations
 
 import csv
-import json
 import re
 import zipfile
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
-from importers.base import Format, ParseOptions, head_text, is_zip, safe_member_name
+from importers.base import Format, ParseOptions, head_text, is_zip, loads_json, safe_member_name
 from importers.discord.common import chat_title, parse_time
 from importers.tree import (
     CSV_ERRORS,
@@ -233,7 +232,7 @@ def _read_small_json(tree: ExportTree, name: str) -> Any:
         raw = fh.read(MAX_SMALL_JSON + 1)
     if len(raw) > MAX_SMALL_JSON:
         raise ValueError("file too large")
-    return json.loads(raw.decode("utf-8-sig"), parse_int=str, parse_float=Decimal)
+    return loads_json(raw.decode("utf-8-sig"), tree.where(name), parse_int=str, parse_float=Decimal)
 
 
 def _owner(tree: ExportTree, root: str) -> _Owner:

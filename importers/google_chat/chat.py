@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from importers.base import safe_member_name
+from importers.base import loads_json, safe_member_name
 from importers.google_chat.dates import parse_chat_date
 from importers.google_chat.hangouts import read_hangouts
 from importers.tree import (
@@ -81,7 +80,7 @@ def read_small_json(tree: ExportTree, name: str) -> Any:
         raw = fh.read(MAX_INFO + 1)
     if len(raw) > MAX_INFO:
         raise ValueError("too large")
-    return json.loads(raw.decode("utf-8-sig"))
+    return loads_json(raw.decode("utf-8-sig"), tree.where(name))
 
 
 def find_owner(tree: ExportTree, under: str) -> tuple[Owner, list[Record]]:

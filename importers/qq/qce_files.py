@@ -14,13 +14,12 @@ say `metadata.format: "chunked-jsonl"` (ChatLab's reader of both).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from importers.base import ParseOptions, head_text, open_export, text_lines
+from importers.base import ParseOptions, head_text, loads_json, open_export, text_lines
 from importers.qq.qce import Resources, chat_of, owner_of, record
 from importers.tree import JSON_ERRORS, FolderTree, WrongShape, dict_at, json_items, list_at, object_head, str_at
 from vault.errors import ExportError
@@ -105,7 +104,7 @@ def _read_manifest(p: Path) -> dict[str, Any]:
         if p.stat().st_size > MAX_MANIFEST_BYTES:
             raise ExportError(f"is too large for a QCE manifest; {_AGAIN}", path=str(p))
         with open_export(p) as fh:
-            doc = json.loads(fh.read().decode("utf-8-sig"))
+            doc = loads_json(fh.read().decode("utf-8-sig"), str(p))
     except OSError as exc:
         raise ExportError(f"cannot be read ({exc.strerror})", path=str(p)) from None
     except ValueError:
@@ -160,7 +159,7 @@ def parse_chunked(path: Path, options: ParseOptions) -> Iterator[Record]:
                 if not line.strip():
                     continue
                 try:
-                    msg = json.loads(line)
+                    msg = loads_json(line, where, line=lineno)
                 except ValueError:
                     yield Problem(where, lineno, "not valid JSON; skipped")
                     continue

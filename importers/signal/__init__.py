@@ -23,14 +23,13 @@ walks it. It opens the database through importers/foreign_db.py, the one importe
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from importers.base import Format, ParseOptions, read_head
+from importers.base import Format, ParseOptions, loads_json, read_head
 from importers.foreign_db import DB_ERRORS, WrongKey, open_plain, try_encrypted
 from importers.signal.backup_export import detect_signal_export, parse_signal_export
 from importers.signal.desktop import Profile, read_database
@@ -131,7 +130,7 @@ def _key(profile: Profile, options: ParseOptions) -> str:
     config = profile.root / CONFIG_NAME
     try:
         with open(config, "rb") as fh:
-            data = json.loads(fh.read(1 << 20))
+            data = loads_json(fh.read(1 << 20), str(config))
     except FileNotFoundError:
         raise ExportError(
             f"no {CONFIG_NAME} next to the sql/ folder, so the database key is unknown; " + KEY_HELP,

@@ -19,7 +19,6 @@ text has lost its back-quotes (signal-export removes them).
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import re
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from importers.base import ParseOptions, file_opener, head_text, open_export, text_lines
+from importers.base import ParseOptions, file_opener, head_text, loads_json, open_export, text_lines
 from importers.signal.convert import kind_of_mime, text_of
 from importers.signal.files import resolve_inside
 from vault.errors import ExportError
@@ -70,7 +69,7 @@ DETECT_FOLDERS = 50
 def _is_jsonl(path: Path) -> bool:
     first = head_text(path).split("\n", 1)[0].strip()
     try:
-        obj = json.loads(first)
+        obj = loads_json(first)
     except ValueError:
         return False
     return (
@@ -250,7 +249,7 @@ def _parse_jsonl(lines: Iterator[tuple[int, str]], path: Path, chat: str) -> Ite
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = loads_json(line, where, line=lineno)
             if not isinstance(obj, dict):
                 raise TypeError
             ts = datetime.fromisoformat(str(obj["date"]))

@@ -19,14 +19,13 @@ since they changed over schema versions):
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from importers.base import ParseOptions
+from importers.base import ParseOptions, loads_json
 from importers.signal.convert import SignalContext, SignalConverter, SignalStats, kind_of_mime
 from importers.signal.files import (
     LONG_TEXT_MIME,
@@ -125,7 +124,7 @@ class _Directory:
         for values in con.execute(f"SELECT {select} FROM conversations"):
             row = dict(zip([*wanted, "serviceId"] if service_col else wanted, values))
             try:
-                conv_json = json.loads(row.get("json") or "{}")
+                conv_json = loads_json(row.get("json") or "{}")
             except (TypeError, ValueError):
                 conv_json = {}
             if not isinstance(conv_json, dict):
@@ -161,7 +160,7 @@ def _own_identity(con: Any, directory: _Directory) -> tuple[str | None, set[str]
     try:
         rows = con.execute("SELECT id, json FROM items WHERE id IN ('uuid_id', 'number_id')")
         for item_id, raw in rows:
-            value = json.loads(raw).get("value") if raw else None
+            value = loads_json(raw).get("value") if raw else None
             if isinstance(value, str) and value:
                 ident = value.rsplit(".", 1)[0]  # "<aci>.<device id>"
                 ids.add(ident.lower())
@@ -377,7 +376,7 @@ class _DesktopReader:
         (rowid, mid, mtype, body, raw_json, sent_at, received_ms, source_id,
          expire, view_once, call_id) = row  # fmt: skip
         try:
-            msg = json.loads(raw_json) if raw_json else {}
+            msg = loads_json(raw_json) if raw_json else {}
         except (TypeError, ValueError):
             return Problem(path, None, f"message row {rowid}: its JSON cannot be read; skipped")
         if not isinstance(msg, dict):

@@ -28,7 +28,7 @@ from typing import Any
 
 import ijson
 
-from importers.base import ParseOptions, head_text, open_export, text_lines
+from importers.base import ParseOptions, guard_json, head_text, open_export, text_lines
 from importers.signal.convert import (
     SignalContext,
     SignalConverter,
@@ -177,7 +177,7 @@ def _parse_json(path: Path, options: ParseOptions) -> Iterator[Record]:
     count = 0
     with open_export(path) as fh:
         try:
-            for item in ijson.items(fh, "item"):
+            for item in ijson.items(guard_json(fh, where), "item"):
                 count += 1
                 if not isinstance(item, dict):
                     yield Problem(where, count, f"record {count} is not a message object; skipped")

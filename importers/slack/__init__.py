@@ -35,7 +35,7 @@ from typing import IO, Any
 
 import ijson
 
-from importers.base import Format, ParseOptions
+from importers.base import Format, ParseOptions, guard_json
 from importers.slack.export import (
     LIST_FILES,
     USERS_FILE,
@@ -189,7 +189,7 @@ class _NotAnArray(ValueError):
 
 def _json_items(fh: IO[bytes]) -> Iterator[Any]:
     """The elements of a top-level JSON array, one at a time (ijson: never the whole file)."""
-    events = ijson.parse(fh, use_float=True)
+    events = ijson.parse(guard_json(fh), use_float=True)
     first = next(events, None)
     if first is None or first[1] != "start_array":
         raise _NotAnArray("not a JSON array")

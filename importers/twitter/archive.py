@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from typing import IO, Any
 
 import ijson
 
-from importers.base import decode_head
+from importers.base import decode_head, guard_json, loads_json
 from importers.tree import ExportTree, dict_at, list_at, str_at
 
 # data/direct-messages.js, direct-messages-part1.js, direct-messages-group.js,
@@ -118,7 +117,7 @@ def array_objects(fh: IO[bytes], wanted: dict[str, str]) -> Iterator[tuple[str, 
     builder: ijson.ObjectBuilder | None = None
     depth = 0
     label = ""
-    events = ijson.parse(after_preface(fh))
+    events = ijson.parse(guard_json(after_preface(fh)))
     first = next(events, None)
     if first is None or first[1] != "start_array":
         raise NotYtd("not a JSON array after the preface")
@@ -154,7 +153,7 @@ def read_owner(tree: ExportTree, data: str) -> Owner:
     if len(rest) > MAX_SMALL:
         raise ValueError("account.js too large")
     text = rest.decode("utf-8").strip().rstrip(";")
-    doc = json.loads(text)
+    doc = loads_json(text)
     account = dict_at(next(iter(list_at({"a": doc}, "a")), {}), "account")
     return Owner(str_at(account, "accountId"), str_at(account, "username"), str_at(account, "accountDisplayName"))
 

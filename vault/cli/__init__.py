@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
+from vault.cli import common
 from vault.cli.common import State, cli, emit_json, json_option, open_vault, passphrase_options, source_spec
 from vault.display import one_line
 from vault.errors import EXIT_FAILURE, EXIT_USAGE, TalkvaultError
@@ -51,43 +52,66 @@ def _show_warning(
     click.echo(f"talkvault: warning: {message}", err=True)
 
 
+def _asked_for_json(args: list[str]) -> bool:
+    """Whether --json is among the options (before a `--`, after which words are a query's)."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
-    """The error boundary: every expected failure becomes one line and an exit code."""
+    """The error boundary: every expected failure becomes one line and an exit code.
+
+    With --json, a failure also prints `{"error": {"exit": N, "message": STR}}` on stdout, unless
+    the command already printed its document (import's report, failed files included)."""
     _register()
     warnings.showwarning = _show_warning
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
+    debug = "--debug" in args
+    as_json = _asked_for_json(args)
+
+    def fail(code: int, message: str, kind: str = "error: ") -> NoReturn:
+        click.echo(f"talkvault: {kind}{one_line(message)}", err=True)  # it may name a file: data
+        if as_json and not common.json_emitted:
+            try:
+                emit_json({"error": {"exit": code, "message": message}})
+            except OSError:
+                pass
+        sys.exit(code)
+
     try:
         rv = cli.main(args=argv, prog_name="talkvault", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+        if not as_json:
+            exc.show()
+            sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+        fail(exc.exit_code if exc.exit_code else EXIT_USAGE, exc.format_message())
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
-            click.echo("talkvault: interrupted; nothing was left half-done", err=True)
-            sys.exit(130)
-        click.echo("talkvault: aborted; nothing was changed", err=True)
-        sys.exit(EXIT_FAILURE)
+            fail(130, "interrupted; nothing was left half-done", "")
+        fail(EXIT_FAILURE, "aborted; nothing was changed", "")
     except TalkvaultError as exc:
         if debug:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"talkvault: error: {one_line(exc.message)}", err=True)  # it may name a file: data
-        sys.exit(exc.exit_code)
+        fail(exc.exit_code, exc.message)
     except KeyboardInterrupt:
-        click.echo("talkvault: interrupted; nothing was left half-done", err=True)
-        sys.exit(130)
+        fail(130, "interrupted; nothing was left half-done", "")
     except BrokenPipeError:
         sys.exit(EXIT_FAILURE)
     except Exception as exc:
         if debug:
             raise
-        click.echo(
-            f"talkvault: internal error ({type(exc).__name__}). "
+        fail(
+            EXIT_FAILURE,
+            f"internal error ({type(exc).__name__}). "
             "Run again with --debug and report the traceback (check it for private text first)",
-            err=True,
+            "",
         )
-        sys.exit(EXIT_FAILURE)
     sys.exit(rv if isinstance(rv, int) else 0)

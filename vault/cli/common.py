@@ -107,8 +107,14 @@ def json_text(obj: Any) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False, indent=None))
 
 
+#: Whether this process has printed its JSON document (the error boundary then prints no second one).
+json_emitted = False
+
+
 def emit_json(obj: Any) -> None:
+    global json_emitted
     click.echo(json_text(obj))
+    json_emitted = True
 
 
 def source_spec(*, new: bool = False) -> Any:

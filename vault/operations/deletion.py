@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from vault.errors import UsageError
+from vault.errors import NotFoundError, UsageError
 from vault.operations.ingest import chat_mac, mac, unindex_messages, unindex_name
 from vault.operations.rows import DeleteReport
 from vault.store import db
-from vault.timeutil import SEQ_SPAN, now_iso
+from vault.timeutil import now_iso
 
 if TYPE_CHECKING:
     from vault.store.handle import Store
@@ -44,7 +44,7 @@ def target_ids(
     """The message ids a delete would remove (and the chat id when a whole chat goes)."""
     from vault.operations.reading import resolve_chat
     from vault.operations.search import matching_ids
-    from vault.text.query import parse_date
+    from vault.text.query import date_ids
     from vault.timeutil import local_zone
 
     given = [x for x in (message_ids, chat, query) if x]
@@ -55,13 +55,13 @@ def target_ids(
     for value, which in ((after, "after"), (before, "before")):
         if value is None:
             continue
-        span = parse_date(value, tz)
+        span = date_ids(value, tz)
         if span is None:
             raise UsageError(f"--{which} takes YYYY, YYYY-MM or YYYY-MM-DD")
         if which == "after":
-            lo = int(span[0].timestamp() * 1000) * SEQ_SPAN
+            lo = span[0]
         else:
-            hi = int(span[0].timestamp() * 1000) * SEQ_SPAN
+            hi = span[0]
     c = v.conn
     whole_chat: int | None = None
     if message_ids:
@@ -77,7 +77,12 @@ def target_ids(
             found |= {
                 int(r[0]) for r in c.execute(f"SELECT id FROM messages WHERE id IN ({','.join('?' * len(part))})", part)
             }
-        ids = [i for i in ids if i in found]
+        missing = len(set(ids) - found)
+        if missing:
+            raise NotFoundError(
+                f"{missing} of the message ids given {'is' if missing == 1 else 'are'} not in the vault "
+                "('talkvault search' and 'show' print the ids); nothing was deleted"
+            )
     elif chat:
         cid = resolve_chat(v, chat)
         ids = [int(r[0]) for r in c.execute("SELECT id FROM messages WHERE chat_id = ? ORDER BY id", (cid,))]

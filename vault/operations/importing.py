@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from vault.store.handle import Store
 
 
+#: What a file nested too deeply for Python's parsers says (the importers refuse such depth first).
+_TOO_DEEP = "is nested too deeply to be read (damaged, or not a chat export); it was not imported"
+
+
 class _Rollback(Exception):
     """Raised inside the transaction to undo a dry run."""
 
@@ -46,13 +50,16 @@ def import_path(
     A big export of a format that allows it is parsed in a second process (vault/operations/parse_ahead.py);
     should a record not travel there, the file is imported again in this process."""
     opts = options or ParseOptions()
-    fmt = importers.get(format) if format else (importers.detect(path) if path.exists() else None)
-    if fmt is not None and parse_ahead.worth_it(fmt, path, opts):
-        try:
-            return _import(v, path, fmt, tz, dry_run, opts, progress, ahead=True)
-        except parse_ahead.ParseInProcess:
-            pass
-    return _import(v, path, fmt, tz, dry_run, opts, progress, ahead=False)
+    try:
+        fmt = importers.get(format) if format else (importers.detect(path) if path.exists() else None)
+        if fmt is not None and parse_ahead.worth_it(fmt, path, opts):
+            try:
+                return _import(v, path, fmt, tz, dry_run, opts, progress, ahead=True)
+            except parse_ahead.ParseInProcess:
+                pass
+        return _import(v, path, fmt, tz, dry_run, opts, progress, ahead=False)
+    except RecursionError:  # a safety net: readers bound nesting (importers.base.JsonGuard) first
+        raise ExportError(_TOO_DEEP, path=str(path)) from None
 
 
 def _import(
@@ -104,7 +111,11 @@ def _import(
                 raise db.translate(exc) from None
             except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as exc:
                 raise _unreadable(path, type(exc).__name__) from exc
+            except RecursionError:
+                raise ExportError(_TOO_DEEP, path=str(path)) from None
             except parse_ahead.ParserCrashed as exc:
+                if exc.type_name == "RecursionError":
+                    raise ExportError(_TOO_DEEP, path=str(path)) from None
                 raise _unreadable(path, exc.type_name) from None
             report.tz = zone.key if (fmt.naive_times or ing.used_tz) else None
             conn.execute(
@@ -117,9 +128,11 @@ def _import(
     except _Rollback:
         report.import_id = None
     except ExportError as exc:
+        if exc.path is None:  # a reader that did not know the file's name (a shared JSON helper)
+            exc = type(exc)(exc.reason, path=str(path), line=exc.line)
         report.error = str(exc)
         _record_failure(v, fmt.name, path, digest, report.tz, started, exc)
-        raise
+        raise exc from None
     return report
 
 

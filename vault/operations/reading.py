@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from vault.errors import UsageError
+from vault.errors import NotFoundError, UsageError
 from vault.operations.rows import ChatCount, ChatRow, ImportLogRow, MessageRow, SenderCount, Sizes, StatsReport
 from vault.operations.search import MESSAGE_COLUMNS, MESSAGE_JOINS, add_attachments, message_dict
 from vault.timeutil import iso_z
@@ -51,7 +51,7 @@ def chats(v: Store) -> list[ChatRow]:
 
 
 def resolve_chat(v: Store, chat: str) -> int:
-    """A chat id from an id or an exact (case-insensitive) title; UsageError if none or several."""
+    """A chat id from an id or an exact (case-insensitive) title; NotFoundError if none, UsageError if several."""
     c = v.conn
     if chat.isascii() and chat.isdigit():
         row = c.execute("SELECT id FROM chats WHERE id = ?", (int(chat),)).fetchone()
@@ -62,7 +62,7 @@ def resolve_chat(v: Store, chat: str) -> int:
         return int(rows[0][0])
     if len(rows) > 1:
         raise UsageError("several chats have that title; use the chat's id from 'talkvault chats'")
-    raise UsageError("no such chat; 'talkvault chats' lists them with their ids")
+    raise NotFoundError("no such chat; 'talkvault chats' lists them with their ids")
 
 
 def show(

@@ -65,6 +65,11 @@ def compile_query(v: Store, query: str) -> Compiled:
     )
 
 
+def _as_sql_int(n: int) -> int:
+    """A count clamped to SQLite's integers: an offset past any vault finds nothing, never overflows."""
+    return max(0, min(int(n), 2**63 - 1))
+
+
 def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | None = 20, offset: int = 0) -> list[int]:
     """Ids of the messages matching `query`, in the requested order.
 
@@ -118,7 +123,7 @@ def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | Non
     params.extend(cq.params)
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
-        params.extend([int(limit), int(offset)])
+        params.extend([_as_sql_int(limit), _as_sql_int(offset)])
     return [int(r[0]) for r in v.conn.execute(sql, params)]
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from vault.core import COUNT_CAP
 from vault.display import deletion_question, plural
-from vault.errors import UsageError
+from vault.errors import NotFoundError, UsageError
 from vault.shell.session import ChatView
 
 if TYPE_CHECKING:
@@ -359,15 +359,13 @@ def cmd_down(sh: Shell, arg: str) -> None:
     details="Also YYYY-MM or YYYY; days are in this machine's time zone. Shows that day's first messages, or the next.",
 )
 def cmd_date(sh: Shell, arg: str) -> None:
-    from vault.core import SEQ_SPAN
-    from vault.text.query import parse_date
+    from vault.text.query import date_ids
 
     view = _need_view(sh)
-    span = parse_date(arg, sh.tz) if arg else None
+    span = date_ids(arg, sh.tz) if arg else None
     if span is None:
         raise UsageError("date takes YYYY-MM-DD (or YYYY-MM, or YYYY)")
-    # Message ids are time-ordered (vault/store/schema.py): the first id of a millisecond is ms << SEQ_BITS.
-    start_id = int(span[0].timestamp() * 1000) * SEQ_SPAN
+    start_id = span[0]  # message ids are time-ordered (vault/store/schema.py)
     chat_id, limit = view.chat_id, sh.height()
     msgs = sh.call(lambda v: v.show(chat_id, after=start_id - 1, limit=limit))
     if msgs:
@@ -391,14 +389,14 @@ def resolve_chat(v: Vault, given: str) -> int:
 
     try:
         return v.resolve_chat(given)
-    except UsageError:
+    except (UsageError, NotFoundError):
         want = fold(given)
         found = [c for c in v.chats() if want and want in fold(c["title"] or "")]
         if len(found) == 1:
             return int(found[0]["id"])
         if found:
             raise UsageError(f"{len(found)} chats match that; use the id from 'chats'") from None
-        raise UsageError("no such chat; 'chats' lists them with their ids") from None
+        raise NotFoundError("no such chat; 'chats' lists them with their ids") from None
 
 
 @command("chat", "chat ID|TITLE", "open a chat at its newest messages", args="chat")

@@ -164,53 +164,46 @@ def cjk_tokens(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)] + [run[-1]]
 
 
-def index_tokens(text: str) -> list[str]:
-    toks: list[str] = []
-    for r in runs(fold(text)):
-        if r.kind == "cjk":
-            toks.extend(cjk_tokens(r.text))
-        else:
-            toks.append(r.text)
-    return toks
+def tokens(text: str, *, query: bool = False, bare: bool = False) -> tuple[list[str], bool]:
+    """The one tokeniser: what the index stores for `text`, or what a query term `text` looks for.
 
-
-def index_text(text: str) -> str:
-    """What goes into the FTS table for `text`: space-separated tokens."""
-    if text.isascii():
-        return " ".join(_ascii_tokens(text.lower()))
-    return " ".join(index_tokens(text))
-
-
-def _ascii_tokens(lower: str) -> list[str]:
-    return _ASCII_TOKEN.findall(lower)
-
-
-def phrase_tokens(text: str, *, bare: bool) -> tuple[list[str], bool]:
-    """The FTS5 phrase for a query term: (tokens, last token is a prefix).
-
-    A CJK run contributes its bigrams; its last character too when more tokens follow it (the
-    indexed run must end there); a lone 1-character run at the end is a prefix. A bare word (not
-    inside quotes) at the end is a prefix: Latin words match by prefix.
+    Index (query=False): each word and symbol, and each CJK run's bigrams plus its last character
+    (cjk_tokens); the second value is False. Query (query=True): the FTS5 phrase of the term and
+    whether its last token is a prefix. It is the index's tokens, except that a CJK run at the end
+    leaves out its last character (the indexed run may go on past it) and a 1-character run at the
+    end is a prefix; a bare word (not inside quotes) at the end is a prefix too: Latin words match
+    by prefix. A phrase of a text's query tokens is thus always found in that text's index tokens.
     """
+    if not query and text.isascii():  # the fast path: the same tokens as runs() gives ASCII
+        return _ASCII_TOKEN.findall(text.lower()), False
     rs = runs(fold(text))
     toks: list[str] = []
     prefix = False
     for i, r in enumerate(rs):
-        last = i == len(rs) - 1
+        last = query and i == len(rs) - 1
         if r.kind == "cjk":
-            s = r.text
-            if len(s) == 1:
-                toks.append(s)
-                prefix = last
-            else:
-                toks.extend(s[j : j + 2] for j in range(len(s) - 1))
-                if not last:
-                    toks.append(s[-1])
-                prefix = False
+            grams = cjk_tokens(r.text)
+            toks.extend(grams[:-1] if last and len(r.text) > 1 else grams)
+            prefix = last and len(r.text) == 1
         else:
             toks.append(r.text)
             prefix = last and bare and r.kind == "word"
     return toks, prefix
+
+
+def index_tokens(text: str) -> list[str]:
+    """The tokens the index stores for `text` (tokens())."""
+    return tokens(text)[0]
+
+
+def index_text(text: str) -> str:
+    """What goes into the FTS table for `text`: space-separated tokens."""
+    return " ".join(tokens(text)[0])
+
+
+def phrase_tokens(text: str, *, bare: bool) -> tuple[list[str], bool]:
+    """The FTS5 phrase for a query term: (tokens, last token is a prefix); see tokens()."""
+    return tokens(text, query=True, bare=bare)
 
 
 def fts_phrase(tokens: list[str], prefix: bool) -> str:

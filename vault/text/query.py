@@ -18,9 +18,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from vault.errors import UsageError
 from vault.text.normalize import fts_phrase, phrase_tokens
+from vault.timeutil import SEQ_SPAN
 
 FILTER_KEYS = ("from", "in", "source", "after", "before", "on", "has")
+#: How deeply parentheses group; deeper ones are read as if they were not there (a query of 3,000
+#: nested parentheses is still a query; the parser and compiler recurse once per level, and FTS5's own
+#: parser overflows its stack at about 32 levels of "a OR (").
+MAX_GROUP_DEPTH = 16
+# Message ids are SQLite integers (ts_ms * SEQ_SPAN + n); a date beyond them clamps to the ends.
+_ID_MIN, _ID_MAX = -(2**63), 2**63 - 1
 HAS_VALUES = ("attachment", "image", "link", "video", "audio", "file")
 
 
@@ -129,6 +137,7 @@ class _Parser:
     def __init__(self, toks: list[_Tok]) -> None:
         self.toks = toks
         self.i = 0
+        self.depth = 0  # of the parentheses open around the current token
 
     def peek(self) -> _Tok | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -177,7 +186,11 @@ class _Parser:
         assert t is not None
         self.i += 1
         if t.kind == "(":
+            if self.depth >= MAX_GROUP_DEPTH:
+                return None  # this '(' groups nothing more: its contents join the enclosing group
+            self.depth += 1
             node = self.or_expr()
+            self.depth -= 1
             if (c := self.peek()) is not None and c.kind == ")":
                 self.i += 1
             return node
@@ -206,7 +219,8 @@ _DATE_RE = re.compile(r"^(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?$")
 
 
 def parse_date(value: str, tz: ZoneInfo | None = None) -> tuple[datetime, datetime] | None:
-    """The [start, end) of YYYY, YYYY-MM or YYYY-MM-DD in `tz`, or None if it is not such a date."""
+    """The [start, end) of YYYY, YYYY-MM or YYYY-MM-DD in `tz`; None if it is not written as such a
+    date; UsageError naming it if it is, but no such day exists (2023-13-45, 2023-02-30, 0000)."""
     m = _DATE_RE.match(value.strip())
     if not m:
         return None
@@ -214,16 +228,42 @@ def parse_date(value: str, tz: ZoneInfo | None = None) -> tuple[datetime, dateti
     try:
         if d is not None and mo is not None:
             start = datetime(y, int(mo), int(d), tzinfo=tz)
-            end = start + timedelta(days=1)
         elif mo is not None:
             start = datetime(y, int(mo), 1, tzinfo=tz)
-            end = datetime(y + (int(mo) == 12), int(mo) % 12 + 1, 1, tzinfo=tz)
         else:
             start = datetime(y, 1, 1, tzinfo=tz)
-            end = datetime(y + 1, 1, 1, tzinfo=tz)
     except ValueError:
-        return None
+        raise UsageError(
+            f"{value.strip()} is not a date that exists; dates are YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2023-03-14)"
+        ) from None
+    try:
+        if d is not None and mo is not None:
+            end = start + timedelta(days=1)
+        elif mo is not None:
+            end = datetime(y + (int(mo) == 12), int(mo) % 12 + 1, 1, tzinfo=tz)
+        else:
+            end = datetime(y + 1, 1, 1, tzinfo=tz)
+    except (ValueError, OverflowError):  # the last day of year 9999
+        end = datetime.max.replace(tzinfo=tz)
     return start, end
+
+
+def date_ids(value: str, tz: ZoneInfo | None = None) -> tuple[int, int] | None:
+    """The message ids [lo, hi) of a DATE's span (parse_date's day, month or year), clamped to what a
+    message id can be; None if `value` is not written as a date. The one place dates become ids."""
+    span = parse_date(value, tz)
+    if span is None:
+        return None
+    lo, hi = (_ms_to_id(t) for t in span)
+    return lo, hi
+
+
+def _ms_to_id(t: datetime) -> int:
+    try:
+        ms = int(t.timestamp() * 1000)
+    except (OverflowError, ValueError, OSError):
+        return _ID_MIN if t.year < 1970 else _ID_MAX
+    return max(_ID_MIN, min(_ID_MAX, ms * SEQ_SPAN))
 
 
 # -- compiling -----------------------------------------------------------------------------------
@@ -315,15 +355,12 @@ class Compiler:
 
     def _bound(self, f: Filter, out: Compiled) -> bool:
         """A top-level date becomes an id range, which FTS5 and the primary key both seek to."""
-        from vault.timeutil import SEQ_SPAN
-
         if f.key not in ("after", "before", "on"):
             return False
-        span = parse_date(f.value, self.tz)
+        span = date_ids(f.value, self.tz)
         if span is None:
             return False
-        lo = int(span[0].timestamp() * 1000) * SEQ_SPAN
-        hi = int(span[1].timestamp() * 1000) * SEQ_SPAN
+        lo, hi = span
         if f.key in ("after", "on"):
             out.lo = lo if out.lo is None else max(out.lo, lo)
         if f.key == "before":
@@ -347,8 +384,6 @@ class Compiler:
         return self.filter(node)
 
     def filter(self, f: Filter) -> tuple[str, list[object]]:
-        from vault.timeutil import SEQ_SPAN
-
         key, value = f.key, f.value
         if key == "from":
             if value.casefold() == "me":
@@ -361,11 +396,10 @@ class Compiler:
         if key == "source":
             return "m.chat_id IN (SELECT id FROM chats WHERE source = ?)", [value.casefold()]
         if key in ("after", "before", "on"):
-            span = parse_date(value, self.tz)
+            span = date_ids(value, self.tz)
             if span is None:
                 return _text_cond(f"{key}:{value}")
-            lo = int(span[0].timestamp() * 1000) * SEQ_SPAN
-            hi = int(span[1].timestamp() * 1000) * SEQ_SPAN
+            lo, hi = span
             if key == "after":
                 return "m.id >= ?", [lo]
             if key == "before":

@@ -20,14 +20,13 @@ sent, placeholders for media (图片, 表情, 视频 — not kept as text), quot
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from importers.base import ParseOptions, head_text
+from importers.base import ParseOptions, guard_json, head_text, loads_json
 from importers.wechat.common import (
     ME,
     SOURCE,
@@ -249,7 +248,7 @@ def parse_csv(path: Path, options: ParseOptions) -> Iterator[Record]:
         row: dict[str, Any] = dict(zip(header, fields))
         if legacy:
             try:
-                content = json.loads(row.pop("content"))
+                content = loads_json(row.pop("content"), str(path), line=line)
             except ValueError:
                 content = None
             if not isinstance(content, dict):
@@ -267,7 +266,7 @@ def parse_json(path: Path, options: ParseOptions) -> Iterator[Record]:
     number = 0
     try:
         with open(path, "rb") as fh:
-            for number, item in enumerate(ijson.items(fh, "item"), 1):
+            for number, item in enumerate(ijson.items(guard_json(fh, str(path)), "item"), 1):
                 if not isinstance(item, dict):
                     yield Problem(str(path), number, "record is not an object")
                     continue

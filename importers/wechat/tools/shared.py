@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import csv
 import functools
-import json
 import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from importers.base import SNIFF_BYTES, ParseOptions, Parser, read_head
+from importers.base import SNIFF_BYTES, ParseOptions, Parser, guard_json, loads_json, read_head
 from importers.wechat.common import ME, display_name, event_kind, is_recall, strip_markup
 from vault.errors import ExportError
 from vault.records import DELETED, Attachment, Event, Message, Record
@@ -165,8 +164,8 @@ def users_json_names(folder: Path) -> dict[str, str]:
         if not path.is_file() or path.stat().st_size > MAX_USERS_JSON:
             return {}
         with open(path, encoding="utf-8-sig") as fh:
-            data: Any = json.load(fh)
-    except (OSError, ValueError):
+            data: Any = loads_json(fh.read(), str(path))
+    except (OSError, ValueError, ExportError):
         return {}
     entries = data.values() if isinstance(data, dict) else data if isinstance(data, list) else []
     names: dict[str, str] = {}
@@ -229,7 +228,7 @@ def json_head_events(path: Path, size: int = SNIFF_BYTES) -> list[tuple[str, str
         return []
     out: list[tuple[str, str, Any]] = []
     try:
-        for item in ijson.parse(io.BytesIO(head)):
+        for item in ijson.parse(guard_json(io.BytesIO(head), str(path))):
             out.append(item)
     except Exception:  # the head ends mid-document, or it is not JSON at all
         pass

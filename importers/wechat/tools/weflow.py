@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from importers.base import ParseOptions
+from importers.base import ParseOptions, guard_json
 from importers.wechat.common import (
     ME,
     SOURCE,
@@ -204,7 +204,7 @@ def read_session(path: Path) -> dict[str, Any]:
 
     try:
         with open(path, "rb") as fh:
-            for session in ijson.items(fh, "session"):
+            for session in ijson.items(guard_json(fh, str(path)), "session"):
                 if isinstance(session, dict):
                     session.pop("avatar", None)
                     return session
@@ -227,7 +227,7 @@ def read_senders(path: Path) -> dict[int, tuple[str, str | None]]:
     out: dict[int, tuple[str, str | None]] = {}
 
     def until_messages(fh: Any) -> Iterator[tuple[str, str, Any]]:
-        for prefix, event, value in ijson.parse(fh):
+        for prefix, event, value in ijson.parse(guard_json(fh, str(path))):
             if prefix == "" and event == "map_key" and value == "messages":
                 return  # the table comes before the messages: no need to read on
             yield prefix, event, value
@@ -276,7 +276,7 @@ def _items(path: Path, prefix: str) -> Iterator[tuple[int, Any]]:
     number = 0
     try:
         with open(path, "rb") as fh:
-            for number, item in enumerate(ijson.items(fh, prefix, use_float=True), 1):
+            for number, item in enumerate(ijson.items(guard_json(fh, str(path)), prefix, use_float=True), 1):
                 yield number, item
     except OSError as exc:
         raise ExportError("cannot read this file", path=str(path)) from exc
