@@ -49,10 +49,10 @@ from importers.base import (
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,
-    CALL,
     CONTACT,
     DELETED,
     DIRECT,
+    EV_CALL,
     EV_JOIN,
     EV_LEAVE,
     EV_SYSTEM,
@@ -153,6 +153,8 @@ PLACEHOLDERS: dict[str, str] = {
     for word in words
 }  # fmt: skip
 CALL_MARK = "☎"  # LINE prefixes call records with it: "☎ Call time 0:33", "☎ 不在着信"
+# The length of a call as LINE writes it after the mark: "0:33", "12:05", "1:02:03".
+CALL_LENGTH = re.compile(r"(?:(\d{1,3}):)?(\d{1,3}):(\d{2})\s*$")
 
 # "X unsent a message." in each language; group 1 is the person when the text names them.
 UNSENT = [
@@ -459,12 +461,21 @@ def _record(p: _Pending, chat: str | None) -> Message | Event:
     unsent, who = _unsent(text)
     if unsent:
         return Message(chat, p.ts, p.sender or who, text, kind=DELETED, line=p.line)
+    if text.startswith(CALL_MARK):  # a call is an event (cli-contract.md), with its length kept
+        actor = p.sender or _actor(text[len(CALL_MARK) :].strip())
+        return Event(chat, p.ts, text, EV_CALL, actor=actor, line=p.line, extra=_call_extra(text))
     if not p.sender:
         return Event(chat, p.ts, text, _notice_kind(text), actor=_actor(text), line=p.line)
-    kind = PLACEHOLDERS.get(text.strip(), TEXT)
-    if text.startswith(CALL_MARK):
-        kind = CALL
-    return Message(chat, p.ts, p.sender, text, kind=kind, line=p.line)
+    return Message(chat, p.ts, p.sender, text, kind=PLACEHOLDERS.get(text.strip(), TEXT), line=p.line)
+
+
+def _call_extra(text: str) -> dict[str, int]:
+    """`{"duration_s": 33}` for "☎ Call time 0:33"; empty for missed or cancelled calls."""
+    m = CALL_LENGTH.search(text)
+    if not m:
+        return {}
+    hours, minutes, seconds = int(m.group(1) or 0), int(m.group(2)), int(m.group(3))
+    return {"duration_s": hours * 3600 + minutes * 60 + seconds}
 
 
 FORMATS = [

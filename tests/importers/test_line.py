@@ -17,9 +17,9 @@ from tests.importers.util import parse
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,
-    CALL,
     DELETED,
     DIRECT,
+    EV_CALL,
     EV_JOIN,
     EV_LEAVE,
     EV_TITLE,
@@ -63,12 +63,14 @@ def test_english_direct_chat_with_12_hour_times() -> None:
         ("msg", datetime(2023, 1, 5, 12, 2), "Alice", "[Sticker]", STICKER),
         ("msg", datetime(2023, 1, 5, 12, 3), "Bob", "[Photo]", IMAGE),
         ("msg", datetime(2023, 1, 5, 21, 30), "Alice", "Alice unsent a message.", DELETED),
-        ("msg", datetime(2023, 1, 5, 23, 59), "Alice", "☎ Call time 0:33", CALL),
+        ("event", datetime(2023, 1, 5, 23, 59), "Alice", "☎ Call time 0:33", EV_CALL),
         ("msg", at(d6, datetime.min.time()), "Bob", "Tabs\tinside stay", TEXT),
         ("msg", datetime(2023, 1, 6, 0, 1), "Bob", "no quotes here\nbut a second line", TEXT),
     ]
     assert not parsed.problems
     assert all(m.ts.tzinfo is None for m in parsed.messages)
+    (call,) = parsed.events  # a call is an event, its length kept in seconds
+    assert call.extra == {"duration_s": 33}
 
 
 def test_english_group_notices_are_events() -> None:
