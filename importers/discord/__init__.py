@@ -400,10 +400,7 @@ def convert(msg: Any, ctx: _Context) -> Message | Event:
         extra["embeds"] = embeds
     edited = _aware_time(msg["timestampEdited"]) if str_at(msg, "timestampEdited") else None
 
-    if not text and attachments:
-        kind = attachments[0].kind
-    else:
-        kind = TEXT if text or embeds else OTHER
+    kind = attachments[0].kind if not text and attachments else TEXT if text or embeds else OTHER
     return Message(
         chat=ctx.chat,
         ts=ts,

@@ -25,6 +25,7 @@ from vault.records import (
     CONTACT,
     DELETED,
     DIRECT,
+    EV_CALL,
     EV_ENCRYPTION,
     EV_JOIN,
     EV_LEAVE,
@@ -148,10 +149,11 @@ def test_android_languages(language: str) -> None:
     venue = next(m for m in locations if "foursquare" in m.text)
     assert venue.text == f"Pimlico Gardens\nLondon, United Kingdom\n{FOURSQUARE}"
     assert venue.extra["address"] == "London, United Kingdom"
-    # "null" (view once), "<Media omitted>", deleted and calls are messages of their kinds, not text.
-    assert k[MEDIA] == 29 and k[DELETED] == 8 and k[CALL] == 2
+    # "null" (view once), "<Media omitted>" and deleted are messages of their kinds, not text;
+    # calls are events (cli-contract.md).
+    assert k[MEDIA] == 29 and k[DELETED] == 8 and k[CALL] == 0
     assert "null" not in texts(p)
-    assert [e.kind for e in p.events] == [EV_ENCRYPTION]
+    assert sorted(e.kind for e in p.events) == [EV_CALL, EV_CALL, EV_ENCRYPTION]
 
 
 @pytest.mark.corpus
@@ -189,7 +191,7 @@ def test_english_android_media() -> None:
     k = kinds(p)
     assert (k[TEXT], k[IMAGE], k[VIDEO], k[AUDIO], k[STICKER]) == (15, 2, 2, 1, 4)
     assert (k[CONTACT], k[LOCATION]) == (2, 3)
-    assert k[MEDIA] + k[DELETED] + k[CALL] + len(p.events) == 31
+    assert k[MEDIA] + k[DELETED] + len(p.events) == 31 and k[CALL] == 0
     # The caption of a media message is its text.
     captions = [m.text for m in p.messages if m.kind == MEDIA and m.text]
     assert "Caption" in captions and "Image with caption" in captions
@@ -524,7 +526,14 @@ def test_android_direct_with_edited_marker() -> None:
     rows = [(m.ts, m.kind, m.text) for m in p.messages]
     assert (datetime(2023, 1, 4, 19, 6), TEXT, "Great\nSee you there") in rows
     assert (datetime(2023, 1, 4, 19, 10), MEDIA, "the ticket") in rows
-    assert (datetime(2023, 1, 4, 23, 58), CALL, "Missed voice call") in rows
+    assert not any(kind == CALL for _, kind, _ in rows)
+    (call,) = [e for e in p.events if e.kind == EV_CALL]  # a call is an event, the caller its actor
+    assert (call.ts, call.text, call.actor, call.extra) == (
+        datetime(2023, 1, 4, 23, 58),
+        "Missed voice call",
+        "Ben",
+        {"missed": True},
+    )
     assert (datetime(2023, 1, 13, 12, 20), IMAGE, "Look at this") in rows
     poll = next(m for m in p.messages if m.kind == POLL)
     assert poll.text.startswith("POLL:\nDinner?\nOPTION: Pizza")
