@@ -161,7 +161,7 @@ def classify(sender: str | None, body: str, *, line_marked: bool, chat_title: st
 def _notice(body: str, actor: str | None) -> Body:
     """A notice: its text without WhatsApp's marks, its kind from its words."""
     text = P.without_marks(body)
-    kind = P.notice_kind(text)
+    kind = EV_ENCRYPTION if P.is_e2e_notice(text) else P.notice_kind(text)
     if kind is None and P.CALL_RE.fullmatch(text):
         kind = EV_CALL
     return Body(
@@ -228,11 +228,11 @@ def _message(body: str) -> Body | None:
     if len(body) <= P.MAX_PHRASE_LEN * 2 and ("call" in body or "Call" in body or "ocation" in body):
         core = P.without_marks(body)
         if P.CALL_RE.fullmatch(core):
-            extra: dict[str, Any] = {"missed": core.casefold().startswith("missed")}
+            call: dict[str, Any] = {"missed": core.casefold().startswith("missed")}
             seconds = _call_seconds(core)
             if seconds is not None:
-                extra["duration_s"] = seconds
-            return Body(is_event=True, kind=EV_CALL, text=core, extra=extra)
+                call["duration_s"] = seconds
+            return Body(is_event=True, kind=EV_CALL, text=core, extra=call)
         if core.casefold() in P.LIVE_LOCATION:
             return Body(is_event=False, kind=LOCATION, text=core, extra={"live": True})
     if body.endswith(">") and "<" in body:
