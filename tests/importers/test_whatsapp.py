@@ -809,7 +809,8 @@ def test_deleted_and_missed_call_placeholders_of_other_locales(tmp_path: Path) -
 def test_ios_call_length_is_kept(tmp_path: Path) -> None:
     path = tmp_path / "WhatsApp Chat - Ana.txt"
     path.write_text(
-        "[3/1/24, 10:00:00] Ana: \u200eVoice call, \u200e19 sec\r\n[3/1/24, 10:05:00] Ana: \u200eVideo call, 1 hr 2 min\r\n",
+        "[3/1/24, 10:00:00] Ana: \u200eVoice call, \u200e19 sec\r\n"
+        "[3/1/24, 10:05:00] Ana: \u200eVideo call, 1 hr 2 min\r\n",
         encoding="utf-8",
     )
     p = wa(path)
