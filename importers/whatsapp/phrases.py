@@ -469,7 +469,7 @@ for _p in E2E_PREFIXES:
 
 
 def _bigrams(text: str) -> frozenset[str]:
-    return frozenset(text[i : i + 2] for i in range(len(text) - 1))
+    return frozenset(map(str.__add__, text, text[1:]))
 
 
 # Every locale's notice (whatsapp/locales.py), by its first two characters, as character bigrams of
@@ -479,8 +479,11 @@ _E2E_SIMILAR = 0.55  # shared bigrams / all bigrams (the zh-CN wordings of 2022 
 _E2E_MIN_LEN = 24  # no notice is shorter
 _E2E_GRAMS: dict[str, list[frozenset[str]]] = {}
 for _p in (*E2E_PREFIXES, *locales.E2E_NOTICES):
-    _key = phrase_key(_p)
-    _E2E_GRAMS.setdefault(_key[:2], []).append(_bigrams(_key[:_E2E_SPAN]))
+    _key = _plain_spaces(without_marks(_p)[:_E2E_SPAN]).casefold()
+    _E2E_GRAMS.setdefault(_key[:2], []).append(_bigrams(_key))
+# All bigrams of each bucket: a body sharing too few of them cannot be like any notice in it
+# (most message bodies stop at this one set operation).
+_E2E_UNION: dict[str, frozenset[str]] = {head: frozenset().union(*grams) for head, grams in _E2E_GRAMS.items()}
 
 
 def is_e2e_notice(core: str) -> bool:
@@ -493,11 +496,15 @@ def is_e2e_notice(core: str) -> bool:
     prefixes = _E2E_BY_HEAD.get(core[:_E2E_HEAD])
     if prefixes is not None and core.startswith(prefixes):
         return True
-    if len(core) < _E2E_MIN_LEN:
+    if len(core) < _E2E_MIN_LEN or core[:2].casefold() not in _E2E_UNION:
         return False
-    key = phrase_key(core[: _E2E_SPAN * 2])
-    candidates = _E2E_GRAMS.get(key[:2])
-    if not candidates:
+    key = _plain_spaces(core[:_E2E_SPAN]).casefold()
+    grams = _bigrams(key)
+    if len(grams & _E2E_UNION[key[:2]]) < _E2E_SIMILAR * len(grams):
         return False
-    grams = _bigrams(key[:_E2E_SPAN])
-    return any(len(grams & known) >= _E2E_SIMILAR * len(grams | known) for known in candidates)
+    size = len(grams)
+    for known in _E2E_GRAMS[key[:2]]:
+        shared = len(grams & known)
+        if shared >= _E2E_SIMILAR * (size + len(known) - shared):  # Jaccard similarity
+            return True
+    return False
