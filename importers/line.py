@@ -562,7 +562,10 @@ FORMATS = [
         description=(
             "LINE chat history (.txt) in English, Japanese, Chinese, Korean or Thai, from the phone or PC app"
         ),
-        detection=("a '[LINE] …' title line, or LINE day headers with 'HH:MM<TAB>name<TAB>text' lines"),
+        detection=(
+            "a '[LINE] …' title line, or LINE day headers with 'HH:MM<TAB>name<TAB>text' lines, or (PC/Mac"
+            " 'Save chat') a first line like '2021.1.1 金曜日' with 'HH:MM name text' lines"
+        ),
         detect=detect,
         parse=parse,
         parse_ahead=True,
