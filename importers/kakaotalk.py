@@ -15,6 +15,9 @@ Layouts read (formats/whatsapp-telegram-signal-line-kakaotalk.md §5, corpus/kak
 * Older mobile: `2022. 12. 31. 오후 8:21, 프밍고수영한씌 : ㅋㅋㅋㅋㅋ`; notices `…: X님이 …`.
 * iOS Korean: day line `2021년 12월 29일 수요일`, then `오후 8:36, 테스트 : ㅎㅇ` (time only).
 * iOS English: `Dec 31, 2014 at 19:12, 테스트 : hello`; notices `…: 테스트 invited iPad .`.
+* Android English: title `KakaoTalk Chats with <room>`, `Date Saved : …`, then
+  `February 10, 2016, 2:33 AM, you : …` (newer) or `8:34pm, July 9, 2015, you : …` (older), each
+  layout with day lines of the same date and time alone; notices `…, X invited Y.`.
 * macOS: `Date,User,Message` then `2021-12-29 20:36:00,"테스트","ㅎㅇ"` (real CSV quoting;
   a row may have an empty Date).
 
@@ -78,6 +81,7 @@ from vault.records import (
 # --- header lines --------------------------------------------------------------------------------
 TITLE_DIRECT = re.compile(r"(.+?) ?님과 카카오톡 대화")
 TITLE_GROUP = re.compile(r"(.+?) 카카오톡 대화")
+TITLE_EN = re.compile(r"KakaoTalk Chats with (.+)")  # English phone apps
 SAVED = re.compile(r"(?:저장한 날짜|Date Saved) ?: ?.*")
 CSV_HEADER = ["Date", "User", "Message"]
 # macOS file names: KakaoTalk_Chat_<room>_2023-01-01-12-00-00.csv
@@ -101,6 +105,7 @@ MONTHS = {
 MONTH = r"(?P<mon>[A-Z][a-z]{2,8})"
 WEEKDAY_EN = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 AMPM_KO = r"(?P<ap>오전|오후)"
+AMPM_EN = r"(?P<ap>AM|PM|am|pm)"
 CLOCK = r"(?P<h>\d{1,2}):(?P<mi>\d{2})"
 SEP = r"(?P<sep>, |: )(?P<rest>.*)"
 # Day lines (no record).
@@ -108,12 +113,21 @@ DAY_KO = re.compile(r"(?P<y>\d{4})년 (?P<m>\d{1,2})월 (?P<d>\d{1,2})일 [월�
 DAY_EN = re.compile(WEEKDAY_EN + r",? " + MONTH + r" (?P<d>\d{1,2}), (?P<y>\d{4})")
 DAY_ANDROID = re.compile(r"(?P<y>\d{4})년 (?P<m>\d{1,2})월 (?P<d>\d{1,2})일 (?:" + AMPM_KO + " )?" + CLOCK)
 WINDOWS_RULE = re.compile(r"-{5,} (?P<day>.+?) -{5,}")
+# English Android: "February 10, 2016, 2:33 AM" (newer) and "8:34pm, July 9, 2015" (older), as a
+# day line alone and before ", name : text" on each record.
+EN_DATE = MONTH + r" (?P<d>\d{1,2}), (?P<y>\d{4})"
+EN_ANDROID = EN_DATE + r", " + CLOCK + r" ?" + AMPM_EN
+EN_ANDROID_OLD = CLOCK + r" ?" + AMPM_EN + r", " + EN_DATE
+DAY_EN_ANDROID = re.compile(EN_ANDROID)
+DAY_EN_ANDROID_OLD = re.compile(EN_ANDROID_OLD)
 # Records with a full date, and iOS Korean records with the time only.
 REC_KO = re.compile(r"(?P<y>\d{4})년 (?P<m>\d{1,2})월 (?P<d>\d{1,2})일 (?:" + AMPM_KO + " )?" + CLOCK + SEP)
 REC_DOTS = re.compile(r"(?P<y>\d{4})\. ?(?P<m>\d{1,2})\. ?(?P<d>\d{1,2})\. (?:" + AMPM_KO + " )?" + CLOCK + SEP)
 REC_EN = re.compile(MONTH + r" (?P<d>\d{1,2}), (?P<y>\d{4}) at " + CLOCK + r"(?: ?(?P<ap>AM|PM))?" + SEP)
 REC_TIME_KO = re.compile(AMPM_KO + " " + CLOCK + SEP)
-RECORDS = (REC_KO, REC_DOTS, REC_EN, REC_TIME_KO)
+REC_EN_ANDROID = re.compile(EN_ANDROID + SEP)
+REC_EN_ANDROID_OLD = re.compile(EN_ANDROID_OLD + SEP)
+RECORDS = (REC_KO, REC_DOTS, REC_EN, REC_TIME_KO, REC_EN_ANDROID, REC_EN_ANDROID_OLD)
 # Windows: [name] [time] text
 REC_WINDOWS = re.compile(
     r"\[(?P<name>[^\]]*)\] \[(?:(?P<ap>오전|오후|AM|PM) ?)?" + CLOCK
@@ -139,8 +153,8 @@ NOTICES: list[tuple[re.Pattern[str], str]] = [
 # unless the person named first is the row's own sender (or there is no sender).
 INVITED = re.compile(r"(?P<who>.+?) invited .+\.")
 PLACEHOLDERS = {
-    "사진": IMAGE, "Photo": IMAGE, "Photos": IMAGE,
-    "동영상": VIDEO, "Video": VIDEO,
+    "사진": IMAGE, "Photo": IMAGE, "Photos": IMAGE, "<Photo>": IMAGE,
+    "동영상": VIDEO, "Video": VIDEO, "<Video>": VIDEO,
     "이모티콘": STICKER, "Emoticon": STICKER, "Emoticons": STICKER,
     "음성메시지": AUDIO, "Voice Message": AUDIO,
     "삭제된 메시지입니다.": DELETED, "This message was deleted.": DELETED,
@@ -154,6 +168,7 @@ ZIP_MEMBERS = 50  # how many members of a zip are looked at
 
 def _clock(hour: int, minute: int, marker: str | None) -> time | None:
     """24-hour time; 오전 12:05 is 00:05 and 오후 12:23 is 12:23."""
+    marker = marker.upper() if marker else marker
     if marker in PM or marker in AM:
         if not 1 <= hour <= 12:
             return None
@@ -176,7 +191,7 @@ def _date(m: re.Match[str]) -> date | None:
 
 
 def _day_line(line: str) -> date | None:
-    for pattern in (DAY_KO, DAY_EN, DAY_ANDROID):
+    for pattern in (DAY_KO, DAY_EN, DAY_ANDROID, DAY_EN_ANDROID, DAY_EN_ANDROID_OLD):
         m = pattern.fullmatch(line)
         if m:
             return _date(m)
@@ -220,6 +235,9 @@ def _title(line1: str) -> tuple[str, str]:
     m = TITLE_GROUP.fullmatch(line1)
     if m:
         return m.group(1), GROUP
+    m = TITLE_EN.fullmatch(line1.strip())
+    if m:
+        return m.group(1).strip(), UNKNOWN
     return line1.strip(), UNKNOWN
 
 
@@ -355,10 +373,20 @@ def _parse_source(source: _Source, options: ParseOptions) -> Iterator[Record]:
         else:
             title, kind = source.stem, UNKNOWN
         reader = _TextReader(title_key(title), source.where)
-        yield Chat(source="kakaotalk", key=reader.chat, title=title, kind=kind)
+        chat: Chat | None = Chat(source="kakaotalk", key=reader.chat, title=title, kind=kind)
+        # The chat comes with its first message or event: a file of which nothing could be read
+        # leaves no empty chat behind.
         for lineno, line in itertools.chain(head, lines):
-            yield from reader.feed(lineno, line)
-        yield from reader.flush()
+            for record in reader.feed(lineno, line):
+                if chat is not None and isinstance(record, (Message, Event)):
+                    yield chat
+                    chat = None
+                yield record
+        for record in reader.flush():
+            if chat is not None:
+                yield chat
+                chat = None
+            yield record
 
 
 class _TextReader:

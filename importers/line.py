@@ -21,8 +21,17 @@ Times are naive wall-clock times (the vault applies --tz); 12-hour times (`10:00
 are understood. Day headers of the form `Sat, 11/01/2025` are resolved with their weekday; when
 that does not decide, `--date-order` (ParseOptions.date_order) does, else day-first.
 Encoding: UTF-8 (with or without BOM) or UTF-16 with a BOM; another encoding can be named with
-the option `encoding=NAME`. Lines with spaces instead of tabs (a very old Japanese layout) are
-not read.
+the option `encoding=NAME`.
+
+LINE for Windows/Mac "Save chat" writes spaces instead of the tabs, without a title:
+
+    2021.1.1 金曜日
+    0:05 太郎 あけましておめでとう！
+    9:30 次郎がグループに参加しました。          ← a notice: no column says so, its words do
+
+The first message line of a file settles its layout. A sender's name ends at the first space
+unless it is a known name with spaces (`line_names=Ann Lee,Bob`, or the title of a one-to-one
+chat).
 """
 
 from __future__ import annotations
@@ -49,10 +58,10 @@ from importers.base import (
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,
-    CALL,
     CONTACT,
     DELETED,
     DIRECT,
+    EV_CALL,
     EV_JOIN,
     EV_LEAVE,
     EV_SYSTEM,
@@ -118,6 +127,8 @@ DAY_YMD = re.compile(
     r"(?P<era>[RHS])?(?P<y>\d{1,4})(?:[/\-]|\.\s?)(?P<m>\d{1,2})(?:[/\-]|\.\s?)(?P<d>\d{1,2})\.?"
     r"(?:\s*" + WEEKDAY + r")?"
 )
+# The day line of the desktop "Save chat": 2017.09.03 Sunday, 2021.1.1 金曜日, 2024/01/15(Mon).
+_DESKTOP_DAY = re.compile(r"\d{4}[./]\d{1,2}[./]\d{1,2}\s*(?:[A-Za-z]{3,9}|[月火水木金土日]曜日|[(（].{1,4}[)）])")
 # 2026年4月26日(日)
 DAY_KANJI = re.compile(r"(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日(?:\s*" + WEEKDAY + r")?")
 # Sat, 11/01/2025 and Wed, 10/07/2562 BE: the order of the two numbers depends on the region.
@@ -130,9 +141,22 @@ TIME = (
     r"(?:\s?(?P<ap>[AaPp]\.?[Mm]\.?))?"
 )
 # A message line; the newer layout repeats the date before the time.
-MESSAGE = re.compile(
-    r"(?:(?P<date>\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}(?:\s*[(（][^)）]{1,4}[)）])?)\s+)?" + TIME + r"\t(?P<rest>.*)"
-)
+_LINE_DATE = r"(?:(?P<date>\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}(?:\s*[(（][^)）]{1,4}[)）])?)\s+)?"
+MESSAGE = re.compile(_LINE_DATE + TIME + r"\t(?P<rest>.*)")
+# The desktop apps' "Save chat" (LINE for Windows/Mac): a space instead of each tab,
+# "16:23 Bob Today I found something:", under day lines such as "2021.1.1 金曜日".
+MESSAGE_SPACES = re.compile(_LINE_DATE + TIME + r" (?P<rest>\S.*)")
+# Notices in that layout, where no empty column marks them: the whole text after the time.
+SPACE_NOTICES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?P<who>\S.*?) joined the group\.?"), EV_JOIN),
+    (re.compile(r"(?P<who>\S.*?) left the group\.?"), EV_LEAVE),
+    (re.compile(r"(?P<who>\S.*?) changed the group name to .+"), EV_TITLE),
+    (re.compile(r"(?P<who>\S.*?)が(?:グループに)?参加しました。?"), EV_JOIN),
+    (re.compile(r"(?P<who>\S.*?)が(?:グループを)?退会しました。?"), EV_LEAVE),
+    (re.compile(r"(?P<who>\S.*?)が.+?を(?:招待|追加)しました。?"), EV_JOIN),
+    (re.compile(r"(?P<who>\S.*?)が.+?を(?:削除|退会させ)ました。?"), EV_LEAVE),
+    (re.compile(r"(?P<who>\S.*?)がグループ名を.+に変更しました。?"), EV_TITLE),
+]
 PM_MARKERS = ("下午", "午後", "오후")
 AM_MARKERS = ("上午", "午前", "오전")
 
@@ -153,6 +177,8 @@ PLACEHOLDERS: dict[str, str] = {
     for word in words
 }  # fmt: skip
 CALL_MARK = "☎"  # LINE prefixes call records with it: "☎ Call time 0:33", "☎ 不在着信"
+# The length of a call as LINE writes it after the mark: "0:33", "12:05", "1:02:03".
+CALL_LENGTH = re.compile(r"(?:(\d{1,3}):)?(\d{1,3}):(\d{2})\s*$")
 
 # "X unsent a message." in each language; group 1 is the person when the text names them.
 UNSENT = [
@@ -347,7 +373,8 @@ def _unsent(text: str) -> tuple[bool, str | None]:
 
 # --- detection ---------------------------------------------------------------------------------
 def detect(path: Path) -> bool:
-    """A LINE header, or LINE day headers with tab-separated message lines."""
+    """A LINE header, or LINE day headers with message lines (tab- or, from the desktop apps,
+    space-separated) where the first thing in the file is a day header."""
     try:
         if not path.is_file():
             return False
@@ -357,7 +384,14 @@ def detect(path: Path) -> bool:
         first = next((ln for ln in lines if ln.strip()), "")
         if first.startswith(HEADER_PREFIX + " "):
             return days > 0 or messages > 0 or len(lines) <= 3
-        return path.suffix.lower() == ".txt" and days > 0 and messages > 0
+        if path.suffix.lower() != ".txt" or days == 0:
+            return False
+        if messages > 0:
+            return True
+        # "Save chat" from LINE for PC starts with a day header ("2017.09.03 Sunday",
+        # "2021.1.1 金曜日" in the yyyy.m.d form LINE uses), then "HH:MM name text" lines.
+        spaced = sum(1 for ln in lines if MESSAGE_SPACES.fullmatch(ln))
+        return _DESKTOP_DAY.fullmatch(first.strip()) is not None and spaced >= 2
     except Exception:
         return False
 
@@ -373,6 +407,7 @@ class _Pending:
     text_lines: list[str]
     quoted: bool = False  # inside a "…" block that has not closed yet
     blanks: list[str] = field(default_factory=list)
+    notice: tuple[str, str] | None = None  # (kind, actor) of a desktop-layout notice
 
     @property
     def text(self) -> str:
@@ -395,6 +430,9 @@ def _parse_lines(lines: Iterator[tuple[int, str]], path: Path, options: ParseOpt
     chat: str | None = None
     day: date | None = None
     pending: _Pending | None = None
+    # "tab" or "spaces" (the desktop "Save chat"), settled by the first message line of the file.
+    layout: str | None = None
+    names = _known_names(options)
     for lineno, line in lines:
         if chat is None:
             if not line.strip():
@@ -402,6 +440,9 @@ def _parse_lines(lines: Iterator[tuple[int, str]], path: Path, options: ParseOpt
             found = _title(line)
             title, kind = found if found else (_title_from_filename(path), UNKNOWN)
             chat = title_key(title)
+            if kind == DIRECT:
+                names.append(title)
+                names.sort(key=len, reverse=True)
             yield Chat(source="line", key=chat, title=title, kind=kind)
             if found:
                 continue
@@ -414,7 +455,13 @@ def _parse_lines(lines: Iterator[tuple[int, str]], path: Path, options: ParseOpt
                     pending.text_lines = [text[1:-1]]
                 continue
             pending.quoted = False  # an unclosed quote: keep the text as written
-        m = MESSAGE.fullmatch(line)
+        m = MESSAGE.fullmatch(line) if layout != "spaces" else None
+        if m is not None:
+            layout = "tab"
+        elif layout == "spaces" or (layout is None and day is not None):
+            m = MESSAGE_SPACES.fullmatch(line)
+            if m is not None and layout is None:
+                layout = "spaces"
         new_day = None if m else parse_day(line, options.date_order)
         if m is None and new_day is None:
             if pending is not None:
@@ -443,14 +490,44 @@ def _parse_lines(lines: Iterator[tuple[int, str]], path: Path, options: ParseOpt
         if m.group("date"):
             day = when
         rest = m.group("rest")
+        ts = datetime.combine(when, clock)
+        if layout == "spaces":
+            pending = _spaced(lineno, ts, rest, names)
+            continue
         sender, sep, text = rest.partition("\t")
         if not sep:  # two columns: a notice with the person inside the text
             sender, text = "", rest
-        pending = _Pending(lineno, datetime.combine(when, clock), sender.strip(), [text])
+        pending = _Pending(lineno, ts, sender.strip(), [text])
         if text.startswith('"') and (len(text) == 1 or not text.endswith('"')):
             pending.quoted = True
     if pending is not None:
         yield _record(pending, chat or title_key(_title_from_filename(path)))
+
+
+def _known_names(options: ParseOptions) -> list[str]:
+    """Names that may hold spaces, longest first: `--param line_names="Ann Lee,Bob"` (and the
+    other person of a one-to-one chat, added from the title)."""
+    raw = options.params.get("line_names", "")
+    return sorted({n.strip() for n in raw.split(",") if n.strip()}, key=len, reverse=True)
+
+
+def _spaced(lineno: int, ts: datetime, rest: str, names: list[str]) -> _Pending:
+    """A desktop-layout line after its time: a notice (the whole text), or a sender and the text.
+
+    Nothing marks where the sender's name ends: a known name (`line_names`, the title of a
+    one-to-one chat) is taken whole, any other name is its first word.
+    """
+    for pattern, kind in SPACE_NOTICES:
+        n = pattern.fullmatch(rest)
+        if n is not None:
+            return _Pending(lineno, ts, "", [rest], notice=(kind, n.group("who")))
+    if _unsent(rest)[0]:
+        return _Pending(lineno, ts, "", [rest])
+    for name in names:
+        if rest.startswith(name + " ") or rest == name:
+            return _Pending(lineno, ts, name, [rest[len(name) + 1 :]])
+    sender, _, text = rest.partition(" ")
+    return _Pending(lineno, ts, sender, [text])
 
 
 def _record(p: _Pending, chat: str | None) -> Message | Event:
@@ -459,12 +536,23 @@ def _record(p: _Pending, chat: str | None) -> Message | Event:
     unsent, who = _unsent(text)
     if unsent:
         return Message(chat, p.ts, p.sender or who, text, kind=DELETED, line=p.line)
+    if text.startswith(CALL_MARK):  # a call is an event (cli-contract.md), with its length kept
+        actor = p.sender or _actor(text[len(CALL_MARK) :].strip())
+        return Event(chat, p.ts, text, EV_CALL, actor=actor, line=p.line, extra=_call_extra(text))
+    if p.notice is not None:
+        return Event(chat, p.ts, text, p.notice[0], actor=p.notice[1], line=p.line)
     if not p.sender:
         return Event(chat, p.ts, text, _notice_kind(text), actor=_actor(text), line=p.line)
-    kind = PLACEHOLDERS.get(text.strip(), TEXT)
-    if text.startswith(CALL_MARK):
-        kind = CALL
-    return Message(chat, p.ts, p.sender, text, kind=kind, line=p.line)
+    return Message(chat, p.ts, p.sender, text, kind=PLACEHOLDERS.get(text.strip(), TEXT), line=p.line)
+
+
+def _call_extra(text: str) -> dict[str, int]:
+    """`{"duration_s": 33}` for "☎ Call time 0:33"; empty for missed or cancelled calls."""
+    m = CALL_LENGTH.search(text)
+    if not m:
+        return {}
+    hours, minutes, seconds = int(m.group(1) or 0), int(m.group(2)), int(m.group(3))
+    return {"duration_s": hours * 3600 + minutes * 60 + seconds}
 
 
 FORMATS = [
@@ -474,7 +562,10 @@ FORMATS = [
         description=(
             "LINE chat history (.txt) in English, Japanese, Chinese, Korean or Thai, from the phone or PC app"
         ),
-        detection=("a '[LINE] …' title line, or LINE day headers with 'HH:MM<TAB>name<TAB>text' lines"),
+        detection=(
+            "a '[LINE] …' title line, or LINE day headers with 'HH:MM<TAB>name<TAB>text' lines, or (PC/Mac"
+            " 'Save chat') a first line like '2021.1.1 金曜日' with 'HH:MM name text' lines"
+        ),
         detect=detect,
         parse=parse,
         parse_ahead=True,

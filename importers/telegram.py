@@ -176,7 +176,7 @@ def _message(chat_key: str, msg: dict[str, Any], base: Path) -> Message | Event 
             kind=kind,
             actor=msg.get("actor") if isinstance(msg.get("actor"), str) else None,
             source_id=source_id,
-            extra=_extra(msg, ("action", "duration_seconds", "discard_reason", "title", "members")),
+            extra=_service_extra(msg),
         )
     kind = TEXT
     atts: list[Attachment] = []
@@ -250,6 +250,14 @@ def _service_text(msg: dict[str, Any]) -> str:
     if not msg.get("action") and msg.get("information_text"):
         return str(msg["information_text"])
     return " ".join(parts)
+
+
+def _service_extra(msg: dict[str, Any]) -> dict[str, Any]:
+    """What a service entry keeps; a call's length as `duration_s`, the key every importer uses."""
+    extra = _extra(msg, ("action", "duration_seconds", "discard_reason", "title", "members"))
+    if "duration_seconds" in extra:
+        extra["duration_s"] = extra.pop("duration_seconds")
+    return extra
 
 
 def _extra(msg: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

@@ -343,7 +343,7 @@ def call_records(attrs: dict[str, str], line: int, path: str, chats: Chats) -> l
     call_type = as_int(attrs.get("type"))
     direction = CALL_TYPES.get(call_type or 0, "call")
     duration = as_int(attrs.get("duration")) or 0
-    extra: dict[str, Any] = {"duration": duration, "call_type": direction}
+    extra: dict[str, Any] = {"duration_s": duration, "call_type": direction}
     presentation = as_int(attrs.get("presentation"))
     if presentation is not None:
         extra["presentation"] = presentation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -13,6 +14,7 @@ from importers.chatlab.spec import (
     EVENT_KINDS,
     MEDIA_TYPES,
     MESSAGE_KINDS,
+    TYPE_CALL,
     TYPE_RECALL,
     source_for,
 )
@@ -126,6 +128,10 @@ def record(chat_key: str, msg: Mapping[str, Any], header: Header, line: int | No
     text = content if isinstance(content, str) else ""
     source_id = _text(msg.get("platformMessageId"))
     extra: dict[str, Any] = {"chatlab_type": code}
+    if code == TYPE_CALL:
+        seconds = _call_seconds(text)
+        if seconds is not None:
+            extra["duration_s"] = seconds
     if code in EVENT_KINDS:
         return Event(chat_key, ts, text, EVENT_KINDS[code], actor=sender, source_id=source_id, line=line, extra=extra)
     owner = _text(header.meta.get("ownerId"))
@@ -148,3 +154,14 @@ def record(chat_key: str, msg: Mapping[str, Any], header: Header, line: int | No
         line=line,
         extra=extra,
     )
+
+
+_CALL_LENGTH = re.compile(r"(?<!\d)(?:(\d{1,3}):)?(\d{1,2}):(\d{2})(?!\d)")
+
+
+def _call_seconds(text: str) -> int | None:
+    """The length of a call entry whose text prints it ("通话时长 00:32", "1:02:03"), if it does."""
+    m = _CALL_LENGTH.search(text)
+    if m is None:
+        return None
+    return int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3))

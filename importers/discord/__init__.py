@@ -54,9 +54,9 @@ from importers.tree import (
 )
 from vault.errors import ExportError
 from vault.records import (
-    CALL,
     CHANNEL,
     DIRECT,
+    EV_CALL,
     EV_JOIN,
     EV_LEAVE,
     EV_PIN,
@@ -333,7 +333,7 @@ def _call_extra(start: datetime, msg: dict[str, Any]) -> dict[str, Any]:
     if not ended:
         return {}
     end = _aware_time(ended)
-    return {"duration": max(0, math.ceil((end - start).total_seconds())), "ended": end.isoformat()}
+    return {"duration_s": max(0, math.ceil((end - start).total_seconds())), "ended": end.isoformat()}
 
 
 def _is_system(mtype: str, has_content: bool) -> bool:
@@ -369,6 +369,9 @@ def convert(msg: Any, ctx: _Context) -> Message | Event:
     attachments = _attachments(ctx, msg)
     embeds = _embeds(msg)
 
+    if mtype == CALL_TYPE:  # a call is an event (cli-contract.md), with its length kept
+        extra.update(_call_extra(ts, msg))
+        return Event(ctx.chat, ts, text or "call", kind=EV_CALL, actor=sender, source_id=mid, extra=extra)
     if _is_system(mtype, bool(text or attachments or embeds)):
         if mtype == "ThreadCreated" and _str_id(reference.get("channelId")):
             extra["thread_id"] = _str_id(reference.get("channelId"))
@@ -397,13 +400,7 @@ def convert(msg: Any, ctx: _Context) -> Message | Event:
         extra["embeds"] = embeds
     edited = _aware_time(msg["timestampEdited"]) if str_at(msg, "timestampEdited") else None
 
-    if mtype == CALL_TYPE:
-        kind = CALL
-        extra.update(_call_extra(ts, msg))
-    elif not text and attachments:
-        kind = attachments[0].kind
-    else:
-        kind = TEXT if text or embeds else OTHER
+    kind = attachments[0].kind if not text and attachments else TEXT if text or embeds else OTHER
     return Message(
         chat=ctx.chat,
         ts=ts,

@@ -244,7 +244,7 @@ def _call(key: str, hangout: dict[str, Any], ts: datetime, actor: str | None, ev
     if media:
         extra["media_type"] = media
     if duration is not None:
-        extra["duration"] = duration
+        extra["duration_s"] = duration
     if what == "START_HANGOUT":
         text = f"{label} started"
     elif what == "END_HANGOUT":

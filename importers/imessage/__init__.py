@@ -145,6 +145,17 @@ class _Context:
     resolve: AttachmentResolver
     handles: dict[int, str]
     chat: str = ""
+    #: Who "the other person" is in a one-to-one chat (its handle or chat_identifier): the
+    #: sender of its incoming rows whose handle_id is 0 or names no row of the handle table.
+    other: str | None = None
+
+    def who(self, handle_id: object) -> str:
+        """The sender of an incoming row: its phone number or address, never nothing."""
+        if isinstance(handle_id, int) and handle_id in self.handles:
+            return self.handles[handle_id]
+        if self.other:
+            return self.other
+        return f"handle {handle_id}" if isinstance(handle_id, int) and handle_id else "unknown sender"
 
 
 def detect(path: Path) -> bool:
@@ -221,13 +232,18 @@ def _read(conn: sqlite3.Connection, label: str, resolve: AttachmentResolver) -> 
             yield Problem(ctx.path, None, f"chat row {chat['ROWID']} has no guid; its messages were skipped")
             continue
         members = [ctx.handles[h] for h in db.members(chat["ROWID"]) if h in ctx.handles]
-        yield _chat(chat, guid, members)
+        record = _chat(chat, guid, members)
+        yield record
         ctx.chat = guid
+        ctx.other = None
+        if record.kind == DIRECT:
+            ctx.other = members[0] if len(members) == 1 else _str(chat["chat_identifier"])
         for row in db.chat_messages(chat["ROWID"]):
             yield from _convert(row, ctx)
     if db.has_orphans():
         yield Chat(SOURCE, ORPHAN_CHAT_KEY, ORPHAN_CHAT_TITLE, UNKNOWN)
         ctx.chat = ORPHAN_CHAT_KEY
+        ctx.other = None
         count = 0
         for row in db.orphan_messages():
             count += 1
@@ -276,11 +292,12 @@ def _convert_row(row: sqlite3.Row, ctx: _Context) -> Iterator[Record]:
         yield Problem(ctx.path, None, f"message row {rowid}: no guid or no date; skipped")
         return
     from_me = bool(row["is_from_me"])
-    sender = ME if from_me else ctx.handles.get(row["handle_id"])
     item_type = _int(row["item_type"]) or 0
     if item_type:
-        yield _event(row, ctx, guid, ts, sender, item_type)
+        actor = ME if from_me else ctx.handles.get(row["handle_id"])
+        yield _event(row, ctx, guid, ts, actor, item_type)
         return
+    sender = ME if from_me else ctx.who(row["handle_id"])
 
     problems: list[Problem] = []
     text = _body(row, ctx, problems)
@@ -470,7 +487,7 @@ def _reactions(row: sqlite3.Row, text: str, ctx: _Context) -> tuple[Reaction, ..
             emoji = TAPBACK_EMOJI.get(n, "")
         if not emoji:
             continue
-        who = ME if tb["is_from_me"] else ctx.handles.get(tb["handle_id"])
+        who = ME if tb["is_from_me"] else ctx.who(tb["handle_id"])
         state[(who, emoji)] = Reaction(emoji, who, apple_time(tb["date"]), removed)
     return tuple(state.values())
 

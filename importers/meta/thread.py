@@ -36,8 +36,8 @@ from importers.tree import (
 )
 from vault.records import (
     AUDIO,
-    CALL,
     DELETED,
+    EV_CALL,
     EV_JOIN,
     EV_LEAVE,
     EV_SYSTEM,
@@ -273,15 +273,16 @@ def _convert_dyi(msg: dict[str, Any], ctx: ThreadContext) -> Message | Event:
         if link and link not in text:  # searchable with the message
             text = f"{text}\n{link}" if text else link
 
-    if msg.get("is_unsent") is True:
-        kind = DELETED
-    elif "call_duration" in msg or msg_type == TYPE_CALL:
-        kind = CALL
+    if msg.get("is_unsent") is not True and ("call_duration" in msg or msg_type == TYPE_CALL):
+        # A call is an event (cli-contract.md), with its length and whether it was missed.
         duration = int_at(msg, "call_duration")
         if duration is not None:
-            extra["duration"] = duration
+            extra["duration_s"] = duration
         if isinstance(msg.get("missed"), bool):
             extra["missed"] = msg["missed"]
+        return Event(ctx.chat, ts, text, kind=EV_CALL, actor=sender, extra=extra)
+    if msg.get("is_unsent") is True:
+        kind = DELETED
     elif attachments:
         kind = attachments[0].kind
     else:

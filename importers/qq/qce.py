@@ -310,7 +310,7 @@ def record(
             if seconds is None and raw_time and raw_time != "0":
                 seconds = int(raw_time) if raw_time.isdigit() else duration_seconds(raw_time)
             if seconds is not None:
-                extra["duration_seconds"] = seconds
+                extra["duration_s"] = seconds
         return Event(chat_key, ts, text, kind, actor=name, source_id=source_id, line=line, extra=extra)
     attachments = []
     for res in _list(content, "resources"):

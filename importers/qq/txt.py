@@ -189,7 +189,7 @@ class _Reader:
             return Event(key, p.ts, text, notice_kind(text), line=p.line)
         if text.strip() in CALL_BODIES or "通话时长" in text:
             seconds = duration_seconds(text)
-            extra = {"duration_seconds": seconds} if seconds is not None else {}
+            extra = {"duration_s": seconds} if seconds is not None else {}
             return Event(key, p.ts, text, EV_CALL, actor=p.name, line=p.line, extra=extra)
         from_me = None
         if self.me:

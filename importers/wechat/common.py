@@ -26,6 +26,7 @@ from vault.records import (
     CALL,
     CONTACT,
     DELETED,
+    EV_CALL,
     EV_JOIN,
     EV_LEAVE,
     EV_SYSTEM,
@@ -97,7 +98,6 @@ _PLAIN_KINDS: dict[int, str] = {
     TYPE_MICRO_VIDEO: VIDEO,
     TYPE_STICKER: STICKER,
     TYPE_LOCATION: LOCATION,
-    TYPE_CALL: CALL,
 }
 
 # Words WeChat uses in its own notices (zh-Hans and English clients), to tell joins, leaves and
@@ -340,13 +340,39 @@ def _interpret_location(content: str) -> Interpretation:
 
 
 def _interpret_call(content: str, display: str | None) -> Interpretation:
+    """A call entry: an event (cli-contract.md), its length in `duration_s` when WeChat wrote one."""
     text = ""
     root = parse_xml(content)
     if root is not None:
         text = strip_markup(_find_text(root, ".//msg") or "")
     elif content and not content.lstrip().startswith("<"):
         text = content.strip()
-    return Interpretation(CALL, text or (display or "").strip())
+    text = text or (display or "").strip()
+    seconds = call_duration(text)
+    return Interpretation(EV_CALL, text, event=True, extra={"duration_s": seconds} if seconds is not None else {})
+
+
+_DURATION = re.compile(r"(?<!\d)(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?!\d)")
+
+
+def call_duration(text: str) -> int | None:
+    """Seconds of a call notice such as "通话时长 00:25" or "Duration 1:02:03", or None."""
+    match = _DURATION.search(text or "")
+    if not match:
+        return None
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def call_as_event(record: Message) -> Message | Event:
+    """A tool's call entry, read as a message of kind CALL, as the EV_CALL event the databases give."""
+    if record.kind != CALL:
+        return record
+    extra = dict(record.extra)
+    seconds = call_duration(record.text)
+    if seconds is not None:
+        extra.setdefault("duration_s", seconds)
+    return Event(record.chat, record.ts, record.text, EV_CALL, record.sender, record.source_id, record.line, extra)
 
 
 def interpret(type_: int, sub_type: int, content: str | None, display: str | None = None) -> Interpretation:
@@ -643,4 +669,6 @@ def kind_for_type_name(name: str, text: str) -> tuple[str, bool]:
         return DELETED, False
     if name in TYPE_NAME_EVENTS:
         return event_kind(strip_markup(text)), True
+    if TYPE_NAME_KINDS.get(name) == CALL:
+        return EV_CALL, True
     return TYPE_NAME_KINDS.get(name, OTHER), False

@@ -117,7 +117,9 @@ def _looks_like_chat(open_: Opener, *, named: bool) -> bool:
     term = shape.terminator.strip(" \u00a0\u202f\u2009")
     if not rest or (shape.family.startswith("plain") and term not in ("-", ":")):
         return False
-    if shape.family.startswith("bracket") and len(m["a"]) == 4:
+    if shape.family.startswith("bracket") and len(m["a"]) == 4 and m["sep"] == "-":
+        # signal-export writes "[2019-12-24, 12:23]" and "[2019-12-24 12:23:05]": only dashes.
+        # "[2016/04/15 15:04]" (slashes or dots) is WhatsApp's alone.
         return named or any(c in text for c in MARKS[:2]) or "WhatsApp" in text
     return True
 
@@ -318,7 +320,13 @@ def _parse_chat(chat: ChatText, options: ParseOptions) -> Iterator[Record]:
         },
     )
     yield from _date_order_notes(order, options.date_order, locale_name)
-    yield from _records(chat, key, shape, TimestampReader(order))
+    reader = TimestampReader(order)
+    yield from _records(chat, key, shape, reader)
+    if reader.swapped:
+        yield Note(
+            f"{reader.swapped} record(s) had a date that can only be {reader.swapped_order.words} "
+            f"and were read so; the file's other dates were read as {order.words}"
+        )
 
 
 def _records(chat: ChatText, key: str, shape: Shape, reader: TimestampReader) -> Iterator[Record]:

@@ -547,7 +547,7 @@ class Reader:
                 kind=EV_CALL,
                 actor=None if from_me else self.people.name(jid),
                 source_id=f"call:{call_id or row_id}",
-                extra={"duration": seconds, "video": bool(video), "direction": direction, "result": outcome},
+                extra={"duration_s": seconds, "video": bool(video), "direction": direction, "result": outcome},
             )
 
     # legacy ------------------------------------------------------------------------------

@@ -151,7 +151,7 @@ def classify(sender: str | None, body: str, *, line_marked: bool, chat_title: st
     result = _message(body)
     if result is None:
         result = _sender_notice(sender, body, line_marked=line_marked, chat_title=chat_title)
-    if not result.is_event:
+    if not result.is_event or result.kind == EV_CALL:
         result.sender = sender
     if edited:
         result.extra["edited"] = True
@@ -161,7 +161,7 @@ def classify(sender: str | None, body: str, *, line_marked: bool, chat_title: st
 def _notice(body: str, actor: str | None) -> Body:
     """A notice: its text without WhatsApp's marks, its kind from its words."""
     text = P.without_marks(body)
-    kind = P.notice_kind(text)
+    kind = EV_ENCRYPTION if P.is_e2e_notice(text) else P.notice_kind(text)
     if kind is None and P.CALL_RE.fullmatch(text):
         kind = EV_CALL
     return Body(
@@ -196,6 +196,18 @@ def _sender_notice(sender: str, body: str, *, line_marked: bool, chat_title: str
     return Body(is_event=False, kind=TEXT, text=body)
 
 
+_CALL_LENGTH = re.compile(r"(\d+)\s*(hr|h|min|sec|s)\b", re.IGNORECASE)
+_CALL_UNIT = {"hr": 3600, "h": 3600, "min": 60, "sec": 1, "s": 1}
+
+
+def _call_seconds(text: str) -> int | None:
+    """The length of an iOS call line ("Voice call, 19 sec", "Video call, 1 hr 2 min"), if it has one."""
+    parts = _CALL_LENGTH.findall(text.partition(",")[2])
+    if not parts:
+        return None
+    return sum(int(n) * _CALL_UNIT[unit.lower()] for n, unit in parts)
+
+
 def _message(body: str) -> Body | None:
     """A placeholder, attachment, location or poll message; None when the body is none of these."""
     first_line, _, caption = body.partition("\n")
@@ -203,8 +215,8 @@ def _message(body: str) -> Body | None:
         hit = P.PLACEHOLDERS.get(P.phrase_key(first_line))
         if hit is not None and (not caption or hit[0] not in (DELETED, CALL)):
             kind, what = hit
-            if kind == CALL:
-                return Body(is_event=False, kind=CALL, text=P.without_marks(body), extra={"missed": True})
+            if kind == CALL:  # a call is an event (cli-contract.md); the caller is its actor
+                return Body(is_event=True, kind=EV_CALL, text=P.without_marks(body), extra={"missed": True})
             # Android puts a caption under "<Media omitted>" on the next lines.
             extra = {_FLAGS[what]: True} if what in _FLAGS else {}
             return Body(is_event=False, kind=kind, text=caption, extra=extra)
@@ -216,8 +228,11 @@ def _message(body: str) -> Body | None:
     if len(body) <= P.MAX_PHRASE_LEN * 2 and ("call" in body or "Call" in body or "ocation" in body):
         core = P.without_marks(body)
         if P.CALL_RE.fullmatch(core):
-            missed = core.casefold().startswith("missed")
-            return Body(is_event=False, kind=CALL, text=core, extra={"missed": missed})
+            call: dict[str, Any] = {"missed": core.casefold().startswith("missed")}
+            seconds = _call_seconds(core)
+            if seconds is not None:
+                call["duration_s"] = seconds
+            return Body(is_event=True, kind=EV_CALL, text=core, extra=call)
         if core.casefold() in P.LIVE_LOCATION:
             return Body(is_event=False, kind=LOCATION, text=core, extra={"live": True})
     if body.endswith(">") and "<" in body:

@@ -293,6 +293,13 @@ class TimestampReader:
     def __init__(self, order: DateOrder) -> None:
         self.order = order
         self._dates: dict[tuple[str, str, str, str | None, str | None], tuple[int, int, int]] = {}
+        # The file's order with day and month exchanged, for a date that cannot be read the file's
+        # way but is unambiguous the other way ("6/30/23" in a file read as day/month because of its
+        # "30/6/2023" lines): such a line is kept, read that way, and counted.
+        self.swapped_order = DateOrder(
+            year=order.year, month=order.day, day=order.month, settled=order.settled, source=order.source
+        )
+        self.swapped = 0
 
     def read(self, m: re.Match[str]) -> datetime:
         """The header's time; ValueError for an impossible date or time."""
@@ -301,15 +308,24 @@ class TimestampReader:
         if ymd is None:
             parts = key[:3]
             o = self.order
-            ymd = (
-                year_of(parts[o.year], m["era"], m["be"]),
-                int(parts[o.month]),
-                int(parts[o.day]),
-            )
-            datetime(*ymd)  # raises ValueError before caching a bad date
+            year = year_of(parts[o.year], m["era"], m["be"])
+            ymd = (year, int(parts[o.month]), int(parts[o.day]))
+            try:
+                datetime(*ymd)
+            except ValueError:
+                if int(parts[o.month]) <= 12 or int(parts[o.day]) > 12:
+                    raise  # impossible either way
+                ymd = (year, int(parts[o.day]), int(parts[o.month]))
+                datetime(*ymd)  # raises ValueError before caching a bad date
+                self.swapped += 1
+                return self._at(ymd, m)  # not cached: each such line is counted
             if len(self._dates) >= self._CACHE_MAX:
                 self._dates.clear()
             self._dates[key] = ymd
+        return self._at(ymd, m)
+
+    @staticmethod
+    def _at(ymd: tuple[int, int, int], m: re.Match[str]) -> datetime:
         hour = hour_of(m["hh"], m["ampm"] or m["ampm0"])
         second = int(m["ss"]) if m["ss"] is not None else 0
         return datetime(ymd[0], ymd[1], ymd[2], hour, int(m["mi"]), second)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from importers.whatsapp import locales
 from vault.records import (
     AUDIO,
     CALL,
@@ -299,11 +300,11 @@ CALL_RE = re.compile(r"(?:missed )?(?:group )?(?:voice|video) call(?:,.*)?", re.
 
 # What a placeholder body means: (message kind, what it says).
 PLACEHOLDERS: dict[str, tuple[str, str]] = {}
-for _p in _DELETED:
+for _p in (*_DELETED, *locales.DELETED):
     PLACEHOLDERS[phrase_key(_p)] = (DELETED, "deleted")
 for _p, _kind in _MEDIA_OMITTED.items():
     PLACEHOLDERS[phrase_key(_p)] = (_kind, "omitted")
-for _p in _CALLS:
+for _p in (*_CALLS, *locales.MISSED_CALLS):
     PLACEHOLDERS[phrase_key(_p)] = (CALL, "call")
 # Android writes a view-once photo or video as the bare word "null" (formats §1.3).
 PLACEHOLDERS["null"] = (MEDIA, "view_once")
@@ -467,7 +468,43 @@ for _p in E2E_PREFIXES:
     _E2E_BY_HEAD[_p[:_E2E_HEAD]] = (*_E2E_BY_HEAD.get(_p[:_E2E_HEAD], ()), _p)
 
 
+def _bigrams(text: str) -> frozenset[str]:
+    return frozenset(map(str.__add__, text, text[1:]))
+
+
+# Every locale's notice (whatsapp/locales.py), by its first two characters, as character bigrams of
+# its first _E2E_SPAN characters: a notice matches one of its language with a similar start.
+_E2E_SPAN = 40
+_E2E_SIMILAR = 0.55  # shared bigrams / all bigrams (the zh-CN wordings of 2022 and 2024 share 0.6+)
+_E2E_MIN_LEN = 24  # no notice is shorter
+_E2E_GRAMS: dict[str, list[frozenset[str]]] = {}
+for _p in (*E2E_PREFIXES, *locales.E2E_NOTICES):
+    _key = _plain_spaces(without_marks(_p)[:_E2E_SPAN]).casefold()
+    _E2E_GRAMS.setdefault(_key[:2], []).append(_bigrams(_key))
+# All bigrams of each bucket: a body sharing too few of them cannot be like any notice in it
+# (most message bodies stop at this one set operation).
+_E2E_UNION: dict[str, frozenset[str]] = {head: frozenset().union(*grams) for head, grams in _E2E_GRAMS.items()}
+
+
 def is_e2e_notice(core: str) -> bool:
-    """The end-to-end notice, whichever language (`core` has no leading marks)."""
+    """The end-to-end notice, whichever language and app version (`core` has no leading marks).
+
+    A known wording's start (E2E_PREFIXES), or a body of notice length whose first characters are
+    mostly those of a notice WhatsApp ships in some language (wordings drift between versions:
+    zh-CN iOS said "消息和通话都进行端到端加密。" and later "消息和通话已进行端到端加密。").
+    """
     prefixes = _E2E_BY_HEAD.get(core[:_E2E_HEAD])
-    return prefixes is not None and core.startswith(prefixes)
+    if prefixes is not None and core.startswith(prefixes):
+        return True
+    if len(core) < _E2E_MIN_LEN or core[:2].casefold() not in _E2E_UNION:
+        return False
+    key = _plain_spaces(core[:_E2E_SPAN]).casefold()
+    grams = _bigrams(key)
+    if len(grams & _E2E_UNION[key[:2]]) < _E2E_SIMILAR * len(grams):
+        return False
+    size = len(grams)
+    for known in _E2E_GRAMS[key[:2]]:
+        shared = len(grams & known)
+        if shared >= _E2E_SIMILAR * (size + len(known) - shared):  # Jaccard similarity
+            return True
+    return False

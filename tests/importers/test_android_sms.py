@@ -193,15 +193,15 @@ def test_calls_are_events_with_duration(calls: Path) -> None:
     assert result.messages == [] and not result.problems
     incoming, missed, outgoing, rejected = result.events
     assert all(e.kind == EV_CALL for e in result.events)
-    assert (incoming.chat, incoming.ts, incoming.actor, incoming.extra["duration"]) == (
+    assert (incoming.chat, incoming.ts, incoming.actor, incoming.extra["duration_s"]) == (
         "sms:" + MEI,
         at(500),
         "李梅",
         65,
     )
     assert incoming.extra["call_type"] == "incoming"
-    assert missed.extra == {"duration": 0, "call_type": "missed", "presentation": 1} and missed.actor == AMAL
-    assert outgoing.extra["call_type"] == "outgoing" and outgoing.actor is None and outgoing.extra["duration"] == 12
+    assert missed.extra == {"duration_s": 0, "call_type": "missed", "presentation": 1} and missed.actor == AMAL
+    assert outgoing.extra["call_type"] == "outgoing" and outgoing.actor is None and outgoing.extra["duration_s"] == 12
     assert rejected.extra["call_type"] == "rejected" and rejected.extra["presentation"] == 2
 
 

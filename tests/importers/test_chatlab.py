@@ -68,6 +68,7 @@ def test_json_wechat_group() -> None:
     system, call, poke = result.events
     assert (system.kind, system.ts, system.text) == (EV_SYSTEM, at(80), '"阿强"加入了群聊')
     assert (call.kind, call.actor, call.source_id) == (EV_CALL, "أحمد", "5000000000000000010")
+    assert call.extra["duration_s"] == 32  # "通话时长 00:32", the key every importer uses
     assert (poke.kind, poke.extra["chatlab_type"]) == (EV_SYSTEM, 22)
     assert "avatar" not in repr(result.records) and "base64" not in repr(result.records)
 

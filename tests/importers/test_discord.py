@@ -23,7 +23,7 @@ from tests.importers.util import Parsed, parse
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,
-    CALL,
+    EV_CALL,
     EV_JOIN,
     EV_LEAVE,
     EV_PIN,
@@ -92,12 +92,12 @@ def test_chat_analytics_dm() -> None:
     assert bot.sender_id == "444444444444444444" and bot.extra["bot"] is True
     assert bot.text == "something something text"
     assert bot.ts == utc("2019-01-25T00:11:04.083+00:00")
-    call = msgs["100"]  # the Call message is a call, not a text message
-    assert call.kind == CALL and call.sender_id == "444444444444444444"
+    (call,) = parsed.events  # the Call message is a call event, not a message
+    assert (call.kind, call.source_id, call.actor) == (EV_CALL, "100", "Someones nickname")
     assert call.ts == utc("2020-07-17T17:03:14.366+00:00")
     assert call.extra["ended"] == "2020-07-17T21:14:52.787000+00:00"
-    assert call.extra["duration"] == 15099  # 4 h 11 min 38.421 s, rounded up
-    assert len(parsed.messages) == 3 and not parsed.problems
+    assert call.extra["duration_s"] == 15099  # 4 h 11 min 38.421 s, rounded up
+    assert len(parsed.messages) == 2 and not parsed.problems
 
 
 @pytest.mark.corpus
@@ -115,13 +115,13 @@ def test_chat_analytics_group() -> None:
     woah = msgs["530805779645595660"]  # a smaller snowflake than earlier messages: hand-edited
     assert (woah.sender, woah.text) == ("mlomb", "woah nice :custom_emoji:")
     assert woah.reply_to == "1064990824305274930"
-    call = msgs["100"]
-    assert call.kind == CALL and call.sender == "mlomb"
+    (call,) = [e for e in parsed.events if e.kind == EV_CALL]
+    assert (call.source_id, call.actor) == ("100", "mlomb")
     assert call.ts == utc("2023-03-03T14:47:59.187+00:00")
-    assert call.extra["duration"] == 6781
+    assert call.extra["duration_s"] == 6781
     # "messageCount": 5 although the file holds 6 entries: we count ourselves.
     assert len(parsed.messages) + len(parsed.events) == 6
-    assert [(e.kind, e.actor, e.source_id) for e in parsed.events] == [
+    assert [(e.kind, e.actor, e.source_id) for e in parsed.events if e.kind != EV_CALL] == [
         (EV_TITLE, "lombi", "1064990775659729017"),
         (EV_SYSTEM, "lombi", "1064991038751649806"),
     ]

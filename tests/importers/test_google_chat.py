@@ -467,7 +467,7 @@ def check_hangouts(result: Parsed) -> None:
     got = by_id(result)
     start, end = got["e1"], got["e2"]
     assert (start.kind, start.text, start.actor) == (EV_CALL, "video call started", "Omar")
-    assert (end.kind, end.text, end.extra["duration"]) == (EV_CALL, "video call ended after 102 s", 102)
+    assert (end.kind, end.text, end.extra["duration_s"]) == (EV_CALL, "video call ended after 102 s", 102)
     assert start.ts == datetime(2013, 5, 26, 3, 40, 22, 561784, tzinfo=UTC)
     own = got["e3"]
     assert (own.text, own.from_me, own.sender, own.sender_id) == (

@@ -32,6 +32,7 @@ from vault.records import (
     STICKER,
     TEXT,
     VIDEO,
+    Message,
 )
 
 UTC = timezone.utc
@@ -416,6 +417,22 @@ def test_chats_and_handles(messages_folder: Path) -> None:
     assert any("poll vote" in n.text for n in result.notes)
 
 
+def test_a_sender_without_a_handle_row_shows_its_number(messages_folder: Path) -> None:
+    """Incoming rows whose handle is 0 or names no handle row (no contact, a pruned handle table)
+    are the other person's in a one-to-one chat: their number or address, not an unnamed sender."""
+    conn = sqlite3.connect(messages_folder / "chat.db")
+    add_message(conn, 90, "M-HANDLE-0", 2, handle_id=0, text="no handle", date=apple_ns(at(400)))
+    add_message(conn, 91, "M-HANDLE-GONE", 2, handle_id=77, text="pruned", date=apple_ns(at(401)))
+    add_message(conn, 92, "M-GROUP-GONE", 1, handle_id=77, text="who?", date=apple_ns(at(402)))
+    conn.commit()
+    conn.close()
+    msgs = by_guid(im_parse(messages_folder))
+    assert [msgs[g].sender for g in ("M-HANDLE-0", "M-HANDLE-GONE")] == ["+15551230001", "+15551230001"]
+    assert msgs["M-HANDLE-0"].sender_id == "+15551230001"
+    assert msgs["M-GROUP-GONE"].sender == "handle 77"  # a group: which member is unknown
+    assert all(m.sender for m in msgs.values() if isinstance(m, Message))
+
+
 def test_orphans_and_recently_deleted(messages_folder: Path) -> None:
     result = im_parse(messages_folder)
     msgs = by_guid(result)
@@ -747,7 +764,8 @@ def test_test_db() -> None:
     for m in msgs.values():
         assert m.ts == datetime(2025, 2, 6, 21, 25, 24, 490443, tzinfo=UTC)
         assert m.extra["service"] == "iMessage"
-        assert m.sender is None and m.from_me is False  # handle 1 has no row
+        # handle 1 has no row: the sender is still named (never None, shown as "?"), by its handle
+        assert m.sender == "handle 1" and m.from_me is False
     assert late.reply_to is None  # reply_to_guid is set on non-replies: not used
     (sticker,) = late.attachments
     assert (sticker.kind, sticker.mime, sticker.size, sticker.open) == (

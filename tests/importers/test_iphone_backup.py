@@ -536,7 +536,7 @@ def test_wechat_accounts_contacts_zstd_quotes(plain_parsed: Parsed) -> None:
     assert keys == {"wxid_wang", "555@chatroom"}  # the username, as the desktop readers key it
     titles = {c.key: c.title for c in plain_parsed.chats if c.source == "wechat"}
     assert titles == {"wxid_wang": "小王", "555@chatroom": "周末爬山群"}  # remark over nickname
-    assert len(msgs) == 12 and len(_events(plain_parsed, keys)) == 1
+    assert len(msgs) == 11 and len(_events(plain_parsed, keys)) == 2  # the call is an event
     by_id = {m.source_id: m for m in msgs}
     assert by_id["7001001"].sender == "小王" and by_id["7001001"].ts == at(2000)
     assert by_id["7001002"].from_me is True and by_id["7001002"].sender == "me"
@@ -548,10 +548,11 @@ def test_wechat_accounts_contacts_zstd_quotes(plain_parsed: Parsed) -> None:
     pic = by_id["7001003"]
     assert pic.kind == IMAGE and _read_all(pic.attachments[0]) == WX_PIC
     assert by_id["8001009"].attachments[0].open is None  # named, not in the backup
-    assert by_id["7001004"].text == "通话时长 00:42"
+    (call,) = [e for e in _events(plain_parsed, keys) if e.source_id == "7001004"]  # a call event
+    assert (call.kind, call.text, call.extra["duration_s"]) == (EV_CALL, "通话时长 00:42", 42)
     twins = [m for m in msgs if m.text == "哈哈"]
     assert len(twins) == 2 and twins[0].ts == twins[1].ts and twins[0].source_id != twins[1].source_id
-    join = _events(plain_parsed, keys)[0]
+    (join,) = [e for e in _events(plain_parsed, keys) if e.kind != EV_CALL]
     assert join.kind == EV_JOIN and join.ts == at(3050)
 
 
@@ -563,14 +564,14 @@ def test_wechat_reader_is_callable_alone(plain_backup: Path) -> None:
         records = list(wechat.read(backup))
     finally:
         backup.close()
-    assert sum(1 for r in records if type(r).__name__ == "Message") == 12
+    assert sum(1 for r in records if type(r).__name__ == "Message") == 11
 
 
 def test_notes_say_what_was_read_and_skipped(plain_parsed: Parsed) -> None:
     notes = [n.text for n in plain_parsed.notes]
     assert "WhatsApp: 2 chats, 10 messages, 2 events" in notes
     assert "Messages (iMessage/SMS): 2 chats, 5 messages, 0 events" in notes
-    assert "WeChat: 2 chats, 12 messages, 1 events" in notes
+    assert "WeChat: 2 chats, 11 messages, 2 events" in notes
     assert "not read (not supported inside a backup): Telegram" in notes
     assert "1 other apps in the backup hold no chats this importer reads" in notes
     assert "WhatsApp: status updates were not imported" in notes
@@ -584,15 +585,15 @@ def test_notes_say_what_was_read_and_skipped(plain_parsed: Parsed) -> None:
 def test_import_into_vault_search_and_reimport(new_vault, plain_backup: Path) -> None:  # type: ignore[no-untyped-def]
     r1 = new_vault.import_path(plain_backup)
     assert r1.format == "iphone-backup" and r1.error is None
-    assert (r1.chats, r1.added, r1.events, r1.attachments) == (6, 27, 3, 3)
+    assert (r1.chats, r1.added, r1.events, r1.attachments) == (6, 26, 4, 3)
     sources = {h["source"] for h in new_vault.search("警察", limit=None)}
     assert sources == {"whatsapp", "imessage", "wechat"}
     texts = sorted(h["text"] for h in new_vault.search("警察", limit=None))
     assert "警察来了，快跑" in texts and "警察同志你好" in texts
     assert [h["sender"] for h in new_vault.search("مرحبا بالجميع", limit=None)] == ["Ahmed أحمد"]
     r2 = new_vault.import_path(plain_backup)
-    assert (r2.added, r2.duplicates) == (0, 30)  # 27 messages and 3 events already there
-    assert new_vault.counts()["messages"] == 27
+    assert (r2.added, r2.duplicates) == (0, 30)  # 26 messages and 4 events already there
+    assert new_vault.counts()["messages"] == 26
 
 
 # --- an encrypted backup ----------------------------------------------------------------------
@@ -665,7 +666,7 @@ def test_encrypted_import_leaves_no_plaintext_on_disk(  # type: ignore[no-untype
     env = {**cli_vault, "TALKVAULT_IPHONE_BACKUP_PASSWORD": PASSWORD}
     r = cli("import", str(encrypted_backup), "--json", env=env)
     assert r.code == 0, r.err
-    assert r.json()["files"][0]["added"] == 27
+    assert r.json()["files"][0]["added"] == 26
     hits = cli("search", "CANARY", "--json", env=cli_vault).json()
     assert [h["sender"] for h in hits] == ["me"]  # it went in
     canaries = (CANARY.encode(), "警察同志你好".encode(), PHOTO, "שלום".encode())
@@ -719,7 +720,7 @@ def test_a_damaged_app_database_is_a_problem_and_the_rest_imports(tmp_path: Path
     parsed = parse(root, "iphone-backup")
     assert [p.path for p in parsed.problems] == ["WhatsApp"]
     assert not any(c.source == "whatsapp" for c in parsed.chats)
-    assert len([m for m in parsed.messages]) == 17  # Messages and WeChat still read
+    assert len([m for m in parsed.messages]) == 16  # Messages and WeChat still read
 
 
 def test_an_unsaved_write_ahead_log_is_noted(tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def test_windows_03_korean_12_hour_times() -> None:
 
 def test_windows_04_unmatched_lines_only() -> None:
     parsed = kakao(VIEWER + "windows_04_L129.txt")
-    assert [c.title for c in parsed.chats] == ["테스트"]
+    assert not parsed.chats  # the viewer shows an empty room "테스트"; no empty chat is stored
     assert not parsed.messages and not parsed.events
     assert [p.line for p in parsed.problems] == [4]
 
@@ -314,6 +314,44 @@ def test_stats_no_header() -> None:
 
 
 # --- own fixtures -----------------------------------------------------------------------------
+def test_android_english_fixture() -> None:
+    """`February 10, 2016, 2:33 AM, you : …`: every record read, none "outside any message"."""
+    path = KAKAO / "KakaoTalkChats_android_en.txt"
+    assert detect(path) and importers.detect(path).name == "kakaotalk"
+    parsed = parse(path)
+    assert [c.title for c in parsed.chats] == ["등산 모임 (4)"]
+    assert rows(parsed) == [
+        ("notice", datetime(2016, 2, 10, 2, 33), "Mina invited Omar and 小明."),
+        ("msg", "you", datetime(2016, 2, 10, 2, 33), "警察 said : wait"),
+        ("msg", "Mina", datetime(2016, 2, 10, 2, 34), "안녕하세요\na second line"),
+        ("msg", "عمر", datetime(2016, 2, 10, 12, 5), "مرحبا"),
+        ("msg", "小明", datetime(2016, 2, 10, 12, 5), "<Photo>"),
+        ("notice", datetime(2016, 2, 11, 0, 1), "Omar left this chatroom."),
+    ]
+    assert [e.kind for e in parsed.events] == [EV_JOIN, EV_LEAVE]
+    assert parsed.messages[-1].kind == IMAGE
+    assert not parsed.problems
+
+
+def test_android_english_older_layout_time_first() -> None:
+    path = KAKAO / "KakaoTalkChats_android_en_old.txt"
+    assert detect(path) and importers.detect(path).name == "kakaotalk"
+    parsed = parse(path)
+    assert rows(parsed) == [
+        ("msg", "Mina", datetime(2015, 7, 9, 20, 34), "hi!"),
+        ("msg", "you", datetime(2015, 7, 9, 20, 44), "네 맞아요"),
+        ("msg", "Mina", datetime(2015, 7, 10, 0, 50), "<Photo>"),
+    ]
+    assert not parsed.problems and parsed.chats[0].title == "Mina"
+
+
+def test_nothing_readable_leaves_no_empty_chat(tmp_path: Path) -> None:
+    path = tmp_path / "KakaoTalkChats.txt"
+    path.write_text("KakaoTalk Chats with Mina\nDate Saved : 1:01am, August 3, 2015\n\nnot a record\n")
+    parsed = parse(path, "kakaotalk")
+    assert not parsed.chats and [p.line for p in parsed.problems] == [4]
+
+
 def test_windows_english_fixture() -> None:
     path = KAKAO / "windows_en.txt"
     assert detect(path)

@@ -17,9 +17,9 @@ from tests.importers.util import parse
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,
-    CALL,
     DELETED,
     DIRECT,
+    EV_CALL,
     EV_JOIN,
     EV_LEAVE,
     EV_TITLE,
@@ -63,12 +63,14 @@ def test_english_direct_chat_with_12_hour_times() -> None:
         ("msg", datetime(2023, 1, 5, 12, 2), "Alice", "[Sticker]", STICKER),
         ("msg", datetime(2023, 1, 5, 12, 3), "Bob", "[Photo]", IMAGE),
         ("msg", datetime(2023, 1, 5, 21, 30), "Alice", "Alice unsent a message.", DELETED),
-        ("msg", datetime(2023, 1, 5, 23, 59), "Alice", "☎ Call time 0:33", CALL),
+        ("event", datetime(2023, 1, 5, 23, 59), "Alice", "☎ Call time 0:33", EV_CALL),
         ("msg", at(d6, datetime.min.time()), "Bob", "Tabs\tinside stay", TEXT),
         ("msg", datetime(2023, 1, 6, 0, 1), "Bob", "no quotes here\nbut a second line", TEXT),
     ]
     assert not parsed.problems
     assert all(m.ts.tzinfo is None for m in parsed.messages)
+    (call,) = parsed.events  # a call is an event, its length kept in seconds
+    assert call.extra == {"duration_s": 33}
 
 
 def test_english_group_notices_are_events() -> None:
@@ -309,3 +311,55 @@ def test_round_trip(tmp_path_factory: pytest.TempPathFactory, messages: list[tup
     parsed = parse(path, "line")
     assert [(m.sender, m.text) for m in parsed.messages] == expected
     assert not parsed.events and not parsed.problems
+
+
+# --- the desktop apps' "Save chat": spaces instead of tabs (issue 17, item 16) ----------------
+
+
+def test_desktop_save_chat_japanese_with_spaces() -> None:
+    """`2021.1.1 金曜日` day lines and `0:05 太郎 …` lines (UTF-8 with BOM, CRLF)."""
+    path = LINE / "desktop_ja.txt"
+    assert detect(path) and importers.detect(path).name == "line"
+    parsed = parse(path)
+    day = datetime(2021, 1, 1)
+    assert rows(path) == [
+        ("msg", day.replace(minute=5), "太郎", "あけましておめでとう！", TEXT),
+        ("msg", day.replace(minute=6), "花子", "今年もよろしく\n二行目です", TEXT),
+        ("msg", day.replace(minute=7), "花子", "[スタンプ]", STICKER),
+        ("event", day.replace(hour=9, minute=30), "次郎", "次郎がグループに参加しました。", EV_JOIN),
+        ("msg", day.replace(hour=9, minute=31), "次郎", "警察に行ってきた", TEXT),
+        ("event", day.replace(hour=9, minute=32), "太郎", "☎ 通話時間 1:05", EV_CALL),
+        ("msg", day.replace(hour=9, minute=40), "花子", "花子がメッセージの送信を取り消しました", DELETED),
+        ("msg", datetime(2021, 1, 2, 10, 0), "عمر", "مرحبا بالجميع", TEXT),
+    ]
+    assert not parsed.problems
+    assert next(e for e in parsed.events if e.kind == EV_CALL).extra == {"duration_s": 65}
+
+
+def test_desktop_save_chat_english_names_with_spaces() -> None:
+    """`16:25 Alice Lee Whaaat`: nothing marks where a name ends; `line_names` says which have spaces."""
+    path = LINE / "desktop_en.txt"
+    assert detect(path) and importers.detect(path).name == "line"
+    d = datetime(2017, 9, 3, 16)
+    node = "Apparently there is a Node package for parsing chats now!"
+    expected = [
+        ("msg", d.replace(minute=23), "Bob", f"Today I found something:\n{node}", TEXT),
+        ("msg", d.replace(minute=25), "Alice Lee", "Whaaat", TEXT),
+        ("msg", d.replace(minute=25), "Bob", "Yeah, it is called line-chat-parser.", TEXT),
+        ("msg", d.replace(minute=27), "Bob", "[Photo]", IMAGE),
+        ("event", d.replace(minute=28), "Carol", "Carol joined the group.", EV_JOIN),
+        ("msg", d.replace(minute=29), "Alice Lee", "Alice Lee unsent a message.", DELETED),
+        ("msg", d.replace(minute=30), "Alice Lee", "Looks awesome!", TEXT),
+    ]  # fmt: skip
+    assert rows(path, params={"line_names": "Alice Lee"}) == expected
+    # Without the option a name's first word is taken: nothing is lost, the name is cut.
+    plain = rows(path)
+    assert len(plain) == len(expected) and plain[1][2:4] == ("Alice", "Lee Whaaat")
+
+
+def test_tab_layout_keeps_space_lines_as_text(tmp_path: Path) -> None:
+    """Once a file's messages are tab-separated, a line like "10:30 at the station" inside a message
+    stays its text."""
+    path = tmp_path / "[LINE] Chat with Alice.txt"
+    path.write_text("2023.01.05 Thursday\n10:00\tAlice\tsee you\n10:30 at the station\n", encoding="utf-8")
+    assert rows(path) == [("msg", datetime(2023, 1, 5, 10, 0), "Alice", "see you\n10:30 at the station", TEXT)]

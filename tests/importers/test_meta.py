@@ -23,6 +23,7 @@ from vault.records import (
     AUDIO,
     CALL,
     DELETED,
+    EV_CALL,
     EV_JOIN,
     EV_LEAVE,
     EV_SYSTEM,
@@ -266,7 +267,7 @@ def _check_facebook_export(parsed: Parsed, *, from_zip: bool = False) -> None:
     assert group.title == "Les Amis" and group.kind == "group"
 
     zoe = [m for m in parsed.messages if m.chat == direct.key]
-    assert len(zoe) == 12  # message_1.json and message_2.json merged into one chat
+    assert len(zoe) == 10  # message_1.json and message_2.json merged into one chat (2 calls aside)
     assert zoe[0].ts == ms(1700000300000)  # newest first, as the files are
     first = zoe[0]
     assert (first.sender, first.text) == ("Renée Dupont", "À bientôt ! 😘")
@@ -275,8 +276,9 @@ def _check_facebook_export(parsed: Parsed, *, from_zip: bool = False) -> None:
 
     (unsent,) = [m for m in zoe if m.kind == DELETED]
     assert unsent.sender == "Zoë García" and unsent.text == ""
-    calls = [m for m in zoe if m.kind == CALL]
-    assert [(c.extra["duration"], c.extra.get("missed")) for c in calls] == [(754, None), (0, True)]
+    assert not any(m.kind == CALL for m in zoe)  # calls are events, with their length
+    calls = [e for e in parsed.events if e.kind == EV_CALL]
+    assert [(c.extra["duration_s"], c.extra.get("missed")) for c in calls] == [(754, None), (0, True)]
 
     (video,) = [m for m in zoe if m.kind == VIDEO]
     (clip,) = video.attachments
@@ -301,7 +303,7 @@ def _check_facebook_export(parsed: Parsed, *, from_zip: bool = False) -> None:
     oks = [m for m in zoe if m.text == "ok"]
     assert len(oks) == 2 and oks[0] == oks[1]  # two identical messages in one ms stay two
 
-    events = [(e.kind, e.actor) for e in parsed.events]
+    events = [(e.kind, e.actor) for e in parsed.events if e.kind != EV_CALL]
     assert events == [
         (EV_SYSTEM, "Renée Dupont"),
         (EV_LEAVE, "Marc Petit"),
@@ -349,12 +351,12 @@ def test_reimport_gives_identical_records() -> None:
 def test_thread_folder_and_single_file() -> None:
     folder = parse(ZOE_THREAD, "messenger")
     assert [c.key for c in folder.chats] == ["zoegarcia_1234567890"]
-    assert len(folder.messages) == 12
+    assert len(folder.messages) == 10 and len([e for e in folder.events if e.kind == EV_CALL]) == 2
     assert all_media_found(folder)
 
     single = parse(ZOE_THREAD / "message_1.json", "messenger")
     assert [c.key for c in single.chats] == ["zoegarcia_1234567890"]
-    assert len(single.messages) == 6
+    assert len(single.messages) == 4  # and 2 call events
     (video,) = [m for m in single.messages if m.kind == VIDEO]
     assert video.attachments[0].open is not None  # found by climbing to the export root
     assert any("1 more message_N.json" in n.text for n in single.notes)
@@ -518,7 +520,7 @@ def test_one_damaged_thread_in_a_folder_is_a_problem(tmp_path: Path) -> None:
     damaged.write_bytes(damaged.read_bytes()[:300])
     parsed = parse(export, "messenger")
     assert [c.key for c in parsed.chats] == ["lesamis_987654321", "zoegarcia_1234567890"]
-    assert len([m for m in parsed.messages if m.chat == "zoegarcia_1234567890"]) == 6
+    assert len([m for m in parsed.messages if m.chat == "zoegarcia_1234567890"]) == 4
     (problem,) = parsed.problems
     assert problem.path.endswith("message_2.json") and "truncated" in problem.message
     assert_private(parsed)

@@ -91,7 +91,7 @@ def test_qce_json_group() -> None:
 
     join, call = result.events
     assert (join.kind, join.text, join.actor, join.ts) == (EV_JOIN, "阿强加入了群聊", None, at(80))
-    assert (call.kind, call.ts, call.extra["duration_seconds"], call.extra["call_type"]) == (EV_CALL, at(90), 32, 1)
+    assert (call.kind, call.ts, call.extra["duration_s"], call.extra["call_type"]) == (EV_CALL, at(90), 32, 1)
 
     twins = [m for m in result.messages if m.text == "好"]
     assert len(twins) == 2 and twins[0].ts == twins[1].ts and twins[0].source_id != twins[1].source_id
@@ -174,7 +174,7 @@ def test_qce_chunked_private() -> None:
     (pdf,) = result.messages[2].attachments
     assert pdf.name == "notes.pdf" and pdf.open is not None and pdf.size == 34
     (call,) = result.events
-    assert (call.kind, call.actor, call.extra["duration_seconds"]) == (EV_CALL, "小美", 65)
+    assert (call.kind, call.actor, call.extra["duration_s"]) == (EV_CALL, "小美", 65)
     (problem,) = result.problems
     assert problem.path.endswith("chunks/c000002.jsonl") and problem.line == 2
 
@@ -242,7 +242,7 @@ def test_txt_gb18030_two_chats() -> None:
 
     join, call = result.events
     assert (join.chat, join.kind, join.text, join.actor) == (group.key, EV_JOIN, "阿强加入了群聊", None)
-    assert (call.chat, call.kind, call.actor, call.extra) == (direct.key, EV_CALL, "我的昵称", {"duration_seconds": 65})
+    assert (call.chat, call.kind, call.actor, call.extra) == (direct.key, EV_CALL, "我的昵称", {"duration_s": 65})
     (hebrew,) = [m for m in result.messages if m.chat == direct.key]
     # a body line that looks like a sender line without a QQ number stays in the body
     assert hebrew.text == "שלום, מה שלומך?\n2013-05-02 08:00:30 was when I left"

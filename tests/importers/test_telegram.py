@@ -39,7 +39,7 @@ def test_dm_2a_7m():
     calls = [e for e in p.events if e.kind == EV_CALL]
     assert len(calls) == 1 and calls[0].source_id == "3674" and calls[0].actor == "Alice"
     assert calls[0].ts == datetime.fromtimestamp(1691719862, timezone.utc)
-    assert calls[0].extra["duration_seconds"] == 56
+    assert calls[0].extra["duration_s"] == 56
     assert [e.kind for e in p.events if e.kind == EV_JOIN]  # joined_telegram is an event, not a message
 
 

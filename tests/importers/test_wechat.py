@@ -23,9 +23,9 @@ from tests.importers.util import Parsed, parse
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,
-    CALL,
     DELETED,
     DIRECT,
+    EV_CALL,
     EV_JOIN,
     FILE,
     GROUP,
@@ -192,7 +192,8 @@ def test_pywxdump_csv_fixture() -> None:
     assert msgs["2"].from_me is True and msgs["2"].sender == "me"
     assert msgs["3"].extra["quote"]["sender"] == "我"
     assert msgs["5"].kind == DELETED
-    assert msgs["6"].kind == CALL
+    (call,) = parsed.events  # a call is an event, as the databases give it
+    assert (call.kind, call.extra["id"], call.extra["duration_s"]) == (EV_CALL, "6", 31)
     assert msgs["7"].kind == LOCATION and msgs["7"].ts == datetime(2024, 3, 1, 8, 5)
     assert msgs["4"].kind == STICKER and msgs["4"].text == ""
 
@@ -243,7 +244,7 @@ def test_pywxdump_broken_row_is_a_problem(tmp_path: Path) -> None:
     assert [p.line for p in parsed.problems] == [4]
     assert "expected 9" in parsed.problems[0].message
     assert "wxid_zhao" not in parsed.problems[0].message
-    assert len(parsed.messages) == 7  # the rest imported
+    assert len(parsed.messages) + len(parsed.events) == 7  # the rest imported
 
 
 def test_legacy_row_with_bad_json_cell(tmp_path: Path) -> None:
@@ -394,8 +395,9 @@ def test_memotrace1_html() -> None:
     link = msgs[5]
     assert link.kind == OTHER and "https://example.org/article" in link.text
     assert msgs[6].kind == FILE and msgs[6].attachments[0].name == "report.pdf"
-    assert msgs[7].kind == CALL and msgs[7].text == "通话时长 00:05"
-    assert msgs[8].kind == AUDIO and msgs[8].attachments[0].open is None
+    assert msgs[7].kind == AUDIO and msgs[7].attachments[0].open is None
+    (call,) = parsed.events  # a call is an event, its length kept
+    assert (call.kind, call.text, call.extra["duration_s"]) == (EV_CALL, "通话时长 00:05", 5)
     assert [p.line for p in parsed.problems] == [10]
 
 
@@ -412,8 +414,8 @@ def test_memotrace2_csv() -> None:
     assert msgs["2122553892045962801"].kind == DELETED
     assert (msgs["5704142615879617852"].kind, msgs["5704142615879617852"].text) == (STICKER, "捂脸")
     assert msgs["1337798072543283708"].text == "我到楼下了"
-    assert msgs["8192964515963336399"].kind == CALL
-    (pat,) = parsed.events
+    call, pat = sorted(parsed.events, key=lambda e: e.kind)
+    assert (call.kind, call.source_id) == (EV_CALL, "8192964515963336399")
     assert pat.text == '"李四" 拍了拍我'
     mine = parse(FIX / "memotrace2" / "李四.csv", params={"wechat_me": "我"})
     assert {m.from_me for m in mine.messages if m.sender == "我"} == {True}

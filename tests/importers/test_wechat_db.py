@@ -24,9 +24,9 @@ from tests.importers.util import Parsed, parse
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,
-    CALL,
     DELETED,
     DIRECT,
+    EV_CALL,
     EV_JOIN,
     FILE,
     GROUP,
@@ -468,7 +468,9 @@ def check_win3(parsed: Parsed) -> None:
     loc = msgs["1010"]
     assert loc.kind == LOCATION and loc.extra["latitude"] == pytest.approx(39.9042)
     assert "Tiananmen" in loc.text
-    assert (msgs["1011"].kind, msgs["1011"].text) == (CALL, "Duration 00:05")
+    call = msgs["1011"]  # an event, as the tools' exports give it, with its length
+    assert (call.kind, call.text, call.extra["duration_s"]) == (EV_CALL, "Duration 00:05", 5)
+    assert call in parsed.events and call not in parsed.messages
     doc = msgs["1012"]
     assert doc.kind == FILE and doc.attachments[0].name == "plan.pdf"
     assert doc.attachments[0].size == 2048 and doc.attachments[0].open is None  # not beside

@@ -25,6 +25,7 @@ from vault.records import (
     CONTACT,
     DELETED,
     DIRECT,
+    EV_CALL,
     EV_ENCRYPTION,
     EV_JOIN,
     EV_LEAVE,
@@ -148,10 +149,11 @@ def test_android_languages(language: str) -> None:
     venue = next(m for m in locations if "foursquare" in m.text)
     assert venue.text == f"Pimlico Gardens\nLondon, United Kingdom\n{FOURSQUARE}"
     assert venue.extra["address"] == "London, United Kingdom"
-    # "null" (view once), "<Media omitted>", deleted and calls are messages of their kinds, not text.
-    assert k[MEDIA] == 29 and k[DELETED] == 8 and k[CALL] == 2
+    # "null" (view once), "<Media omitted>" and deleted are messages of their kinds, not text;
+    # calls are events (cli-contract.md).
+    assert k[MEDIA] == 29 and k[DELETED] == 8 and k[CALL] == 0
     assert "null" not in texts(p)
-    assert [e.kind for e in p.events] == [EV_ENCRYPTION]
+    assert sorted(e.kind for e in p.events) == [EV_CALL, EV_CALL, EV_ENCRYPTION]
 
 
 @pytest.mark.corpus
@@ -189,7 +191,7 @@ def test_english_android_media() -> None:
     k = kinds(p)
     assert (k[TEXT], k[IMAGE], k[VIDEO], k[AUDIO], k[STICKER]) == (15, 2, 2, 1, 4)
     assert (k[CONTACT], k[LOCATION]) == (2, 3)
-    assert k[MEDIA] + k[DELETED] + k[CALL] + len(p.events) == 31
+    assert k[MEDIA] + k[DELETED] + len(p.events) == 31 and k[CALL] == 0
     # The caption of a media message is its text.
     captions = [m.text for m in p.messages if m.kind == MEDIA and m.text]
     assert "Caption" in captions and "Image with caption" in captions
@@ -524,7 +526,14 @@ def test_android_direct_with_edited_marker() -> None:
     rows = [(m.ts, m.kind, m.text) for m in p.messages]
     assert (datetime(2023, 1, 4, 19, 6), TEXT, "Great\nSee you there") in rows
     assert (datetime(2023, 1, 4, 19, 10), MEDIA, "the ticket") in rows
-    assert (datetime(2023, 1, 4, 23, 58), CALL, "Missed voice call") in rows
+    assert not any(kind == CALL for _, kind, _ in rows)
+    (call,) = [e for e in p.events if e.kind == EV_CALL]  # a call is an event, the caller its actor
+    assert (call.ts, call.text, call.actor, call.extra) == (
+        datetime(2023, 1, 4, 23, 58),
+        "Missed voice call",
+        "Ben",
+        {"missed": True},
+    )
     assert (datetime(2023, 1, 13, 12, 20), IMAGE, "Look at this") in rows
     poll = next(m for m in p.messages if m.kind == POLL)
     assert poll.text.startswith("POLL:\nDinner?\nOPTION: Pizza")
@@ -738,3 +747,97 @@ def test_detect_false_on_random_and_odd_input(tmp_path: Path) -> None:
         assert detect(path) is False
     assert detect(WA / "WhatsApp Chat with Anna.txt")
     assert detect(WA / "ios_group_chat.txt")
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 17 item 18: year-first brackets, every locale's notices, files mixing date orders
+
+
+def test_year_first_bracket_header_with_slashes_is_detected(tmp_path: Path) -> None:
+    """`[2016/04/15 15:04]` is WhatsApp's (signal-export writes its year-first dates with dashes)."""
+    path = tmp_path / "chat.txt"
+    path.write_text(
+        "[2016/04/15 15:04] Ana: olá\n[2016/04/15 15:05] Bruno: 警察 chegou\n[2016/04/16 09:00] Ana: ok\n",
+        encoding="utf-8",
+    )
+    assert detect(path) and importers.detect(path).name == "whatsapp"
+    p = wa(path)
+    assert [(m.ts, m.sender) for m in p.messages] == [
+        (datetime(2016, 4, 15, 15, 4), "Ana"),
+        (datetime(2016, 4, 15, 15, 5), "Bruno"),
+        (datetime(2016, 4, 16, 9, 0), "Ana"),
+    ]
+    signal_md = tmp_path / "signal.md"
+    signal_md.write_text("[2019-12-24, 12:23] Jane Doe: Hello John!\n", encoding="utf-8")
+    assert not detect(signal_md)
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        # zh-CN iOS, a wording newer than the strings collected (消息和通话都进行… / 现已进行…)
+        "消息和通话已进行端到端加密。对话之外的任何人，甚至包括 WhatsApp，都无法读取或收听。",
+        # Polish and Hebrew: languages the hand-made table never had
+        "Wiadomości i połączenia są szyfrowane end-to-end. Nikt spoza tego czatu, nawet WhatsApp,"
+        " nie może ich odczytać ani odsłuchać.",
+        "ההודעות והשיחות מוצפנות מקצה לקצה. לאף אחד מחוץ לצ'אט הזה, גם לא ל-WhatsApp, אין אפשרות"
+        " לקרוא אותן או להאזין להן.",
+    ],
+)
+def test_end_to_end_notice_of_any_locale_is_an_event(tmp_path: Path, notice: str) -> None:
+    path = tmp_path / "WhatsApp Chat - 小明.txt"
+    path.write_text(f"[2024/03/01 10:00:00] 小明: {notice}\r\n[2024/03/01 10:01:00] 小明: 你好\r\n", encoding="utf-8")
+    p = wa(path)
+    (event,) = p.events
+    assert (event.kind, event.text) == (EV_ENCRYPTION, notice)
+    assert [m.text for m in p.messages] == ["你好"]
+
+
+def test_deleted_and_missed_call_placeholders_of_other_locales(tmp_path: Path) -> None:
+    path = tmp_path / "WhatsApp Chat with Ola.txt"
+    path.write_text(
+        "01.03.2024, 10:00 - Ola: Ta wiadomość została usunięta\n"
+        "01.03.2024, 10:01 - Ola: Nieodebrane połączenie\n"
+        "01.03.2024, 10:02 - Ola: cześć\n",
+        encoding="utf-8",
+    )
+    p = wa(path)
+    assert [(m.kind, m.text) for m in p.messages] == [(DELETED, ""), (TEXT, "cześć")]
+    assert [e.kind for e in p.events] == [EV_CALL]
+
+
+def test_ios_call_length_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "WhatsApp Chat - Ana.txt"
+    path.write_text(
+        "[3/1/24, 10:00:00] Ana: \u200eVoice call, \u200e19 sec\r\n"
+        "[3/1/24, 10:05:00] Ana: \u200eVideo call, 1 hr 2 min\r\n",
+        encoding="utf-8",
+    )
+    p = wa(path)
+    assert [(e.kind, e.actor, e.extra.get("duration_s")) for e in p.events] == [
+        (EV_CALL, "Ana", 19),
+        (EV_CALL, "Ana", 3720),
+    ]
+    assert not p.messages
+
+
+def test_a_file_mixing_date_orders_keeps_the_unambiguous_lines(tmp_path: Path) -> None:
+    """Headers `30/6/2023` and `6/30/23` in one file: the file reads day/month (its majority), a line
+    that can only be month/day is read so instead of dropped, and a Note says so."""
+    path = tmp_path / "WhatsApp Chat with Sam.txt"
+    path.write_text(
+        "30/6/2023, 10:00 - Sam: one\n"
+        "29/6/2023, 10:01 - Kim: two\n"
+        "6/30/23, 10:02 - Sam: three\n"
+        "1/7/2023, 10:03 - Kim: four\n",
+        encoding="utf-8",
+    )
+    p = wa(path)
+    assert [(m.ts, m.text) for m in p.messages] == [
+        (datetime(2023, 6, 30, 10, 0), "one"),
+        (datetime(2023, 6, 29, 10, 1), "two"),
+        (datetime(2023, 6, 30, 10, 2), "three"),
+        (datetime(2023, 7, 1, 10, 3), "four"),  # ambiguous: the file's order
+    ]
+    assert not p.problems
+    assert any("1 record(s) had a date that can only be month/day/year" in n.text for n in p.notes)

@@ -85,10 +85,10 @@ def check_modern(result: Parsed) -> None:
     assert m["K3"].edited == at(490) and m["K3"].kind == TEXT
     title, call1, call2 = result.events
     assert title.kind == EV_TITLE and title.actor == "Mei 美" and "新名字" in title.text and title.chat == fx.GROUP
-    assert call1.kind == EV_CALL and call1.extra["duration"] == 65 and call1.chat == fx.MEI and call1.ts == at(600)
+    assert call1.kind == EV_CALL and call1.extra["duration_s"] == 65 and call1.chat == fx.MEI and call1.ts == at(600)
     assert call1.extra["direction"] == "incoming" and call1.actor == "Mei 美"
     assert call2.kind == EV_CALL and call2.extra == {
-        "duration": 0,
+        "duration_s": 0,
         "video": True,
         "direction": "outgoing",
         "result": "not answered",

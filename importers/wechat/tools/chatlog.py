@@ -46,6 +46,7 @@ from importers.wechat.common import (
     TYPE_TEXT,
     TYPE_VIDEO,
     TYPE_VOICE,
+    call_duration,
     event_kind,
     is_group,
     is_recall,
@@ -53,7 +54,6 @@ from importers.wechat.common import (
 )
 from importers.wechat.tools.shared import (
     OWN_RECALL_PREFIX,
-    call_duration,
     csv_rows,
     forward_text,
     json_head_events,

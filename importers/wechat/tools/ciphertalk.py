@@ -33,12 +33,12 @@ from importers.wechat.common import (
     Names,
     RawMessage,
     build_record,
+    call_duration,
     is_group,
     split_group_prefix,
 )
 from importers.wechat.media import MediaFinder
 from importers.wechat.tools.shared import (
-    call_duration,
     forward_text,
     json_head_events,
     safe_media,

@@ -43,6 +43,8 @@ from importers.wechat.common import (
     RawMessage,
     aware_epoch,
     build_record,
+    call_as_event,
+    call_duration,
     display_name,
     event_kind,
     is_recall,
@@ -66,6 +68,7 @@ from vault.records import (
     CONTACT,
     DELETED,
     DIRECT,
+    EV_CALL,
     FILE,
     GROUP,
     IMAGE,
@@ -284,6 +287,9 @@ def parse_csv2(path: Path, options: ParseOptions) -> Iterator[Record]:
         svrid = row["消息ID"].strip() or None
         extra: dict[str, Any] = {"type_name": row["类型"]}
         if is_event:
+            seconds = call_duration(body) if kind == EV_CALL else None
+            if seconds is not None:
+                extra["duration_s"] = seconds
             yield Event(key, ts, strip_markup(body), kind, sender, svrid, line, extra)
             continue
         kind, text, more, attachment = _split_2(kind, body)
@@ -291,17 +297,19 @@ def parse_csv2(path: Path, options: ParseOptions) -> Iterator[Record]:
         from_me = None
         if me is not None:
             from_me = me in (sender, row["备注"], row["昵称"])
-        yield Message(
-            chat=key,
-            ts=ts,
-            sender=sender,
-            text=text,
-            kind=kind,
-            source_id=svrid,
-            from_me=from_me,
-            attachments=(attachment,) if attachment else (),
-            line=line,
-            extra=extra,
+        yield call_as_event(
+            Message(
+                chat=key,
+                ts=ts,
+                sender=sender,
+                text=text,
+                kind=kind,
+                source_id=svrid,
+                from_me=from_me,
+                attachments=(attachment,) if attachment else (),
+                line=line,
+                extra=extra,
+            )
         )
 
 
@@ -389,16 +397,18 @@ def parse_txt(path: Path, options: ParseOptions) -> Iterator[Record]:
         else:
             kind, text, extra = _txt_body_1(body)
             attachment = None
-        yield Message(
-            chat=key,
-            ts=ts,
-            sender=sender,
-            text=text,
-            kind=kind,
-            from_me=(sender == me) if me else None,
-            attachments=(attachment,) if attachment else (),
-            line=entry.line,
-            extra=extra,
+        yield call_as_event(
+            Message(
+                chat=key,
+                ts=ts,
+                sender=sender,
+                text=text,
+                kind=kind,
+                from_me=(sender == me) if me else None,
+                attachments=(attachment,) if attachment else (),
+                line=entry.line,
+                extra=extra,
+            )
         )
 
 
@@ -570,16 +580,18 @@ def _html_message(obj: dict[str, Any], key: str, line: int, finder: MediaFinder)
         url = obj.get("url") or obj.get("link_url")
         text = "\n".join(html.unescape(str(p)) for p in (*parts, url) if p and p != "None")
         extra["sub_type"] = sub_type
-    return Message(
-        chat=key,
-        ts=ts,
-        sender=sender,
-        text=text,
-        kind=kind,
-        from_me=from_me,
-        attachments=(attachment,) if attachment else (),
-        line=line,
-        extra=extra,
+    return call_as_event(
+        Message(
+            chat=key,
+            ts=ts,
+            sender=sender,
+            text=text,
+            kind=kind,
+            from_me=from_me,
+            attachments=(attachment,) if attachment else (),
+            line=line,
+            extra=extra,
+        )
     )
 
 

@@ -31,6 +31,8 @@ from importers.wechat.common import (
     ME,
     SOURCE,
     aware_epoch,
+    call_as_event,
+    call_duration,
     is_group,
     kind_for_type_name,
     strip_markup,
@@ -47,6 +49,7 @@ from vault.records import (
     AUDIO,
     DELETED,
     DIRECT,
+    EV_CALL,
     FILE,
     GIF,
     GROUP,
@@ -189,6 +192,9 @@ def row_record(row: Mapping[str, Any], line: int, ctx: _Context) -> Iterator[Rec
         sender_id = talker if is_group(room) and talker else room
         sender = ctx.name(sender_id)
     if is_event:
+        seconds = call_duration(text) if kind == EV_CALL else None
+        if seconds is not None:
+            extra["duration_s"] = seconds
         yield Event(room, ts, strip_markup(text), kind, sender, svrid or None, line, extra)
         return
     if kind == DELETED:
@@ -213,18 +219,20 @@ def row_record(row: Mapping[str, Any], line: int, ctx: _Context) -> Iterator[Rec
         attachments = (found,)
     elif src:
         extra["src"] = src
-    yield Message(
-        chat=room,
-        ts=ts,
-        sender=sender,
-        text=text,
-        kind=kind,
-        source_id=svrid or None,
-        sender_id=sender_id,
-        from_me=from_me,
-        attachments=attachments,
-        line=line,
-        extra=extra,
+    yield call_as_event(
+        Message(
+            chat=room,
+            ts=ts,
+            sender=sender,
+            text=text,
+            kind=kind,
+            source_id=svrid or None,
+            sender_id=sender_id,
+            from_me=from_me,
+            attachments=attachments,
+            line=line,
+            extra=extra,
+        )
     )
 
 

@@ -267,18 +267,6 @@ def is_compressed_body(text: str) -> bool:
     return ZSTD_AS_TEXT in text
 
 
-_DURATION = re.compile(r"(?<!\d)(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?!\d)")
-
-
-def call_duration(text: str) -> int | None:
-    """Seconds of a call notice such as "通话时长 00:25" or "Duration 1:02:03", or None."""
-    match = _DURATION.search(text or "")
-    if not match:
-        return None
-    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
-
-
 def forward_text(title: str, items: list[tuple[str, str]]) -> str:
     """A merged forward as readable text: its title, then one "name: text" line per record."""
     lines = [title] if title else []

@@ -43,6 +43,7 @@ from importers.wechat.common import (
     TYPE_VIDEO,
     TYPE_VOICE,
     TYPE_WECOM_CARD,
+    call_as_event,
 )
 from importers.wechat.media import MediaFinder
 from importers.wechat.tools.shared import (
@@ -70,6 +71,7 @@ from vault.records import (
     VIDEO,
     Attachment,
     Chat,
+    Event,
     Message,
     Note,
     Problem,
@@ -201,16 +203,18 @@ def parse_txt(path: Path, options: ParseOptions) -> Iterator[Record]:
             yield Problem(str(path), entry.line, COMPRESSED_BODY)
             return
         kind, text, extra, attachment = body_meaning(body)
-        yield Message(
-            chat=key,
-            ts=ts,
-            sender=entry.name,
-            text=text,
-            kind=kind,
-            from_me=(entry.name == me) if me else None,
-            attachments=(attachment,) if attachment else (),
-            line=entry.line,
-            extra=extra,
+        yield call_as_event(
+            Message(
+                chat=key,
+                ts=ts,
+                sender=entry.name,
+                text=text,
+                kind=kind,
+                from_me=(entry.name == me) if me else None,
+                attachments=(attachment,) if attachment else (),
+                line=entry.line,
+                extra=extra,
+            )
         )
 
     for number, line in text_lines(path, sniff_encoding(path)):
@@ -367,7 +371,7 @@ class _Notice:
     line: int
 
 
-def _html_record(m: _HtmlMessage, key: str, finder: MediaFinder) -> Message | _Notice | None:
+def _html_record(m: _HtmlMessage, key: str, finder: MediaFinder) -> Message | Event | _Notice | None:
     found = _HTML_TIME.search("".join(m.nt_box))
     ts = parse_local_time(found.group(0)) if found else None
     text = re.sub(r"[ \t]*\n[ \t]*", "\n", "".join(m.text)).strip()
@@ -399,16 +403,18 @@ def _html_record(m: _HtmlMessage, key: str, finder: MediaFinder) -> Message | _N
             attachment = finder.attachment(rel, kind) or Attachment(rel.replace("\\", "/").rsplit("/", 1)[-1], kind)
         if kind in _BARE or body_meaning(text)[0] == kind:
             text = ""
-    return Message(
-        chat=key,
-        ts=ts,
-        sender=sender,
-        text=text,
-        kind=kind,
-        from_me=from_me,
-        attachments=(attachment,) if attachment else (),
-        line=m.line,
-        extra=extra,
+    return call_as_event(
+        Message(
+            chat=key,
+            ts=ts,
+            sender=sender,
+            text=text,
+            kind=kind,
+            from_me=from_me,
+            attachments=(attachment,) if attachment else (),
+            line=m.line,
+            extra=extra,
+        )
     )
 
 

@@ -33,6 +33,7 @@ from importers.wechat.common import (
     ME,
     SOURCE,
     aware_epoch,
+    call_duration,
     event_kind,
     is_group,
     is_recall,
@@ -41,7 +42,6 @@ from importers.wechat.common import (
 from importers.wechat.media import MediaFinder
 from importers.wechat.tools.shared import (
     OWN_RECALL_PREFIX,
-    call_duration,
     forward_text,
     json_head_events,
     keys_at,
