@@ -366,7 +366,7 @@ def state_event(room: Room, ev: dict[str, Any]) -> Event | None:
         if etype == "m.call.answer" and call_id:
             room.call_answered[call_id] = ts
         if etype == "m.call.hangup" and call_id in room.call_answered:
-            extra["duration_seconds"] = (ts - room.call_answered.pop(call_id or "")).total_seconds()
+            extra["duration_s"] = (ts - room.call_answered.pop(call_id or "")).total_seconds()
         if etype == "m.call.invite":
             offer = as_dict(content.get("offer"))
             sdp = str_at(offer, "sdp") or ""
@@ -378,8 +378,8 @@ def state_event(room: Room, ev: dict[str, Any]) -> Event | None:
         else:
             verb = CALL_VERBS.get(etype, "call: " + etype.rsplit(".", 1)[-1])
         text = f"{who} {verb}"
-        if "duration_seconds" in extra:
-            text += f" ({_clock(extra['duration_seconds'])})"
+        if "duration_s" in extra:
+            text += f" ({_clock(extra['duration_s'])})"
         return Event(room.key, ts, text, EV_CALL, actor=actor, source_id=eid, extra=extra)
     if etype == "m.room.name":
         name = str_at(content, "name") or ""

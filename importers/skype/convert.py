@@ -327,7 +327,7 @@ def _event(
         duration = call_duration(content.call_parts)
         state = content.call_type or "call"
         if duration is not None:
-            extra["duration_seconds"] = duration
+            extra["duration_s"] = duration
         if content.call_id:
             extra["call_id"] = content.call_id
         if content.call_type:

@@ -279,7 +279,7 @@ def _call(item: Item, chat_key: str, ts: datetime, sender: str | None, m: Media)
     extra: dict[str, object] = {"action": "phone_call"}
     secs = _SECONDS_RE.search(m.status)
     if secs:
-        extra["duration_seconds"] = int(secs.group(1))
+        extra["duration_s"] = int(secs.group(1))
     status = m.status.split(" (", 1)[0]
     if status in ("Missed", "Cancelled", "Declined", "Busy"):
         extra["discard_reason"] = status.lower()
@@ -325,7 +325,7 @@ def service_event(item: Item, chat_key: str, ts: datetime) -> Event:
         extra["action"] = action
     secs = _SECONDS_RE.search(text)
     if secs and kind == EV_CALL:
-        extra["duration_seconds"] = int(secs.group(1))
+        extra["duration_s"] = int(secs.group(1))
     return Event(
         chat=chat_key,
         ts=ts,

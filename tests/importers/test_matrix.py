@@ -332,8 +332,8 @@ def test_zip_export_details(element_zip: Path) -> None:
     invite, answer, hangup = recs["$c1"], recs["$c2"], recs["$c3"]
     assert all(c.kind == EV_CALL for c in (invite, answer, hangup))
     assert invite.text == "Bob started a call" and invite.extra["video"] is False
-    assert hangup.extra["duration_seconds"] == 60.0 and hangup.text == "Bob ended the call (1:00)"
-    assert "duration_seconds" not in invite.extra
+    assert hangup.extra["duration_s"] == 60.0 and hangup.text == "Bob ended the call (1:00)"
+    assert "duration_s" not in invite.extra
     assert recs["$gc1"].text == "נועה joined the call" and recs["$gc2"].text == "נועה left the call"
     assert recs["$gc1"].kind == recs["$gc2"].kind == EV_CALL
 

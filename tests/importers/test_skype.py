@@ -343,7 +343,7 @@ def test_tar_export_records(skype_tar: Path) -> None:
 
     call = recs["1011"]
     assert call.kind == EV_CALL and call.text == "Call ended (2:06)"
-    assert call.extra["duration_seconds"] == 125.5 and call.extra["call_id"] == "1709290000000"
+    assert call.extra["duration_s"] == 125.5 and call.extra["call_id"] == "1709290000000"
     assert call.extra["participants"] == ["Bob Smith", "Carol"]
     # newest first: Dan's name comes later in the stream than the entry that adds him
     assert recs["1012"].text == "Bob Smith added dan" and recs["1012"].actor == "Bob Smith"

@@ -169,7 +169,7 @@ def test_group_chat_two_pages(tmp_path):
         ("14", EV_PIN, "Dana"),
         ("17", EV_TITLE, "Alice"),
     ]
-    assert ev["12"].extra["duration_seconds"] == 300 and ev["12"].ts == utc(2024, 1, 5, 13, 10)
+    assert ev["12"].extra["duration_s"] == 300 and ev["12"].ts == utc(2024, 1, 5, 13, 10)
     # Service entries have no time in the HTML: the message before (same day) or after lends its.
     assert ev["1"].ts == msgs["2"].ts and ev["5"].ts == msgs["4"].ts and ev["14"].ts == msgs["13"].ts
     assert ev["17"].text == "Alice changed group title to «Night Shift 夜班»"
