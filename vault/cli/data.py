@@ -374,7 +374,8 @@ def stats(state: State, as_json: bool) -> None:
     click.echo("By year:   " + ", ".join(f"{k} {n}" for k, n in s["by_year"].items()))
     click.echo("Top chats:")
     for c in s["by_chat"][:10]:
-        click.echo(f"  {c['messages']:>7}  {c['chat']}")
+        made = f"  (from {', '.join(c['formats'])})" if c.get("formats") else ""  # importer names: no data
+        click.echo(f"  {c['messages']:>7}  {c['chat']}{made}")
     click.echo("Top senders:")
     for c in s["by_sender"][:10]:
         click.echo(f"  {c['messages']:>7}  {c['sender']}")

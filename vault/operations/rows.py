@@ -46,6 +46,7 @@ class MessageRow(_MessageFields, total=False):
 
     attachments: list[AttachmentRow]  # show
     reactions: list[ReactionRow]  # show
+    imports: list[dict[str, str | None]]  # show: the imports that contained it (id, format, file, imported)
     context: ContextRows  # search with context
     highlights: list[tuple[int, int]]  # search with highlight: spans of `text`
     deleted: bool  # the shell marks a result it deleted
