@@ -89,6 +89,7 @@ def test_a_shared_id_with_different_text_is_two_messages_and_a_problem(new_vault
     assert sorted(t for t, *_ in rows(new_vault)) == ["another one entirely", "the first message"]
     again = new_vault.import_path(f)
     assert (again.added, again.duplicates, again.conflicts) == (0, 2, 0)
+    assert new_vault.conn.execute("SELECT count(DISTINCT message_id) FROM message_imports").fetchone()[0] == 2
     assert new_vault.counts()["messages"] == 2
 
 

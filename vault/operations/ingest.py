@@ -522,7 +522,11 @@ class Ingestor:
                     mid = self._insert(sql, row, ts_ms, uid)
                 except _MillisecondFull:
                     mid = None
-                if mid is not None:
+                if mid is None:  # that second message is stored already: it is the duplicate
+                    known = c.execute("SELECT id, import_id FROM messages WHERE uid = ?", (uid,)).fetchone()
+                    if known is not None:
+                        dup, dup_import = known
+                else:
                     self.report.conflicts += 1
                     self.report.problems.append(
                         str(
