@@ -325,3 +325,25 @@ def test_chatlab_export_of_every_chat_is_a_folder_of_files(new_vault, tmp_path):
     res = new_vault.export(None, format="chatlab", out=tmp_path / "all", all_chats=True)
     assert res["chats"] == 2
     assert sorted(p.suffix for p in (tmp_path / "all").iterdir()) == [".json", ".json"]
+
+
+def test_a_second_contact_of_the_same_name_is_not_merged_into_the_text_export(new_vault, tmp_path):
+    import sqlite3
+
+    from tests.importers.whatsapp_android_fixtures import OMAR
+
+    new_vault.import_path(write(tmp_path / "WhatsApp Chat with Mei.txt", TXT), tz="Europe/Berlin")
+    db = phone(tmp_path / "phone")
+    con = sqlite3.connect(db)  # another contact, also saved as "Mei", who also said "hello" then
+    con.execute("INSERT INTO jid VALUES (2, '4915110000002', 's.whatsapp.net', 0, 0, ?)", (OMAR,))
+    con.execute("INSERT INTO chat VALUES (2, 2, NULL)")
+    con.execute("INSERT INTO message VALUES (6, 2, 0, 'O1', 0, 0, ?, 0, 'hello')", (T + 5_000,))
+    con.commit()
+    con.close()
+    con = sqlite3.connect(tmp_path / "phone" / "wa.db")
+    con.execute("UPDATE wa_contacts SET display_name = 'Mei' WHERE jid = ?", (OMAR,))
+    con.commit()
+    con.close()
+    r = new_vault.import_path(db)
+    assert r.merged == 4
+    assert sorted((c["messages"], c["title"]) for c in new_vault.chats()) == [(1, "Mei"), (6, "Mei")]

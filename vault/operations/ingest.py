@@ -375,12 +375,24 @@ class Ingestor:
                 if not key.startswith("title:") and title_key(title) == chat.key
             ]
         else:
+            # A text export's chat takes one database chat: a second contact of the same name is
+            # its own chat (merged_key, kept in the chat's extra, says which one it took).
             want = title_key(chat.title) if chat.title else None
-            found = [
-                int(r[0])
-                for r in c.execute("SELECT id FROM chats WHERE source = ? AND key = ?", (chat.source, want))
-                if want
-            ]
+            rows = (
+                []
+                if want is None
+                else c.execute(
+                    "SELECT id, extra FROM chats WHERE source = ? AND key = ?", (chat.source, want)
+                ).fetchall()
+            )
+            taken = [(int(i), _json_object(x)) for i, x in rows if _merged_key(x) in (None, chat.key)]
+            if len(taken) != 1:
+                return None
+            chat_id, extra = taken[0]
+            if extra.get("merged_key") is None:
+                extra["merged_key"] = chat.key
+                c.execute("UPDATE chats SET extra = ? WHERE id = ?", (json.dumps(extra, ensure_ascii=False), chat_id))
+            return chat_id
         return found[0] if len(found) == 1 else None
 
     def _index_name(self, rowid: int, name: str, old: str | None = None) -> None:
@@ -799,3 +811,17 @@ def _same_sender(sender: str | None, me: bool, their: str | None, their_me: bool
     if their_me:
         return a != _same_text(title)
     return False
+
+
+def _json_object(raw: str | None) -> dict[str, Any]:
+    try:
+        doc = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _merged_key(raw: str | None) -> str | None:
+    """The database chat key a text export's chat was merged with (`merged_key` in its extra)."""
+    key = _json_object(raw).get("merged_key")
+    return key if isinstance(key, str) else None
