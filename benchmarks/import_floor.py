@@ -100,8 +100,9 @@ from vault.operations.ingest import Ingestor
 src, path = sys.argv[1], sys.argv[2]
 db.create_file(path)
 con = db.connect(path, os.urandom(32))
-for stmt in schema._V1:
-    con.execute(stmt)
+for version in sorted(schema.MIGRATIONS):
+    for stmt in schema.MIGRATIONS[version]:
+        stmt(con) if callable(stmt) else con.execute(stmt)
 con.execute("INSERT INTO imports(id, format, file_name, started, status) VALUES (1, 'b', 'b', 'b', 'running')")
 con.execute("INSERT INTO chats(id, source, key, title, kind) VALUES (1, 'b', 'b', 'b', 'group')")
 people, last, n, timed = {}, {}, 0, 0.0

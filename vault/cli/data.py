@@ -407,7 +407,8 @@ def stats(state: State, as_json: bool) -> None:
     click.echo("By year:   " + (", ".join(f"{k} {n}" for k, n in s["by_year"].items()) or "-"))
     click.echo("Top chats:")
     for c in s["by_chat"][:10]:
-        click.echo(f"  {c['messages']:>7}  {one_line(c['chat'])}")
+        made = f"  (from {', '.join(c['formats'])})" if c.get("formats") else ""  # importer names: no data
+        click.echo(f"  {c['messages']:>7}  {one_line(c['chat'])}{made}")
     click.echo("Top senders:")
     for p in s["by_sender"][:10]:
         click.echo(f"  {p['messages']:>7}  {one_line(p['sender'])}")

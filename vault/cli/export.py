@@ -1,4 +1,4 @@
-"""`talkvault export`: write conversations out in the clear (html, jsonl, txt), where the person asks for it."""
+"""`talkvault export`: write conversations out in the clear (html, jsonl, txt, chatlab), where asked."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from vault.display import one_line, plural
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["html", "jsonl", "txt"]),
+    type=click.Choice(["html", "jsonl", "txt", "chatlab"]),
     required=True,
-    help="html: a readable offline view; jsonl: the interchange format 'import' reads back; txt: plain text.",
+    help="html: a readable offline view; jsonl: the interchange format 'import' reads back; txt: plain text; "
+    "chatlab: ChatLab's JSON (JSONL for big chats), one file per chat.",
 )
 @click.option(
     "--out",

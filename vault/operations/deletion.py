@@ -2,7 +2,8 @@
 
 The purge procedure of security.md 2.5, in one transaction: tombstones written (keyed hashes of the
 deleted identities, never text), rows deleted with everything that hangs on them (reactions,
-attachments, the imports that listed them), attachment bytes no longer referenced deleted, and the
+attachments, the imports that listed them (provenance, `message_imports`), the identities they had
+before (`uid_aliases`)), attachment bytes no longer referenced deleted, and the
 full-text entries scrubbed. SQLite zeroes every freed page (`secure_delete` is forced on by
 SQLCipher) and the rollback journal is removed at commit, so no old page image is left behind.
 
@@ -148,10 +149,16 @@ def _tombstones(v: Store, ids: list[int]) -> None:
             cm = chat_macs.get(chat_id)
             if cm is None:
                 cm = chat_macs[chat_id] = chat_mac(v._mac_key, source, key)
-            c.execute(
-                "INSERT OR IGNORE INTO tombstones(mac, chat_mac, deleted) VALUES (?, ?, ?)",
-                (mac(v._mac_key, uid), cm, when),
-            )
+            # The identities the row had before (a text export's row the database replaced, an
+            # event id before migration 2) are deleted with it: tombstoned too, their aliases gone.
+            olds = [bytes(r[0]) for r in c.execute("SELECT old FROM uid_aliases WHERE new = ?", (uid,))]
+            for u in [bytes(uid), *olds]:
+                c.execute(
+                    "INSERT OR IGNORE INTO tombstones(mac, chat_mac, deleted) VALUES (?, ?, ?)",
+                    (mac(v._mac_key, u), cm, when),
+                )
+            if olds:
+                c.execute("DELETE FROM uid_aliases WHERE new = ?", (uid,))
 
 
 def _drop_orphans(v: Store) -> None:

@@ -153,6 +153,8 @@ def _counts(r: FileReport) -> dict[str, int]:
         "events": r.events,
         "attachments": r.attachments,
         "deleted_skipped": r.deleted_skipped,
+        "conflicts": r.conflicts,
+        "merged": r.merged,
         "problems": len(r.problems),
     }
 

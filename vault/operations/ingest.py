@@ -29,6 +29,7 @@ from vault.records import (
     Problem,
     Reaction,
     Record,
+    title_key,
 )
 from vault.store.db import Connection, IntegrityError
 from vault.text import normalize
@@ -39,6 +40,8 @@ CHUNK = 1024 * 1024  # attachment bytes per row; bounds memory for any file size
 MIN_TS_MS = -2_208_988_800_000  # 1900-01-01
 MAX_TS_MS = 32_503_680_000_000  # 3000-01-01
 ORDINAL_WINDOW = 512  # distinct (chat, time) keys remembered for counting identical messages
+MERGE_WINDOW_MS = 15 * 3_600_000  # how far apart a text export's time and a database's may be (zones)
+HOUR_MS = 3_600_000
 
 
 @dataclass
@@ -51,6 +54,8 @@ class FileReport:
     events: int = 0
     attachments: int = 0
     deleted_skipped: int = 0
+    conflicts: int = 0
+    merged: int = 0
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     tz: str | None = None
@@ -67,6 +72,8 @@ class FileReport:
             "events": self.events,
             "attachments": self.attachments,
             "deleted_skipped": self.deleted_skipped,
+            "conflicts": self.conflicts,
+            "merged": self.merged,
             "problems": self.problems,
             "notes": self.notes,
             "tz": self.tz,
@@ -191,10 +198,12 @@ class Stamper:
             except ValueError:
                 return None
             return uid if len(uid) == 16 else None
-        is_event = isinstance(rec, Event)
-        kind = "e" if is_event else "m"
         if rec.source_id is not None:
-            return _h("id", source, rec.chat, kind, rec.source_id)
+            # The export's own id names one record whether an importer reads it as a message or an
+            # event (a call was a Message of kind "call" in some importers, an Event in others):
+            # "m" for both (schema migration 2 moved the old event identities).
+            return _h("id", source, rec.chat, "m", rec.source_id)
+        kind = "e" if isinstance(rec, Event) else "m"
         # Naive times are fingerprinted as the export shows them, so a different --tz on a
         # re-import still recognises the same messages.
         ts_key = rec.ts.isoformat() if rec.ts.tzinfo is None else str(ts_ms)
@@ -235,6 +244,14 @@ class Ingestor:
         self.used_tz = False  # a wall-clock time was converted with the import's zone
         self.next_id: dict[int, int] = {}  # next free message id per millisecond, this import
         self.has_tombstones = conn.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone() is not None
+        self.has_aliases = conn.execute("SELECT 1 FROM uid_aliases LIMIT 1").fetchone() is not None
+        self.created_chats: set[int] = set()  # chats this import created (dropped again if left empty)
+        self.created_people: set[int] = set()
+        self.merging: dict[int, bool] = {}  # chat id -> this export has ids (True) / lacks them (False)
+        self.others: dict[int, dict[str, list[tuple[int, int, str | None, bool]]]] = {}
+        self.titles: dict[int, str] = {}
+        self.claimed: set[int] = set()  # vault rows a record of this export was matched to (ordinal rule)
+        self.shifts: dict[int, int] = {}  # whole hours a database's times differ from a text export's -> count
 
     # -- the loop ------------------------------------------------------------------------
     def run(self, records: Iterable[Prepared], path: str) -> None:
@@ -265,19 +282,71 @@ class Ingestor:
                     self.progress(self.seen)
                 if self.seen % 200_000 == 0:
                     gc.collect(1)
+        self._drop_empty_chats()
+        self._note_merges()
         self.report.chats = len(self.touched_chats)
+
+    def _drop_empty_chats(self) -> None:
+        """A chat this import created and gave no message (all deleted before, or none) is not kept."""
+        c = self.conn
+        dropped = 0
+        for chat_id in sorted(self.created_chats):
+            if c.execute("SELECT 1 FROM messages WHERE chat_id = ? LIMIT 1", (chat_id,)).fetchone():
+                continue
+            title = c.execute("SELECT title FROM chats WHERE id = ?", (chat_id,)).fetchone()[0]
+            unindex_name(c, chat_id, title)
+            c.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+            self.touched_chats.discard(chat_id)
+            dropped += 1
+        if not dropped:
+            return
+        for pid in sorted(self.created_people):
+            row = c.execute(
+                "SELECT name FROM people p WHERE id = ?"
+                " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.sender_id = p.id)"
+                " AND NOT EXISTS (SELECT 1 FROM chat_members cm WHERE cm.person_id = p.id)",
+                (pid,),
+            ).fetchone()
+            if row is not None:
+                unindex_name(c, -pid, row[0])
+                c.execute("DELETE FROM people WHERE id = ?", (pid,))
+        self.report.notes.append(
+            f"{dropped} chat{'s' if dropped != 1 else ''} with no message to keep (none in the export, or "
+            f"every one deleted from the vault before) {'were' if dropped != 1 else 'was'} not added"
+        )
+
+    def _note_merges(self) -> None:
+        r = self.report
+        if r.merged:
+            r.notes.append(
+                f"{r.merged} message{'s' if r.merged != 1 else ''} matched one already imported from the same "
+                "chat's other export (by sender, minute and text); each is kept once, with both imports as its "
+                "provenance"
+            )
+        shifted = {h: n for h, n in self.shifts.items() if h}
+        if shifted:
+            h, n = max(shifted.items(), key=lambda kv: kv[1])
+            r.notes.append(
+                f"on {n} matched message{'s' if n != 1 else ''} the times differ by {h:+d} h between the text export "
+                "and the database: the zone the text export was read in (--tz) was wrong; the database's times are kept"
+            )
 
     # -- chats and people ------------------------------------------------------------------
     def _chat(self, chat: Chat) -> None:
         c = self.conn
         row = c.execute("SELECT id, title FROM chats WHERE source = ? AND key = ?", (chat.source, chat.key)).fetchone()
         extra = json.dumps(dict(chat.extra), ensure_ascii=False, default=str) if chat.extra else None
-        if row is None:
+        merged = None if row is not None else self._other_export_of(chat)
+        if merged is not None:
+            chat_id = merged
+            self.merging[chat_id] = not chat.key.startswith("title:")
+        elif row is None:
             cur = c.execute(
                 "INSERT INTO chats(source, key, title, kind, extra) VALUES (?, ?, ?, ?, ?)",
                 (chat.source, chat.key, chat.title, chat.kind, extra),
             )
             chat_id = int(cur.lastrowid or 0)
+            self.created_chats.add(chat_id)
             self._index_name(chat_id, chat.title)
         else:
             chat_id = int(row[0])
@@ -289,6 +358,42 @@ class Ingestor:
         self.chat_macs[chat_id] = chat_mac(self.mac_key, chat.source, chat.key)
         for name in chat.participants:
             self._member(chat_id, self._person(chat.source, name, None))
+
+    def _other_export_of(self, chat: Chat) -> int | None:
+        """The chat already in the vault that this one is, read from the other kind of export.
+
+        A text export without chat ids (WhatsApp's "Export chat": key `title:<folded title>`) and a
+        database of the same app (key: the chat's own id, e.g. a jid) are the same chat when they
+        have the same source and the database chat's title (its subject, or the contact's name for
+        a direct chat) folds to the text export's title. Only a single such chat counts.
+        """
+        c = self.conn
+        if chat.key.startswith("title:"):
+            found = [
+                int(i)
+                for i, key, title in c.execute("SELECT id, key, title FROM chats WHERE source = ?", (chat.source,))
+                if not key.startswith("title:") and title_key(title) == chat.key
+            ]
+        else:
+            # A text export's chat takes one database chat: a second contact of the same name is
+            # its own chat (merged_key, kept in the chat's extra, says which one it took).
+            want = title_key(chat.title) if chat.title else None
+            rows = (
+                []
+                if want is None
+                else c.execute(
+                    "SELECT id, extra FROM chats WHERE source = ? AND key = ?", (chat.source, want)
+                ).fetchall()
+            )
+            taken = [(int(i), _json_object(x)) for i, x in rows if _merged_key(x) in (None, chat.key)]
+            if len(taken) != 1:
+                return None
+            chat_id, extra = taken[0]
+            if extra.get("merged_key") is None:
+                extra["merged_key"] = chat.key
+                c.execute("UPDATE chats SET extra = ? WHERE id = ?", (json.dumps(extra, ensure_ascii=False), chat_id))
+            return chat_id
+        return found[0] if len(found) == 1 else None
 
     def _index_name(self, rowid: int, name: str, old: str | None = None) -> None:
         from vault.text.names import name_index_text
@@ -318,6 +423,7 @@ class Ingestor:
                 (source, key, name or sender_id),
             )
             pid = int(cur.lastrowid or 0)
+            self.created_people.add(pid)
             self._index_name(-pid, name or sender_id or "")
         else:
             pid = int(row[0])
@@ -364,13 +470,26 @@ class Ingestor:
             return
         self.touched_chats.add(chat_id)
         c = self.conn
-        if (
-            self.has_tombstones
-            and c.execute("SELECT 1 FROM tombstones WHERE mac = ?", (mac(self.mac_key, uid),)).fetchone()
-        ):
+        merging = self.merging.get(chat_id)
+        if self.has_aliases:
+            row_alias = c.execute("SELECT new FROM uid_aliases WHERE old = ?", (uid,)).fetchone()
+            if row_alias is not None:
+                uid = bytes(row_alias[0])
+        if self.has_tombstones and self._tombstoned(rec, source, uid):
             self.report.deleted_skipped += 1
             return
         person = self._person(source, sender, sender_id)
+        replaces: int | None = None  # the text export's row that this database record takes the place of
+        if merging is not None and isinstance(rec, Message) and (rec.source_id is not None) == merging:
+            twin = self._twin(rec, chat_id, uid, ts_ms, sender, merging)
+            if twin is not None and not merging:  # a text export's message the database already has
+                self._contained(twin, uid)
+                self.report.duplicates += 1
+                self.report.merged += 1
+                return
+            if twin is not None:  # the database's message for one a text export gave: the database's wins
+                replaces = twin
+                self.report.merged += 1
         extra = dict(rec.extra)
         if isinstance(rec, Message):
             kind, from_me = rec.kind, rec.from_me
@@ -402,28 +521,158 @@ class Ingestor:
             self.report.problems.append(str(Problem(path, rec.line, "too many messages in one millisecond; skipped")))
             return
         if mid is None:  # already in the vault
-            self.report.duplicates += 1
-            dup = c.execute("SELECT id FROM messages WHERE uid = ?", (uid,)).fetchone()[0]
-            c.execute(
-                "INSERT OR IGNORE INTO message_imports(message_id, import_id) VALUES (?, ?)", (dup, self.import_id)
-            )
-            if isinstance(rec, Message) and rec.attachments:
-                self._fill_missing_attachments(int(dup), rec.attachments)
-            return
+            dup, dup_import, dup_text, dup_kind = c.execute(
+                "SELECT id, import_id, text, kind FROM messages WHERE uid = ?", (uid,)
+            ).fetchone()
+            if rec.source_id is not None and _differs(rec, dup_text, dup_kind):
+                # One export id, two different messages (issue 17.19): keep both, say so.
+                row[1] = uid = _h("conflict", uid.hex(), _same_text(rec.text))
+                if self.has_tombstones and self._tombstoned(rec, source, uid):
+                    self.report.deleted_skipped += 1
+                    return
+                try:
+                    mid = self._insert(sql, row, ts_ms, uid)
+                except _MillisecondFull:
+                    mid = None
+                if mid is None:  # that second message is stored already: it is the duplicate
+                    known = c.execute("SELECT id, import_id FROM messages WHERE uid = ?", (uid,)).fetchone()
+                    if known is not None:
+                        dup, dup_import = known
+                else:
+                    self.report.conflicts += 1
+                    self.report.problems.append(
+                        str(
+                            Problem(
+                                path,
+                                rec.line,
+                                "a message shares its export id with a different message already in the vault; "
+                                "both are kept",
+                            )
+                        )
+                    )
+            if mid is None:
+                self.report.duplicates += 1
+                if int(dup_import) != self.import_id:
+                    c.execute(
+                        "INSERT OR IGNORE INTO message_imports(message_id, import_id) VALUES (?, ?)",
+                        (dup, self.import_id),
+                    )
+                if isinstance(rec, Message) and rec.attachments:
+                    self._fill_missing_attachments(int(dup), rec.attachments)
+                return
+        if replaces is not None:
+            self._replace(replaces, mid, uid)
         self._member(chat_id, person)
         if body is None:
             body = normalize.index_text(rec.text)
         if body:
             c.execute("INSERT INTO fts(rowid, body) VALUES (?, ?)", (mid, body))
-        if is_event:
+        if replaces is not None:
+            self.report.duplicates += 1
+        elif is_event:
             self.report.events += 1
         else:
             self.report.added += 1
         if isinstance(rec, Message):
+            stored = (
+                {r[0] for r in c.execute("SELECT name FROM attachments WHERE message_id = ?", (mid,))}
+                if replaces is not None
+                else set()
+            )
             for att in rec.attachments:
+                if att.name in stored:
+                    continue
                 self._attachment(mid, att)
             for r in rec.reactions:
                 self._reaction(mid, r)
+
+    def _tombstoned(self, rec: Message | Event, source: str, uid: bytes) -> bool:
+        macs = [mac(self.mac_key, uid)]
+        if isinstance(rec, Event) and rec.source_id is not None and rec.identity is None:
+            macs.append(mac(self.mac_key, _h("id", source, rec.chat, "e", rec.source_id)))  # deleted before migration 2
+        marks = ",".join("?" * len(macs))
+        return self.conn.execute(f"SELECT 1 FROM tombstones WHERE mac IN ({marks})", macs).fetchone() is not None
+
+    # -- one chat from a text export and a database ------------------------------------------
+    def _twin(
+        self, rec: Message, chat_id: int, uid: bytes, ts_ms: int, sender: str | None, has_ids: bool
+    ) -> int | None:
+        """The row of the other export that is this message: same sender, minute and text.
+
+        The ordinal rule: each vault row is matched once per import, in time order, so two identical
+        "ok"s in one minute match two rows. The database's time may differ from the text export's
+        by whole hours (the text export was read in a wrong zone): such a twin still matches, the
+        shift is counted and noted. None when the record's own identity is already stored.
+        """
+        c = self.conn
+        if c.execute("SELECT 1 FROM messages WHERE uid = ?", (uid,)).fetchone():
+            return None
+        rows = self.others.get(chat_id)
+        if rows is None:
+            rows = self.others[chat_id] = self._other_rows(chat_id, has_ids)
+        me = rec.from_me is True
+        best: tuple[int, int, int] | None = None  # (hours off, id, shift)
+        for mid, ts, their_sender, their_me in rows.get(_same_text(rec.text), ()):
+            if mid in self.claimed or abs(ts - ts_ms) > MERGE_WINDOW_MS:
+                continue
+            db_ts, text_ts = (ts_ms, ts) if has_ids else (ts, ts_ms)
+            hours = round((db_ts - text_ts) / HOUR_MS)
+            if db_ts // 60_000 != (text_ts + hours * HOUR_MS) // 60_000:  # not the same minute, whole hours apart
+                continue
+            if not _same_sender(sender, me, their_sender, their_me, self.titles[chat_id]):
+                continue
+            if best is None or abs(hours) < best[0]:
+                best = (abs(hours), mid, hours)
+                if hours == 0:
+                    break
+        if best is None:
+            return None
+        self.claimed.add(best[1])
+        self.shifts[best[2]] = self.shifts.get(best[2], 0) + 1
+        return best[1]
+
+    def _other_rows(self, chat_id: int, has_ids: bool) -> dict[str, list[tuple[int, int, str | None, bool]]]:
+        """The chat's messages from the other kind of export, by compared text, in time order."""
+        c = self.conn
+        self.titles[chat_id] = c.execute("SELECT title FROM chats WHERE id = ?", (chat_id,)).fetchone()[0]
+        other = "m.source_id IS NULL" if has_ids else "m.source_id IS NOT NULL"
+        out: dict[str, list[tuple[int, int, str | None, bool]]] = {}
+        for mid, ts, text, name, from_me in c.execute(
+            "SELECT m.id, m.ts_ms, m.text, p.name, m.from_me FROM messages m LEFT JOIN people p ON p.id = m.sender_id"
+            f" WHERE m.chat_id = ? AND m.is_event = 0 AND {other} ORDER BY m.id",
+            (chat_id,),
+        ):
+            out.setdefault(_same_text(text), []).append((int(mid), int(ts), name, from_me == 1))
+        return out
+
+    def _contained(self, twin: int, uid: bytes) -> None:
+        """A text export's message is the database's row `twin`: provenance, and its identity kept."""
+        c = self.conn
+        c.execute("INSERT OR IGNORE INTO message_imports(message_id, import_id) VALUES (?, ?)", (twin, self.import_id))
+        new = c.execute("SELECT uid FROM messages WHERE id = ?", (twin,)).fetchone()[0]
+        c.execute("INSERT OR IGNORE INTO uid_aliases(old, new) VALUES (?, ?)", (uid, new))
+        self.has_aliases = True
+
+    def _replace(self, twin: int, mid: int, uid: bytes) -> None:
+        """The database's new row `mid` takes the place of the text export's row `twin`.
+
+        It takes the twin's provenance and attachments (files from the export's media), the twin
+        leaves the vault and the index, and its identity becomes an alias of the new one, so that
+        the text export imported again, or a tombstone of the new row, still finds it.
+        """
+        c = self.conn
+        old_uid, text, first = c.execute("SELECT uid, text, import_id FROM messages WHERE id = ?", (twin,)).fetchone()
+        imports = {int(first)} | {
+            int(r[0]) for r in c.execute("SELECT import_id FROM message_imports WHERE message_id = ?", (twin,))
+        }
+        for imp in sorted(imports - {self.import_id}):
+            c.execute("INSERT OR IGNORE INTO message_imports(message_id, import_id) VALUES (?, ?)", (mid, imp))
+        c.execute("UPDATE attachments SET message_id = ? WHERE message_id = ?", (mid, twin))
+        unindex_messages(c, [(twin, text)])
+        c.execute("DELETE FROM messages WHERE id = ?", (twin,))
+        c.execute("UPDATE uid_aliases SET new = ? WHERE new = ?", (uid, bytes(old_uid)))
+        c.execute("INSERT OR IGNORE INTO uid_aliases(old, new) VALUES (?, ?)", (bytes(old_uid), uid))
+        self.has_aliases = True
 
     _COLUMNS = "id, uid, chat_id, sender_id, ts_ms, kind, is_event, from_me, text, source_id, import_id"
     _INSERT_LEAN = f"INSERT INTO messages({_COLUMNS}) VALUES ({', '.join('?' * 11)})"
@@ -527,3 +776,52 @@ class Ingestor:
             return int(existing[0]), size
         c.execute("UPDATE blobs SET mac = ?, size = ? WHERE id = ?", (digest, size, blob_id))
         return blob_id, size
+
+
+def _same_text(text: str) -> str:
+    """A message's text as compared across exports: folded (vault/text/normalize.py), spaces collapsed."""
+    return " ".join(normalize.fold(text).split())
+
+
+def _differs(rec: Message | Event, stored_text: str, stored_kind: str) -> bool:
+    """Whether a record whose export id is already stored is a different message (issue 17.19).
+
+    Tools render one message a little differently (a quote prefixed or not, a card's title or its
+    link, a placeholder for media), so only two plain texts that both have words and differ after
+    folding, neither containing the other, are different messages; anything else is the same one.
+    """
+    if rec.text == stored_text or not isinstance(rec, Message) or rec.kind != "text" or stored_kind != "text":
+        return False
+    a, b = _same_text(rec.text), _same_text(stored_text)
+    return bool(a) and bool(b) and a not in b and b not in a
+
+
+def _same_sender(sender: str | None, me: bool, their: str | None, their_me: bool, title: str) -> bool:
+    """Senders of a text export and a database agree: the same name (folded), or the owner.
+
+    A database knows the owner only as "me" (from_me); a text export writes the owner's own name.
+    A row from the owner matches a text line of any sender but the other person of a direct chat
+    (whose name is the chat's title).
+    """
+    a, b = _same_text(sender or ""), _same_text(their or "")
+    if a == b:
+        return True
+    if me:
+        return b != _same_text(title)
+    if their_me:
+        return a != _same_text(title)
+    return False
+
+
+def _json_object(raw: str | None) -> dict[str, Any]:
+    try:
+        doc = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _merged_key(raw: str | None) -> str | None:
+    """The database chat key a text export's chat was merged with (`merged_key` in its extra)."""
+    key = _json_object(raw).get("merged_key")
+    return key if isinstance(key, str) else None

@@ -23,7 +23,8 @@ def chats(v: Store) -> list[ChatRow]:
         " (SELECT count(*) FROM messages m WHERE m.chat_id = c.id AND m.is_event = 1),"
         " (SELECT min(ts_ms) FROM messages m WHERE m.chat_id = c.id),"
         " (SELECT max(ts_ms) FROM messages m WHERE m.chat_id = c.id)"
-        " FROM chats c ORDER BY c.title COLLATE NOCASE, c.id"
+        " FROM chats c WHERE EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id)"  # never an empty chat
+        " ORDER BY c.title COLLATE NOCASE, c.id"
     ).fetchall()
     for cid, title, source, kind, n_msg, n_ev, first, last in rows:
         people = [
@@ -99,7 +100,52 @@ def show(
         rows = c.execute(base + " ORDER BY m.id ASC LIMIT ?", (cid, limit)).fetchall()
     out = [message_dict(r) for r in rows]
     add_attachments(v, out)
+    _add_provenance(v, out)
     return out
+
+
+def _add_provenance(v: Store, msgs: list[MessageRow]) -> None:
+    """Each message's `imports`: every import that contained it (format, file name, time), oldest first.
+
+    The import that added a message is `messages.import_id`; each later import that met it again
+    has a row in `message_imports` (docs/vault-format.md).
+    """
+    by_id = {int(m["id"]): m for m in msgs}
+    if not by_id:
+        return
+    ids = list(by_id)
+    marks = ",".join("?" * len(ids))
+    found: dict[int, set[int]] = {i: set() for i in ids}
+    for mid, imp in v.conn.execute(
+        f"SELECT id, import_id FROM messages WHERE id IN ({marks})"
+        f" UNION SELECT message_id, import_id FROM message_imports WHERE message_id IN ({marks})",
+        ids + ids,
+    ):
+        found[int(mid)].add(int(imp))
+    wanted = sorted(set().union(*found.values()))
+    info: dict[int, dict[str, str | None]] = {}
+    for i in range(0, len(wanted), 500):
+        part = wanted[i : i + 500]
+        for iid, fmt, name, started in v.conn.execute(
+            f"SELECT id, format, file_name, started FROM imports WHERE id IN ({','.join('?' * len(part))})", part
+        ):
+            info[int(iid)] = {"id": str(iid), "format": fmt, "file": name, "imported": started}
+    for mid, m in by_id.items():
+        m["imports"] = [info[i] for i in sorted(found[mid]) if i in info]
+
+
+def contributions(v: Store) -> dict[int, list[str]]:
+    """Per chat id, the formats (importers, tools) whose imports contained its messages, by name."""
+    c = v.conn
+    out: dict[int, set[str]] = {}
+    for cid, fmt in c.execute(
+        "SELECT m.chat_id, i.format FROM (SELECT DISTINCT chat_id, import_id FROM messages) m"
+        " JOIN imports i ON i.id = m.import_id"
+        " UNION SELECT m.chat_id, i.format FROM message_imports mi JOIN messages m ON m.id = mi.message_id"
+        " JOIN imports i ON i.id = mi.import_id"
+    ):
+        out.setdefault(int(cid), set()).add(fmt)
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def counts(v: Store) -> dict[str, int]:
@@ -128,8 +174,9 @@ def stats(v: Store) -> StatsReport:
             " WHERE m.is_event = 0 GROUP BY c.source ORDER BY 2 DESC"
         )
     }
+    formats = contributions(v)
     by_chat: list[ChatCount] = [
-        {"id": str(i), "chat": t, "messages": n}
+        {"id": str(i), "chat": t, "messages": n, "formats": formats.get(int(i), [])}
         for i, t, n in c.execute(
             "SELECT c.id, c.title, count(*) FROM messages m JOIN chats c ON c.id = m.chat_id"
             " WHERE m.is_event = 0 GROUP BY c.id ORDER BY 3 DESC LIMIT 50"

@@ -42,6 +42,7 @@ class MessageRow(_MessageFields, total=False):
 
     attachments: list[AttachmentRow]  # show
     reactions: list[ReactionRow]  # show
+    imports: list[dict[str, str | None]]  # show: the imports that contained it (id, format, file, imported)
     context: ContextRows  # search with context
     highlights: list[tuple[int, int]]  # search with highlight: spans of `text`
     deleted: bool  # the shell marks a result it deleted
@@ -108,6 +109,7 @@ class ChatCount(TypedDict):
     id: str
     chat: str
     messages: int
+    formats: list[str]  # the importers whose imports contributed to the chat
 
 
 class SenderCount(TypedDict):

@@ -11,12 +11,13 @@ only mark rows deleted and leave their terms in place until a merge: measured.)
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from vault.store.db import Connection
 from vault.timeutil import now_iso
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The FTS tokenizer sees text that vault/text/normalize.py has already folded and split; these
 # categories keep emoji and symbols as tokens (formats/cjk-search.md section 5).
@@ -136,7 +137,52 @@ _V1 = [
     """INSERT INTO names_fts(names_fts, rank) VALUES ('secure-delete', 1)""",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1}
+
+def _id_uid(source: str, chat_key: str, kind: str, source_id: str) -> bytes:
+    """The identity of a record with the export's own id (vault/operations/ingest.py `_h("id", ...)`)."""
+    joined = "".join(f"{len(p)}:{p}" for p in ("id", source, chat_key, kind, source_id))
+    return hashlib.blake2b(joined.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _v2_events_share_ids(conn: Connection) -> None:
+    """Events with an export id take the identity a message with that id has.
+
+    Version 1 hashed "m" or "e" into the identity of a record with the export's own id, so a call
+    read as a Message by one importer version and as an Event by the next was two rows. From
+    version 2 both hash "m". Each event row whose uid is exactly the version-1 event identity is
+    moved to the new one, and the old one is kept in `uid_aliases` so that a JSONL export written
+    before (it carries the old uid as `identity`) still finds it. Should a message with the new
+    identity already exist (the same record stored twice), the event is left as it is: nothing is
+    deleted by a migration.
+    """
+    rows = conn.execute(
+        "SELECT m.id, m.uid, c.source, c.key, m.source_id FROM messages m JOIN chats c ON c.id = m.chat_id"
+        " WHERE m.is_event = 1 AND m.source_id IS NOT NULL"
+    ).fetchall()
+    for mid, uid, source, key, sid in rows:
+        if bytes(uid) != _id_uid(source, key, "e", sid):
+            continue
+        new = _id_uid(source, key, "m", sid)
+        if conn.execute("SELECT 1 FROM messages WHERE uid = ?", (new,)).fetchone():
+            continue
+        conn.execute("UPDATE messages SET uid = ? WHERE id = ?", (new, mid))
+        conn.execute("INSERT OR IGNORE INTO uid_aliases(old, new) VALUES (?, ?)", (bytes(uid), new))
+
+
+_V2: list[str | Callable[[Connection], None]] = [
+    # Provenance: which imports contained a message. The import that added it is messages.import_id
+    # (no extra row per added message); every later import that met it again adds a row here.
+    """CREATE INDEX message_imports_import ON message_imports (import_id)""",
+    # Identities that version 1 gave some rows, and the identity the row has now.
+    """CREATE TABLE uid_aliases (
+        old BLOB PRIMARY KEY,
+        new BLOB NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE INDEX uid_aliases_new ON uid_aliases (new)""",
+    _v2_events_share_ids,
+]
+
+MIGRATIONS: dict[int, list[str | Callable[[Connection], None]]] = {1: list(_V1), 2: _V2}
 
 
 def current_version(conn: Connection) -> int:
@@ -157,7 +203,10 @@ def migrate(conn: Connection, on_step: Callable[[int], None] | None = None) -> i
             continue
         with transaction(conn):
             for stmt in MIGRATIONS[v]:
-                conn.execute(stmt)
+                if callable(stmt):
+                    stmt(conn)
+                else:
+                    conn.execute(stmt)
             conn.execute("INSERT INTO migrations(version, applied) VALUES (?, ?)", (v, now_iso()))
         if on_step:
             on_step(v)

@@ -1,8 +1,9 @@
 """`export`: write conversations out of the vault in the clear, where the person asks for it.
 
-Three formats: `html` (a readable offline view, vault/operations/export/html.py), `jsonl` (the interchange
-format that `import` reads back into the same vault, vault/operations/export/jsonl.py) and `txt` (plain text,
-vault/operations/export/txt.py). One chat, or every chat (`all_chats`).
+Four formats: `html` (a readable offline view, vault/operations/export/html.py), `jsonl` (the interchange
+format that `import` reads back into the same vault, vault/operations/export/jsonl.py), `txt` (plain text,
+vault/operations/export/txt.py) and `chatlab` (ChatLab's JSON or JSONL, one file per chat,
+vault/operations/export/chatlab.py). One chat, or every chat (`all_chats`).
 
 `out` is a file for one chat, or a folder for every chat and whenever attachment files or page
 files go with the export; an existing empty folder, or a path that ends in `/`, is always a
@@ -28,7 +29,7 @@ from vault.store import db
 if TYPE_CHECKING:
     from vault.store.handle import Store
 
-FORMATS = ("html", "jsonl", "txt")
+FORMATS = ("html", "jsonl", "txt", "chatlab")
 
 
 def check_format(format: str) -> None:
@@ -61,6 +62,7 @@ def export(
     `tz` is the zone that html and txt show times in (default: this machine's); jsonl always
     writes UTC. `page_size` is the number of messages per html page (default 5,000).
     """
+    from vault.operations.export import chatlab as export_chatlab
     from vault.operations.export import html as export_html
     from vault.operations.export import jsonl as export_jsonl
     from vault.operations.export import txt as export_txt
@@ -82,6 +84,8 @@ def export(
             wants_dir = export_html.needs_dir(chats, all_chats, pages)
         elif format == "jsonl":
             wants_dir = export_jsonl.needs_dir(chats, all_chats)
+        elif format == "chatlab":
+            wants_dir = export_chatlab.needs_dir(chats, all_chats)
         else:
             wants_dir = export_txt.needs_dir(chats, all_chats)
         wants_dir = wants_dir or os.fspath(out).endswith(("/", os.sep))  # "out/" asks for a folder
@@ -98,6 +102,9 @@ def export(
             elif format == "jsonl":
                 export_jsonl.write(v, chats, output, counts)
                 main = export_jsonl.main_file(output)
+            elif format == "chatlab":
+                export_chatlab.write(v, chats, output, counts)
+                main = export_chatlab.main_file(output)
             else:
                 export_txt.write(v, chats, output, counts, zone=zone)
                 main = export_txt.main_file(output)
