@@ -13,7 +13,6 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from importers.base import ParseOptions
@@ -36,15 +35,23 @@ from vault.operations.backup import Report as VerifyReport
 from vault.operations.importing import PriorImport
 from vault.operations.ingest import FileReport
 from vault.operations.rows import (
+    Activity,
     BackupReport,
+    BrowseChat,
     ChatRow,
     CheckReport,
     DeleteReport,
+    Download,
     ExportReport,
     ImportLogRow,
+    MediaPage,
     MessageRow,
+    Page,
+    PageMessage,
+    Person,
     RestoreReport,
     StatsReport,
+    StoredAttachment,
 )
 from vault.secret import Secret
 from vault.store import handle
@@ -56,30 +63,33 @@ from vault.store.keys import DEFAULT_KDF, FLOOR_KDF, KEYSLOTS_NAME, KdfParams, K
 from vault.text.normalize import fingerprint
 from vault.timeutil import SEQ_SPAN, resolve_tz
 
-#: A row of the browsing API (operations/browse.py), shaped for the web viewer's templates.
-#: Not yet a TypedDict each: the one loose type left in the facade.
-BrowseRow = dict[str, Any]
-
 __all__ = [
     "DB_NAME",
     "DEFAULT_KDF",
     "FLOOR_KDF",
     "KEYSLOTS_NAME",
     "SEQ_SPAN",
+    "Activity",
     "BackupReport",
-    "BrowseRow",
+    "BrowseChat",
     "ChatRow",
     "CheckReport",
     "DatabaseError",
     "DeleteReport",
+    "Download",
     "ExportReport",
     "FileReport",
     "ImportLogRow",
     "KdfParams",
+    "MediaPage",
     "MessageRow",
+    "Page",
+    "PageMessage",
+    "Person",
     "PriorImport",
     "RestoreReport",
     "StatsReport",
+    "StoredAttachment",
     "Vault",
     "VerifyReport",
     "change_passphrase",
@@ -386,11 +396,11 @@ class Vault:
         return _export.export(self.store, chat, format=format, out=out, all_chats=all_chats, tz=tz, page_size=page_size)
 
     # -- browsing (the web front end, vault/serve/; the work is in operations/browse.py) ---------
-    def chat_list(self) -> list[BrowseRow]:
+    def chat_list(self) -> list[BrowseChat]:
         """Every chat, newest first: title, source, kind, entries (messages and events), first/last ms, people."""
         return browse.chat_list(self.store)
 
-    def chat_info(self, chat: str) -> BrowseRow:
+    def chat_info(self, chat: str) -> BrowseChat:
         """One chat (id or exact title): title, source, kind, entries, first/last time (ms), participants."""
         return browse.chat_info(self.store, chat)
 
@@ -403,7 +413,7 @@ class Vault:
         around: str | None = None,
         at_ms: int | None = None,
         limit: int = 60,
-    ) -> BrowseRow:
+    ) -> Page:
         """A page of a chat by message id: the newest, before/after/around an id, or from a UTC time (ms)."""
         return browse.conversation(
             self.store, chat, before=before, after=after, around=around, at_ms=at_ms, limit=limit
@@ -413,11 +423,11 @@ class Vault:
         """The message id of the message with this source (app) id in this chat, or None."""
         return browse.find_source(self.store, chat, source_id)
 
-    def message(self, message_id: str) -> BrowseRow | None:
+    def message(self, message_id: str) -> PageMessage | None:
         """One message (or event) by id, with its chat id and title; None when it is not in the vault."""
         return browse.message(self.store, message_id)
 
-    def attachment(self, attachment_id: str) -> BrowseRow | None:
+    def attachment(self, attachment_id: str) -> StoredAttachment | None:
         """A stored attachment's name, kind, mime, size, message and chat (None when it has no bytes)."""
         return browse.attachment(self.store, attachment_id)
 
@@ -427,19 +437,19 @@ class Vault:
 
     def media(
         self, *, chat: str | None = None, kind: str | None = None, before: str | None = None, limit: int = 60
-    ) -> BrowseRow:
+    ) -> MediaPage:
         """Stored attachments newest first, of a chat or all, of a kind; paged by message id."""
         return browse.media(self.store, chat=chat, kind=kind, before=before, limit=limit)
 
-    def people(self) -> list[BrowseRow]:
+    def people(self) -> list[Person]:
         """People across sources (names folded), with each source's spelling and their chats."""
         return browse.people(self.store)
 
-    def activity(self, zone: ZoneInfo, *, chat: str | None = None, year: int | None = None) -> BrowseRow:
+    def activity(self, zone: ZoneInfo, *, chat: str | None = None, year: int | None = None) -> Activity:
         """Entries per year; for `year` (default the latest) per day, hour, weekday in `zone`; top chats, senders."""
         return browse.activity(self.store, zone, chat=chat, year=year)
 
-    def export_bytes(self, chat: str, *, format: str, tz: str | None = None) -> tuple[bytes, BrowseRow]:
+    def export_bytes(self, chat: str, *, format: str, tz: str | None = None) -> tuple[bytes, Download]:
         """One chat exported as one file in memory (html, jsonl, txt), for a download; nothing on disk."""
         return _export.export_bytes(self.store, chat, format=format, tz=tz)
 

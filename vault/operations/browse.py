@@ -16,6 +16,19 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from vault.errors import UsageError
+from vault.operations.rows import (
+    ActiveChat,
+    ActiveSender,
+    Activity,
+    BrowseChat,
+    MediaItem,
+    MediaPage,
+    Page,
+    PageMessage,
+    Person,
+    Quote,
+    StoredAttachment,
+)
 from vault.timeutil import SEQ_SPAN, iso_z
 
 if TYPE_CHECKING:
@@ -62,7 +75,7 @@ def _int(value: str | int | None, what: str) -> int | None:
         raise UsageError(f"{what} is a number (an id the vault gave)") from None
 
 
-def chat_list(v: Store) -> list[dict[str, Any]]:
+def chat_list(v: Store) -> list[BrowseChat]:
     """Every chat with its number of entries (messages and events) and first/last time, newest first.
 
     Counted from the (chat_id, id) index alone, without reading a message row: on a 1,000,000-
@@ -82,7 +95,7 @@ def chat_list(v: Store) -> list[dict[str, Any]]:
         names = members.setdefault(int(cid), [])
         if name not in names:
             names.append(name)
-    out = []
+    out: list[BrowseChat] = []
     for cid, title, source, kind in c.execute("SELECT id, title, source, kind FROM chats"):
         n, lo, hi = spans.get(int(cid), (0, None, None))
         out.append(
@@ -101,7 +114,7 @@ def chat_list(v: Store) -> list[dict[str, Any]]:
     return out
 
 
-def chat_info(v: Store, chat: str | int) -> dict[str, Any]:
+def chat_info(v: Store, chat: str | int) -> BrowseChat:
     """One chat's title, source, kind, entries (messages and events), first and last time, participants.
 
     From the (chat_id, id) index alone, so a 200,000-message chat costs one index range."""
@@ -138,7 +151,7 @@ def conversation(
     around: str | int | None = None,
     at_ms: int | None = None,
     limit: int = PAGE,
-) -> dict[str, Any]:
+) -> Page:
     """One page of a chat in time order: the newest `limit` rows, or those before/after/around an id, or from a time.
 
     Returns `{"messages": [...], "older": bool, "newer": bool, "target": id or None}`; each
@@ -185,9 +198,9 @@ def conversation(
     return {"chat_id": str(cid), "messages": msgs, "older": has_older, "newer": has_newer, "target": found}
 
 
-def _messages(v: Store, cid: int, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+def _messages(v: Store, cid: int, rows: list[tuple[Any, ...]]) -> list[PageMessage]:
     c = v.conn
-    out: list[dict[str, Any]] = []
+    out: list[PageMessage] = []
     for mid, ts_ms, kind, is_event, from_me, text, reply_to, edited_ms, fwd, sender, sender_key in rows:
         out.append(
             {
@@ -237,7 +250,7 @@ def _messages(v: Store, cid: int, rows: list[tuple[Any, ...]]) -> list[dict[str,
             (cid, lo, QUOTE_WINDOW - 1),
         ).fetchone()
         start = int(bound[0]) if bound else -(1 << 63)
-        quotes: dict[str, tuple[bool, dict[str, Any]]] = {}
+        quotes: dict[str, tuple[bool, Quote]] = {}
         for qid, sid, is_event, qsender, qtext in c.execute(
             "SELECT m.id, m.source_id, m.is_event, p.name, substr(m.text, 1, ?) FROM messages m"
             " LEFT JOIN people p ON p.id = m.sender_id WHERE m.chat_id = ? AND m.id >= ? AND m.id <= ?"
@@ -264,7 +277,7 @@ def find_source(v: Store, chat: str | int, source_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def message(v: Store, message_id: str | int) -> dict[str, Any] | None:
+def message(v: Store, message_id: str | int) -> PageMessage | None:
     """One message or event with its chat (id and title) and everything a page shows of it; None if gone."""
     mid = _int(message_id, "a message id")
     row = v.conn.execute("SELECT chat_id FROM messages WHERE id = ?", (mid,)).fetchone()
@@ -279,7 +292,7 @@ def message(v: Store, message_id: str | int) -> dict[str, Any] | None:
 
 
 # -- attachments -------------------------------------------------------------------------------
-def attachment(v: Store, attachment_id: str | int) -> dict[str, Any] | None:
+def attachment(v: Store, attachment_id: str | int) -> StoredAttachment | None:
     """An attachment's name, kind, mime, stored size, message and chat; None when there is none or no bytes."""
     aid = _int(attachment_id, "an attachment id")
     row = v.conn.execute(
@@ -334,7 +347,7 @@ def media(
     kind: str | None = None,
     before: str | int | None = None,
     limit: int = PAGE,
-) -> dict[str, Any]:
+) -> MediaPage:
     """Stored attachments newest first (of one chat, or every chat), optionally of one kind; paged by message id."""
     limit = max(1, min(int(limit), MAX_PAGE))
     where = ["a.blob_id IS NOT NULL"]
@@ -355,7 +368,7 @@ def media(
         f" WHERE {' AND '.join(where)} ORDER BY a.message_id DESC, a.id DESC LIMIT ?",
         (*params, limit + 1),
     ).fetchall()
-    items = [
+    items: list[MediaItem] = [
         {
             "id": str(aid),
             "name": name,
@@ -378,7 +391,7 @@ def person_key(name: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
-def people(v: Store) -> list[dict[str, Any]]:
+def people(v: Store) -> list[Person]:
     """People across sources: one entry per name (folded), with each source's name, their chats and entries sent.
 
     From the indexes and the small tables only (chat_members, the (sender_id, id) index): no
@@ -394,7 +407,7 @@ def people(v: Store) -> list[dict[str, Any]]:
     member_of: dict[int, list[int]] = {}
     for cid, pid in c.execute("SELECT chat_id, person_id FROM chat_members ORDER BY chat_id"):
         member_of.setdefault(int(pid), []).append(int(cid))
-    groups: dict[str, dict[str, Any]] = {}
+    groups: dict[str, Person] = {}
     for pid, source, name in c.execute("SELECT id, source, name FROM people ORDER BY name COLLATE NOCASE, id"):
         g = groups.setdefault(person_key(name), {"name": name, "messages": 0, "names": [], "chats": []})
         if {"source": source, "name": name} not in g["names"]:
@@ -408,7 +421,7 @@ def people(v: Store) -> list[dict[str, Any]]:
 
 
 # -- activity ------------------------------------------------------------------------------------
-def activity(v: Store, zone: ZoneInfo, *, chat: str | int | None = None, year: int | None = None) -> dict[str, Any]:
+def activity(v: Store, zone: ZoneInfo, *, chat: str | int | None = None, year: int | None = None) -> Activity:
     """Entries per year, and for one year (default: the latest) per day, hour and weekday in `zone`, top chats, senders.
 
     Counted from the indexes alone (message ids are times: `id // 65536` is the UTC millisecond),
@@ -438,8 +451,8 @@ def activity(v: Store, zone: ZoneInfo, *, chat: str | int | None = None, year: i
         by_day[day] = by_day.get(day, 0) + n
         by_hour[t.hour] += n
         by_weekday[t.weekday()] += n
-    chats: list[dict[str, Any]] = []
-    senders: list[dict[str, Any]] = []
+    chats: list[ActiveChat] = []
+    senders: list[ActiveSender] = []
     if year is not None:
         lo = int(datetime(year, 1, 1, tzinfo=zone).timestamp() * 1000) * SEQ_SPAN
         hi = int(datetime(year + 1, 1, 1, tzinfo=zone).timestamp() * 1000) * SEQ_SPAN

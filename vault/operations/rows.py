@@ -151,3 +151,132 @@ class StatsReport(TypedDict):
     by_year: dict[str, int]
     sizes: Sizes
     imports_log: list[ImportLogRow]
+
+
+# -- browsing (operations/browse.py, for the web viewer) -----------------------------------------
+class BrowseChat(TypedDict):
+    id: str
+    title: str
+    source: str
+    kind: str
+    entries: int  # messages and events
+    first_ms: int | None
+    last_ms: int | None
+    participants: list[str]
+
+
+class Quote(TypedDict):
+    id: str | None  # None: older than the window searched; the page finds it when asked
+    sender: str | None
+    snippet: str | None
+
+
+class _PageMessageFields(TypedDict):
+    id: str
+    ts_ms: int
+    ts: str
+    kind: str
+    event: bool
+    from_me: bool | None
+    text: str
+    sender: str | None
+    sender_key: str | None
+    reply_to: str | None
+    quote: Quote | None
+    edited: bool
+    forwarded_from: str | None
+    attachments: list[AttachmentRow]
+    reactions: list[ReactionRow]
+
+
+class PageMessage(_PageMessageFields, total=False):
+    """A message as a conversation page shows it; `message()` adds its chat."""
+
+    chat_id: str
+    chat: str
+
+
+class Page(TypedDict):
+    chat_id: str
+    messages: list[PageMessage]
+    older: bool
+    newer: bool
+    target: str | None
+
+
+class StoredAttachment(TypedDict):
+    id: str
+    name: str | None
+    kind: str
+    mime: str | None
+    size: int
+    message_id: str
+    chat_id: str
+
+
+class MediaItem(TypedDict):
+    id: str
+    name: str | None
+    kind: str
+    mime: str | None
+    size: int | None
+    message_id: str
+    chat_id: str
+    ts_ms: int
+    chat: str
+
+
+class MediaPage(TypedDict):
+    items: list[MediaItem]
+    more: bool
+
+
+class SourceName(TypedDict):
+    source: str
+    name: str
+
+
+class ChatRef(TypedDict):
+    id: str
+    title: str
+    source: str
+
+
+class Person(TypedDict):
+    name: str
+    messages: int
+    names: list[SourceName]
+    chats: list[ChatRef]
+
+
+class ActiveChat(TypedDict):
+    id: str
+    title: str
+    source: str
+    messages: int
+
+
+class ActiveSender(TypedDict):
+    name: str
+    messages: int
+
+
+class Activity(TypedDict):
+    zone: str
+    year: int | None
+    total: int
+    by_year: dict[int, int]
+    by_day: dict[str, int]
+    by_hour: list[int]
+    by_weekday: list[int]
+    chats: list[ActiveChat]
+    senders: list[ActiveSender]
+
+
+class Download(TypedDict):
+    """What `export_bytes` made: the file's name, its format and what it holds."""
+
+    name: str
+    format: str
+    messages: int
+    events: int

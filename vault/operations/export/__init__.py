@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from vault.errors import UsageError
 from vault.operations.export.files import Counts, Output, check_destination
 from vault.operations.export.read import chat_infos
-from vault.operations.rows import ExportReport
+from vault.operations.rows import Download, ExportReport
 from vault.store import db
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ class _KeptBytes(io.BytesIO):
         super().close()
 
 
-def export_bytes(v: Store, chat: str, *, format: str, tz: str | None = None) -> tuple[bytes, dict[str, Any]]:
+def export_bytes(v: Store, chat: str, *, format: str, tz: str | None = None) -> tuple[bytes, Download]:
     """One chat as one file in memory (html on one page, jsonl or txt), and what was written.
 
     Attachment files are not included (a one-file export has nowhere to put them): the html and
