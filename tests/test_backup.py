@@ -294,7 +294,8 @@ def test_verify_pristine_and_wrong_passphrase(one_backup: Path, tmp_path: Path, 
     r = cli("verify", str(one_backup), "--json", env=cli_env())
     assert r.code == 0 and r.json()["ok"] is True and r.json()["messages"] == 40
     r = cli("verify", str(one_backup), "--json", env=cli_env(passphrase="not the passphrase"))
-    assert r.code == 3 and r.out == "" and "wrong passphrase" in r.err
+    assert r.code == 3 and "wrong passphrase" in r.err
+    assert r.json() == {"error": {"exit": 3, "message": r.json()["error"]["message"]}}  # one document, on stdout
     r = cli("verify", str(one_backup), "--recovery-key", env=cli_env(passphrase="AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-F"))
     assert r.code == 3
     with pytest.raises(AuthenticationError):

@@ -16,8 +16,8 @@ import click
 from vault.cli.common import (
     State,
     cli,
+    emit_json,
     json_option,
-    json_text,
     open_vault,
     passphrase_options,
     reading_options,
@@ -86,7 +86,7 @@ def watch_(
     def on_event(event: WatchEvent) -> None:
         if as_json:
             if not once:
-                click.echo(json_text(event.to_json()))
+                emit_json(event.to_json())  # one JSON object a line; the error boundary adds none
                 sys.stdout.flush()
             return
         if event.kind == "importing" or (once and event.kind not in ("imported", "failed", "shredded", "kept")):
@@ -106,6 +106,6 @@ def watch_(
             on_event=on_event,
         )
     if once and as_json:
-        click.echo(json_text({**result, "dry_run": False}))
+        emit_json({**result, "dry_run": False})
     if once and any(f.get("error") for f in result["files"]):
         sys.exit(EXIT_FAILURE)
