@@ -344,17 +344,55 @@ def test_html_beside_its_json_takes_the_chat_id(new_vault, tmp_path):
     assert _one_chat(new_vault)["messages"] == 13
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the HTML holds no chat id; merging needs the vault to adopt a title-keyed Telegram chat into "
-    "the id-keyed one whose messages have the same ids and times (see docs/importers/telegram.md)",
-)
 @pytest.mark.parametrize("json_first", [True, False])
 def test_html_and_json_of_one_chat_merge_unaided(new_vault, tmp_path, json_first):
     j = json_twin(tmp_path / "json" / "result.json")
     h = chat_export(tmp_path / "html")
     for p in [j, h] if json_first else [h, j]:
         new_vault.import_path(p)
+    chat = _one_chat(new_vault)
+    assert (chat["messages"], chat["events"]) == (13, 5)
+
+
+@pytest.mark.parametrize("json_first", [True, False])
+def test_a_chat_titled_differently_in_html_and_json_is_still_one(new_vault, tmp_path, json_first):
+    """A personal chat's JSON names the first name, the HTML the full one: ids and times tell."""
+    j = json_twin(tmp_path / "json" / "result.json")
+    j.write_text(j.read_text(encoding="utf-8").replace(f'"name": "{TITLE}"', '"name": "Alice"'), encoding="utf-8")
+    h = chat_export(tmp_path / "html")
+    first, second = (j, h) if json_first else (h, j)
+    new_vault.import_path(first)
+    r = new_vault.import_path(second)
+    assert r.added == 0 and not any("not added" in n for n in r.notes)
+    chat = _one_chat(new_vault)
+    assert (chat["messages"], chat["events"]) == (13, 5)
+    hits = new_vault.search("警察")
+    assert len(hits) == 1
+    assert len(new_vault.show(chat["id"], limit=100)) == 18
+
+
+def test_another_chat_with_the_same_ids_at_other_times_stays_apart(new_vault, tmp_path):
+    """Telegram numbers messages per chat: the same ids at other instants (not whole hours off,
+    so not a zone mistake) under another title are another chat."""
+    j = json_twin(tmp_path / "json" / "result.json")
+    j.write_text(j.read_text(encoding="utf-8").replace(f'"name": "{TITLE}"', '"name": "Other"'), encoding="utf-8")
+    h = chat_export(tmp_path / "html", zone=" UTC+05:30")
+    new_vault.import_path(j)
+    new_vault.import_path(h)
+    assert sorted((c["messages"], c["events"]) for c in new_vault.chats()) == [(13, 5), (13, 5)]
+
+
+@pytest.mark.parametrize("same_title", [True, False])
+def test_an_export_read_an_hour_off_is_the_same_chat_and_says_so(new_vault, tmp_path, same_title):
+    """tdesktop's HTML may state a zone's standard offset in summer: the same ids a whole hour off."""
+    j = json_twin(tmp_path / "json" / "result.json")
+    if not same_title:
+        j.write_text(j.read_text(encoding="utf-8").replace(f'"name": "{TITLE}"', '"name": "Alice"'), encoding="utf-8")
+    h = chat_export(tmp_path / "html", zone=" UTC+02:00")  # every instant an hour early
+    new_vault.import_path(j)
+    r = new_vault.import_path(h)
+    assert r.added == 0
+    assert any("differ by +1 h" in n for n in r.notes), r.notes
     chat = _one_chat(new_vault)
     assert (chat["messages"], chat["events"]) == (13, 5)
 

@@ -150,6 +150,12 @@ def unindex_messages(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
             conn.execute("INSERT INTO fts(fts, rowid, body) VALUES ('delete', ?, ?)", (mid, body))
 
 
+#: Service entries held, per chat, until the chat's first message says which chat it is (_probe).
+HOLD_EVENTS = 200
+#: The most whole hours two exports of one chat may disagree by (zones run from -12 to +14).
+MAX_SHIFT_HOURS = 14
+
+
 class Stamper:
     """A message's time and identity from the record and what came before it in the same export.
 
@@ -252,6 +258,11 @@ class Ingestor:
         self.titles: dict[int, str] = {}
         self.claimed: set[int] = set()  # vault rows a record of this export was matched to (ordinal rule)
         self.shifts: dict[int, int] = {}  # whole hours a database's times differ from a text export's -> count
+        self.probed: set[str] = set()  # chat keys of this export already looked for under another key
+        self.rekeyed: dict[str, str] = {}  # chat key of this export -> the key its messages' ids are stored under
+        self.adopted: set[int] = set()  # chats this import created but whose messages went to the same chat
+        self.held: dict[str, list[tuple[Message | Event, str, str | None, Stamp]]] = {}  # events awaiting _probe
+        self.id_shifts: dict[str, int] = {}  # chat key -> whole hours the stored copy's times differ by
 
     # -- the loop ------------------------------------------------------------------------
     def run(self, records: Iterable[Prepared], path: str) -> None:
@@ -282,6 +293,7 @@ class Ingestor:
                     self.progress(self.seen)
                 if self.seen % 200_000 == 0:
                     gc.collect(1)
+        self._release_held()
         self._drop_empty_chats()
         self._note_merges()
         self.report.chats = len(self.touched_chats)
@@ -290,6 +302,7 @@ class Ingestor:
         """A chat this import created and gave no message (all deleted before, or none) is not kept."""
         c = self.conn
         dropped = 0
+        cleaned = False
         for chat_id in sorted(self.created_chats):
             if c.execute("SELECT 1 FROM messages WHERE chat_id = ? LIMIT 1", (chat_id,)).fetchone():
                 continue
@@ -297,8 +310,10 @@ class Ingestor:
             unindex_name(c, chat_id, title)
             c.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
             self.touched_chats.discard(chat_id)
-            dropped += 1
-        if not dropped:
+            if chat_id not in self.adopted:  # its messages went to the same chat under its other key
+                dropped += 1
+            cleaned = True
+        if not cleaned:
             return
         for pid in sorted(self.created_people):
             row = c.execute(
@@ -310,6 +325,8 @@ class Ingestor:
             if row is not None:
                 unindex_name(c, -pid, row[0])
                 c.execute("DELETE FROM people WHERE id = ?", (pid,))
+        if not dropped:
+            return
         self.report.notes.append(
             f"{dropped} chat{'s' if dropped != 1 else ''} with no message to keep (none in the export, or "
             f"every one deleted from the vault before) {'were' if dropped != 1 else 'was'} not added"
@@ -317,6 +334,11 @@ class Ingestor:
 
     def _note_merges(self) -> None:
         r = self.report
+        for hours in sorted(set(self.id_shifts.values())):
+            r.notes.append(
+                f"a chat of this export is one the vault holds from another export of it, whose times differ "
+                f"by {hours:+d} h: one of the two was read in the wrong zone; the vault keeps the times it had"
+            )
         if r.merged:
             r.notes.append(
                 f"{r.merged} message{'s' if r.merged != 1 else ''} matched one already imported from the same "
@@ -358,6 +380,90 @@ class Ingestor:
         self.chat_macs[chat_id] = chat_mac(self.mac_key, chat.source, chat.key)
         for name in chat.participants:
             self._member(chat_id, self._person(chat.source, name, None))
+
+    def _must_probe(self, rec: Message | Event, chat_id: int) -> bool:
+        """Whether this record is the first of its chat with an export id in a chat this import made or
+        matched by title, so that the chat may be one the vault holds under its other key."""
+        return (
+            rec.source_id is not None
+            and rec.identity is None
+            and rec.chat not in self.probed
+            and (chat_id in self.created_chats or chat_id in self.merging)
+        )
+
+    def _probe(self, rec: Message | Event, stamp: Stamp, chat_id: int) -> None:
+        """Decide, from this record, which chat this export's chat is; then write the records held for it."""
+        self.probed.add(rec.chat)
+        ts_ms = stamp[0]
+        if MIN_TS_MS <= ts_ms <= MAX_TS_MS:
+            self._same_chat_by_id(rec, self.stamper.sources[rec.chat], ts_ms, chat_id)
+        for held in self.held.pop(rec.chat, []):
+            self._message(*held)
+
+    def _release_held(self) -> None:
+        """Chats of this export that had only events: decide from their first event, and write them."""
+        for key in list(self.held):
+            rows = self.held.get(key) or []
+            if rows:
+                rec, _path, _body, stamp = rows[0]
+                self._probe(rec, stamp, self.chats[rec.chat])
+
+    def _same_chat_by_id(self, rec: Message | Event, source: str, ts_ms: int, chat_id: int) -> int:
+        """The chat this export's chat is, found by its first record's export id: the chat to write to.
+
+        The same chat can reach the vault under two keys: Telegram's JSON export names the chat's id,
+        its HTML export only the title (so `title:<title>`), and a personal chat's title differs
+        between them. Export ids number messages within a chat, so a stored record of the same
+        source, under the other kind of key (one a title key, the other not), whose identity that
+        key gives for this record's export id, says which chat this is:
+        - in the chat matched by title (`_other_export_of`), at any time: the two exports may
+          disagree on the zone by whole hours (the shift is counted and noted);
+        - otherwise, at the same instant, or whole hours from it.
+        This export's records then take that chat and that key's identities, so every message is
+        stored once, whichever export came first.
+        """
+        if rec.source_id is None or (chat_id not in self.created_chats and chat_id not in self.merging):
+            return chat_id  # a chat the vault knew under this very key: nothing to look for
+        titled = rec.chat.startswith("title:")
+        c = self.conn
+        found: dict[int, tuple[str, int]] = {}  # chat id -> (its key, the stored time)
+        if chat_id in self.merging:
+            key = c.execute("SELECT key FROM chats WHERE id = ?", (chat_id,)).fetchone()[0]
+            row = c.execute(
+                "SELECT ts_ms FROM messages WHERE uid = ? AND chat_id = ?",
+                (_h("id", source, key, "m", rec.source_id), chat_id),
+            ).fetchone()
+            if row is not None and key.startswith("title:") != titled:
+                found[chat_id] = (key, int(row[0]))
+        else:
+            for hours in sorted(range(-MAX_SHIFT_HOURS, MAX_SHIFT_HOURS + 1), key=abs):
+                at = ts_ms + hours * HOUR_MS
+                for other_id, key in c.execute(
+                    "SELECT m.chat_id, c.key FROM messages m JOIN chats c ON c.id = m.chat_id"
+                    " WHERE m.id >= ? AND m.id < ? AND m.source_id = ? AND c.source = ?",
+                    (at * SEQ_SPAN, (at + 1) * SEQ_SPAN, rec.source_id, source),
+                ):
+                    if key == rec.chat or key.startswith("title:") == titled:
+                        continue
+                    if c.execute(
+                        "SELECT 1 FROM messages WHERE uid = ? AND chat_id = ?",
+                        (_h("id", source, key, "m", rec.source_id), other_id),
+                    ).fetchone():
+                        found[int(other_id)] = (key, at)
+                if found:
+                    break
+        if len(found) != 1:
+            return chat_id
+        ((other_id, (key, stored_ts)),) = found.items()
+        shift = round((stored_ts - ts_ms) / HOUR_MS)
+        if shift:
+            self.id_shifts[rec.chat] = shift
+        self.rekeyed[rec.chat] = key
+        self.chats[rec.chat] = other_id
+        self.chat_macs[other_id] = chat_mac(self.mac_key, source, key)
+        if chat_id in self.created_chats and chat_id != other_id:
+            self.adopted.add(chat_id)
+        return other_id
 
     def _other_export_of(self, chat: Chat) -> int | None:
         """The chat already in the vault that this one is, read from the other kind of export.
@@ -455,6 +561,13 @@ class Ingestor:
         if stamp is None:
             stamp = self.stamper.stamp(rec)
             assert stamp is not None  # the chat is known
+        if self._must_probe(rec, chat_id):
+            if isinstance(rec, Event) and len(self.held.setdefault(rec.chat, [])) < HOLD_EVENTS:
+                # A service entry's time may be estimated (Telegram's HTML): wait for a message to
+                # tell which chat this is. Events carry no attachments, so holding them is safe.
+                self.held[rec.chat].append((rec, path, body, stamp))
+                return
+            self._probe(rec, stamp, chat_id)
         ts_ms, uid = stamp
         if rec.ts.tzinfo is None:
             self.used_tz = True
@@ -468,6 +581,10 @@ class Ingestor:
         if uid is None:
             self.report.problems.append(str(Problem(path, rec.line, "a message with a malformed identity; skipped")))
             return
+        stored_key = self.rekeyed.get(rec.chat)
+        if stored_key is not None and rec.source_id is not None and rec.identity is None:
+            chat_id = self.chats[rec.chat]
+            uid = _h("id", source, stored_key, "m", rec.source_id)
         self.touched_chats.add(chat_id)
         c = self.conn
         merging = self.merging.get(chat_id)
