@@ -17,8 +17,8 @@ from typing import IO, Any
 from importers.base import Format, ParseOptions, file_opener, head_text, loads_json, text_lines
 from vault.errors import ExportError
 from vault.records import (
-    EVENT_KINDS,
-    MESSAGE_KINDS,
+    EV_SYSTEM,
+    FILE,
     TEXT,
     UNKNOWN,
     Attachment,
@@ -28,6 +28,9 @@ from vault.records import (
     Problem,
     Reaction,
     Record,
+    chat_kind,
+    event_kind,
+    message_kind,
 )
 
 HEADER_TYPE = "talkvault"
@@ -93,7 +96,7 @@ def _attachments(base: Path, items: Any) -> tuple[Attachment, ...]:
         out.append(
             Attachment(
                 name=a["name"],
-                kind=str(a.get("kind") or "file"),
+                kind=message_kind(str(a.get("kind") or FILE)) or FILE,
                 mime=a.get("mime") if isinstance(a.get("mime"), str) else None,
                 size=size,
                 open=opener,
@@ -126,13 +129,13 @@ def _record(doc: dict[str, Any], base: Path, lineno: int) -> Record | None:
             source=str(doc["source"]),
             key=str(doc["key"]),
             title=str(doc.get("title") or doc["key"]),
-            kind=str(doc.get("kind") or UNKNOWN),
+            kind=chat_kind(str(doc.get("kind") or UNKNOWN)) or UNKNOWN,
             participants=tuple(str(p) for p in parts if isinstance(p, str)),
             extra=dict(doc["extra"]) if isinstance(doc.get("extra"), dict) else {},
         )
     if kind_of_line == "message":
-        kind = str(doc.get("kind") or TEXT)
-        if kind not in MESSAGE_KINDS:
+        kind = message_kind(str(doc.get("kind") or TEXT))
+        if kind is None:
             raise ValueError("unknown message kind")
         return Message(
             chat=str(doc["chat"]),
@@ -153,14 +156,14 @@ def _record(doc: dict[str, Any], base: Path, lineno: int) -> Record | None:
             identity=_opt_str(doc, "identity"),
         )
     if kind_of_line == "event":
-        kind = str(doc.get("kind") or "system")
-        if kind not in EVENT_KINDS:
+        ev_kind = event_kind(str(doc.get("kind") or EV_SYSTEM))
+        if ev_kind is None:
             raise ValueError("unknown event kind")
         return Event(
             chat=str(doc["chat"]),
             ts=parse_time(doc["ts"]),
             text=str(doc.get("text") or ""),
-            kind=kind,
+            kind=ev_kind,
             actor=_opt_str(doc, "actor"),
             source_id=_opt_str(doc, "id"),
             line=lineno,

@@ -71,8 +71,11 @@ from vault.records import (
     UNKNOWN,
     VIDEO,
     Chat,
+    ChatKind,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Problem,
     Record,
     title_key,
@@ -139,7 +142,7 @@ AM = ("오전", "AM")
 
 # --- what a text means ---------------------------------------------------------------------
 # Notices, matched against the whole text: (pattern, kind). Group "who" is the person.
-NOTICES: list[tuple[re.Pattern[str], str]] = [
+NOTICES: list[tuple[re.Pattern[str], EventKind]] = [
     (re.compile(r"(?P<who>.+?)님이 들어왔습니다\.?"), EV_JOIN),
     (re.compile(r"(?P<who>.+?)님이 .+?님을 초대(?:하였|했)습니다\.?"), EV_JOIN),
     (re.compile(r"(?P<who>.+?)님을 초대(?:하였|했)습니다\.?"), EV_JOIN),
@@ -152,7 +155,7 @@ NOTICES: list[tuple[re.Pattern[str], str]] = [
 # "테스트 invited 나 and." / "테스트 invited iPad .": too close to ordinary English to trust
 # unless the person named first is the row's own sender (or there is no sender).
 INVITED = re.compile(r"(?P<who>.+?) invited .+\.")
-PLACEHOLDERS = {
+PLACEHOLDERS: dict[str, MessageKind] = {
     "사진": IMAGE, "Photo": IMAGE, "Photos": IMAGE, "<Photo>": IMAGE,
     "동영상": VIDEO, "Video": VIDEO, "<Video>": VIDEO,
     "이모티콘": STICKER, "Emoticon": STICKER, "Emoticons": STICKER,
@@ -205,7 +208,7 @@ def _day_line(line: str) -> date | None:
     return None
 
 
-def notice_kind(text: str, sender: str | None = None) -> tuple[str, str | None] | None:
+def notice_kind(text: str, sender: str | None = None) -> tuple[EventKind, str | None] | None:
     """(event kind, person) when `text` is one of KakaoTalk's join/leave notices."""
     for pattern, kind in NOTICES:
         m = pattern.fullmatch(text.strip())
@@ -217,7 +220,7 @@ def notice_kind(text: str, sender: str | None = None) -> tuple[str, str | None] 
     return None
 
 
-def _message_kind(text: str) -> str:
+def _message_kind(text: str) -> MessageKind:
     stripped = text.strip()
     if stripped in PLACEHOLDERS:
         return PLACEHOLDERS[stripped]
@@ -228,7 +231,7 @@ def _message_kind(text: str) -> str:
     return TEXT
 
 
-def _title(line1: str) -> tuple[str, str]:
+def _title(line1: str) -> tuple[str, ChatKind]:
     m = TITLE_DIRECT.fullmatch(line1)
     if m:
         return m.group(1), DIRECT
@@ -520,7 +523,7 @@ def _csv_rows(source: _Source, encoding: str) -> Iterator[tuple[int, list[str]]]
                               line=reader.line_num) from exc  # fmt: skip
 
 
-def _csv_notice(text: str, user: str) -> tuple[str, str | None] | None:
+def _csv_notice(text: str, user: str) -> tuple[EventKind, str | None] | None:
     if not user:
         return notice_kind(text) or (EV_SYSTEM, None)
     return notice_kind(text, user)

@@ -76,8 +76,11 @@ from vault.records import (
     UNKNOWN,
     VIDEO,
     Chat,
+    ChatKind,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Problem,
     Record,
     title_key,
@@ -86,7 +89,7 @@ from vault.records import (
 HEADER_PREFIX = "[LINE]"
 # Chat titles per export language: (pattern, chat kind). 1:1 chats name the other person,
 # groups the group ("with" / "in", "と" / no "と", "與" / none).
-TITLES: list[tuple[re.Pattern[str], str]] = [
+TITLES: list[tuple[re.Pattern[str], ChatKind]] = [
     (re.compile(r"Chat history with (.+)"), DIRECT),
     (re.compile(r"Chat history in (.+)"), GROUP),
     (re.compile(r"(.+)とのトーク履歴"), DIRECT),
@@ -147,7 +150,7 @@ MESSAGE = re.compile(_LINE_DATE + TIME + r"\t(?P<rest>.*)")
 # "16:23 Bob Today I found something:", under day lines such as "2021.1.1 金曜日".
 MESSAGE_SPACES = re.compile(_LINE_DATE + TIME + r" (?P<rest>\S.*)")
 # Notices in that layout, where no empty column marks them: the whole text after the time.
-SPACE_NOTICES: list[tuple[re.Pattern[str], str]] = [
+SPACE_NOTICES: list[tuple[re.Pattern[str], EventKind]] = [
     (re.compile(r"(?P<who>\S.*?) joined the group\.?"), EV_JOIN),
     (re.compile(r"(?P<who>\S.*?) left the group\.?"), EV_LEAVE),
     (re.compile(r"(?P<who>\S.*?) changed the group name to .+"), EV_TITLE),
@@ -161,21 +164,18 @@ PM_MARKERS = ("下午", "午後", "오후")
 AM_MARKERS = ("上午", "午前", "오전")
 
 # Stand-ins for media in each language ("[Photo]", "[写真]", ...): the whole text of the message.
-PLACEHOLDERS: dict[str, str] = {
-    word: kind
-    for kind, words in (
-        (STICKER, ("[Sticker]", "[スタンプ]", "[貼圖]", "[贴图]", "[스티커]", "[สติกเกอร์]")),
-        (IMAGE, ("[Photo]", "[写真]", "[照片]", "[图片]", "[사진]", "[รูป]", "[ภาพ]")),
-        (VIDEO, ("[Video]", "[動画]", "[影片]", "[视频]", "[동영상]", "[วิดีโอ]")),
-        (FILE, ("[File]", "[ファイル]", "[檔案]", "[文件]", "[파일]", "[ไฟล์]")),
-        (GIF, ("[GIF]",)),
-        (AUDIO, ("[Voice message]", "[Audio]", "[ボイスメッセージ]", "[語音訊息]", "[语音信息]",
-                 "[음성메시지]")),
-        (LOCATION, ("[Location]", "[位置情報]", "[位置]", "[위치정보]")),
-        (CONTACT, ("[Contact]", "[連絡先]", "[聯絡資訊]", "[联系人]", "[연락처]")),
-    )
-    for word in words
-}  # fmt: skip
+_PLACEHOLDER_WORDS: tuple[tuple[MessageKind, tuple[str, ...]], ...] = (
+    (STICKER, ("[Sticker]", "[スタンプ]", "[貼圖]", "[贴图]", "[스티커]", "[สติกเกอร์]")),
+    (IMAGE, ("[Photo]", "[写真]", "[照片]", "[图片]", "[사진]", "[รูป]", "[ภาพ]")),
+    (VIDEO, ("[Video]", "[動画]", "[影片]", "[视频]", "[동영상]", "[วิดีโอ]")),
+    (FILE, ("[File]", "[ファイル]", "[檔案]", "[文件]", "[파일]", "[ไฟล์]")),
+    (GIF, ("[GIF]",)),
+    (AUDIO, ("[Voice message]", "[Audio]", "[ボイスメッセージ]", "[語音訊息]", "[语音信息]",
+             "[음성메시지]")),
+    (LOCATION, ("[Location]", "[位置情報]", "[位置]", "[위치정보]")),
+    (CONTACT, ("[Contact]", "[連絡先]", "[聯絡資訊]", "[联系人]", "[연락처]")),
+)  # fmt: skip
+PLACEHOLDERS: dict[str, MessageKind] = {word: kind for kind, words in _PLACEHOLDER_WORDS for word in words}
 CALL_MARK = "☎"  # LINE prefixes call records with it: "☎ Call time 0:33", "☎ 不在着信"
 # The length of a call as LINE writes it after the mark: "0:33", "12:05", "1:02:03".
 CALL_LENGTH = re.compile(r"(?:(\d{1,3}):)?(\d{1,3}):(\d{2})\s*$")
@@ -189,7 +189,7 @@ UNSENT = [
     re.compile(r"(.*?)\s*撤回了一条消息"),
     re.compile(r"(.*?)님이 메시지 전송을 취소했습니다\.?"),
 ]
-NOTICE_KINDS: list[tuple[str, tuple[str, ...]]] = [
+NOTICE_KINDS: list[tuple[EventKind, tuple[str, ...]]] = [
     (
         EV_TITLE,
         ("changed the group name", "グループ名を", "群組名稱", "群组名称", "그룹 이름을"),
@@ -284,7 +284,7 @@ def _clock(m: re.Match[str]) -> time | None:
         return None
 
 
-def _title(first_line: str) -> tuple[str, str] | None:
+def _title(first_line: str) -> tuple[str, ChatKind] | None:
     if not first_line.startswith(HEADER_PREFIX):
         return None
     rest = first_line[len(HEADER_PREFIX) :].strip()
@@ -348,7 +348,7 @@ def _encoding(path: Path, options: ParseOptions) -> str:
         raise ExportError(exc.reason, path=str(path)) from None
 
 
-def _notice_kind(text: str) -> str:
+def _notice_kind(text: str) -> EventKind:
     for kind, words in NOTICE_KINDS:
         if any(w in text for w in words):
             return kind
@@ -407,7 +407,7 @@ class _Pending:
     text_lines: list[str]
     quoted: bool = False  # inside a "…" block that has not closed yet
     blanks: list[str] = field(default_factory=list)
-    notice: tuple[str, str] | None = None  # (kind, actor) of a desktop-layout notice
+    notice: tuple[EventKind, str] | None = None  # (kind, actor) of a desktop-layout notice
 
     @property
     def text(self) -> str:

@@ -49,15 +49,18 @@ from vault.records import (
     VIDEO,
     Attachment,
     Chat,
+    ChatKind,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Problem,
     Record,
     title_key,
 )
 
 # Chat types written by tdesktop's export_output_json.cpp.
-_CHAT_KINDS = {
+_CHAT_KINDS: dict[str, ChatKind] = {
     "personal_chat": DIRECT,
     "bot_chat": DIRECT,
     "saved_messages": DIRECT,
@@ -73,7 +76,7 @@ _TYPE_RE = re.compile(r'"type"\s*:\s*"(' + "|".join(_CHAT_KINDS) + r')"')
 _CHAT_PREFIXES = ("", "chats.list.item", "left_chats.list.item")
 # tdesktop writes these instead of a path when a file was not exported.
 _NOT_INCLUDED = "(File "
-_MEDIA_KINDS = {
+_MEDIA_KINDS: dict[str, MessageKind] = {
     "sticker": STICKER,
     "video_message": VIDEO,
     "video_file": VIDEO,
@@ -81,7 +84,7 @@ _MEDIA_KINDS = {
     "voice_message": AUDIO,
     "audio_file": AUDIO,
 }
-_ACTION_KINDS = {
+_ACTION_KINDS: dict[str, EventKind] = {
     "phone_call": EV_CALL,
     "group_call": EV_CALL,
     "invite_to_group_call": EV_CALL,
@@ -139,7 +142,7 @@ def _ts(msg: dict[str, Any], unix_key: str, local_key: str) -> datetime | None:
     return None
 
 
-def _attachment(base: Path, rel: Any, kind: str, mime: Any) -> Attachment | None:
+def _attachment(base: Path, rel: Any, kind: MessageKind, mime: Any) -> Attachment | None:
     if not isinstance(rel, str) or not rel:
         return None
     name = rel.replace("\\", "/")
@@ -168,17 +171,16 @@ def _message(chat_key: str, msg: dict[str, Any], base: Path) -> Message | Event 
     text = flatten_text(msg.get("text"))
     if msg.get("type") == "service":
         action = msg.get("action")
-        kind = _ACTION_KINDS.get(str(action), EV_SYSTEM)
         return Event(
             chat=chat_key,
             ts=ts,
             text=text or _service_text(msg),
-            kind=kind,
+            kind=_ACTION_KINDS.get(str(action), EV_SYSTEM),
             actor=msg.get("actor") if isinstance(msg.get("actor"), str) else None,
             source_id=source_id,
             extra=_service_extra(msg),
         )
-    kind = TEXT
+    kind: MessageKind = TEXT
     atts: list[Attachment] = []
     mime = msg.get("mime_type")
     if "photo" in msg:

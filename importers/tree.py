@@ -28,7 +28,7 @@ from typing import IO, Any
 import ijson
 
 from importers.base import file_opener, guard_json, open_zip, safe_member_name, zip_members, zip_opener
-from vault.records import AUDIO, FILE, GIF, IMAGE, VIDEO, Problem, Record
+from vault.records import AUDIO, FILE, GIF, IMAGE, VIDEO, MessageKind, Problem, Record
 
 # Errors that reading a file or a zip member can raise besides OSError: damaged zip data
 # (BadZipFile for a CRC mismatch, zlib.error for a broken deflate stream), encrypted members
@@ -52,7 +52,7 @@ JSON_ERRORS: tuple[type[BaseException], ...] = (ijson.JSONError, *READ_ERRORS)
 _MIME = mimetypes.MimeTypes()  # built-in table only: the same answer on every machine
 
 # File name suffixes and the attachment kind they mean.
-_KIND_BY_SUFFIX = {
+_KIND_BY_SUFFIX: dict[str, MessageKind] = {
     **dict.fromkeys((".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".tif", ".tiff"), IMAGE),
     **dict.fromkeys((".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".3gp"), VIDEO),
     **dict.fromkeys((".mp3", ".m4a", ".aac", ".wav", ".ogg", ".oga", ".opus", ".flac", ".amr"), AUDIO),
@@ -60,7 +60,7 @@ _KIND_BY_SUFFIX = {
 }
 
 
-def kind_for_name(name: str) -> str:
+def kind_for_name(name: str) -> MessageKind:
     """The attachment kind a file name suggests (IMAGE, VIDEO, AUDIO, GIF or FILE)."""
     return _KIND_BY_SUFFIX.get(PurePosixPath(name.lower()).suffix, FILE)
 

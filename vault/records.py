@@ -16,42 +16,82 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, Final, Literal, cast, get_args
 
-# Message kinds (a person sent it: counts as a message).
-TEXT = "text"
-IMAGE = "image"
-VIDEO = "video"
-AUDIO = "audio"  # voice notes included
-STICKER = "sticker"
-GIF = "gif"
-FILE = "file"
-CONTACT = "contact"
-LOCATION = "location"
-POLL = "poll"
-CALL = "call"
-DELETED = "deleted"  # "This message was deleted" placeholders, unsent messages
-MEDIA = "media"  # media whose type the export does not say ("<Media omitted>")
-OTHER = "other"
-MESSAGE_KINDS = frozenset(
-    {TEXT, IMAGE, VIDEO, AUDIO, STICKER, GIF, FILE, CONTACT, LOCATION, POLL, CALL, DELETED, MEDIA, OTHER}
-)
+#: What a person sent (counts as a message). mypy checks every importer's kinds against it.
+MessageKind = Literal[
+    "text",
+    "image",
+    "video",
+    "audio",  # voice notes included
+    "sticker",
+    "gif",
+    "file",
+    "contact",
+    "location",
+    "poll",
+    "call",
+    "deleted",  # "This message was deleted" placeholders, unsent messages
+    "media",  # media whose type the export does not say ("<Media omitted>")
+    "other",
+]
+TEXT: Final = "text"
+IMAGE: Final = "image"
+VIDEO: Final = "video"
+AUDIO: Final = "audio"
+STICKER: Final = "sticker"
+GIF: Final = "gif"
+FILE: Final = "file"
+CONTACT: Final = "contact"
+LOCATION: Final = "location"
+POLL: Final = "poll"
+CALL: Final = "call"
+DELETED: Final = "deleted"
+MEDIA: Final = "media"
+OTHER: Final = "other"
+MESSAGE_KINDS: frozenset[str] = frozenset(get_args(MessageKind))
 
-# Event kinds (system and service entries: count as events).
-EV_SYSTEM = "system"  # anything else the app printed
-EV_JOIN = "join"
-EV_LEAVE = "leave"
-EV_TITLE = "title"
-EV_CALL = "call"  # call notices the app prints as service entries
-EV_ENCRYPTION = "encryption"
-EV_PIN = "pin"
-EVENT_KINDS = frozenset({EV_SYSTEM, EV_JOIN, EV_LEAVE, EV_TITLE, EV_CALL, EV_ENCRYPTION, EV_PIN})
+#: System and service entries (count as events).
+EventKind = Literal[
+    "system",  # anything else the app printed
+    "join",
+    "leave",
+    "title",
+    "call",  # call notices the app prints as service entries
+    "encryption",
+    "pin",
+]
+EV_SYSTEM: Final = "system"
+EV_JOIN: Final = "join"
+EV_LEAVE: Final = "leave"
+EV_TITLE: Final = "title"
+EV_CALL: Final = "call"
+EV_ENCRYPTION: Final = "encryption"
+EV_PIN: Final = "pin"
+EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 
-# Chat kinds.
-DIRECT = "direct"
-GROUP = "group"
-CHANNEL = "channel"
-UNKNOWN = "unknown"
+#: Chat kinds.
+ChatKind = Literal["direct", "group", "channel", "unknown"]
+DIRECT: Final = "direct"
+GROUP: Final = "group"
+CHANNEL: Final = "channel"
+UNKNOWN: Final = "unknown"
+CHAT_KINDS: frozenset[str] = frozenset(get_args(ChatKind))
+
+
+def message_kind(value: str) -> MessageKind | None:
+    """`value` as a message kind, or None when it is not one (for kinds read from data)."""
+    return cast(MessageKind, value) if value in MESSAGE_KINDS else None
+
+
+def event_kind(value: str) -> EventKind | None:
+    """`value` as an event kind, or None when it is not one (for kinds read from data)."""
+    return cast(EventKind, value) if value in EVENT_KINDS else None
+
+
+def chat_kind(value: str) -> ChatKind | None:
+    """`value` as a chat kind, or None when it is not one (for kinds read from data)."""
+    return cast(ChatKind, value) if value in CHAT_KINDS else None
 
 
 @dataclass(frozen=True)
@@ -65,7 +105,7 @@ class Chat:
     source: str
     key: str
     title: str
-    kind: str = UNKNOWN
+    kind: ChatKind = UNKNOWN
     participants: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -75,7 +115,7 @@ class Attachment:
     """A file sent with a message. `open` is None when the export names the file but lacks its bytes."""
 
     name: str
-    kind: str = FILE
+    kind: MessageKind = FILE
     mime: str | None = None
     size: int | None = None
     open: Callable[[], IO[bytes]] | None = field(default=None, compare=False, hash=False, repr=False)
@@ -102,7 +142,7 @@ class Message:
     ts: datetime
     sender: str | None
     text: str
-    kind: str = TEXT
+    kind: MessageKind = TEXT
     source_id: str | None = None
     sender_id: str | None = None  # the export's id of the sender, if any
     from_me: bool | None = None
@@ -124,7 +164,7 @@ class Event:
     chat: str
     ts: datetime
     text: str
-    kind: str = EV_SYSTEM
+    kind: EventKind = EV_SYSTEM
     actor: str | None = None
     source_id: str | None = None
     line: int | None = None

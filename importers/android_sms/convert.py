@@ -28,8 +28,10 @@ from vault.records import (
     VIDEO,
     Attachment,
     Chat,
+    ChatKind,
     Event,
     Message,
+    MessageKind,
     Problem,
     Record,
 )
@@ -118,7 +120,7 @@ class BytesOpener:
         return (BytesOpener, (self.data,))
 
 
-def kind_of_mime(mime: str | None) -> str:
+def kind_of_mime(mime: str | None) -> MessageKind:
     m = (mime or "").casefold()
     if m.startswith("image/"):
         return IMAGE
@@ -152,7 +154,7 @@ class Chats:
         if key in self.seen:
             return key, None
         self.seen[key] = title
-        kind = GROUP if len(participants) > 1 else DIRECT
+        kind: ChatKind = GROUP if len(participants) > 1 else DIRECT
         people = tuple(self.name_of(p) for p in sorted(set(participants)))
         return key, Chat(source=SOURCE, key=key, title=title, kind=kind, participants=people, extra=extra or {})
 

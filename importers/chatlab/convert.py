@@ -18,7 +18,7 @@ from importers.chatlab.spec import (
     TYPE_RECALL,
     source_for,
 )
-from vault.records import DELETED, OTHER, UNKNOWN, Attachment, Chat, Event, Message, title_key
+from vault.records import DELETED, OTHER, UNKNOWN, Attachment, Chat, Event, Message, MessageKind, title_key
 
 # Timestamps are seconds by the spec; a number this large can only be milliseconds (year 5138+).
 MS_THRESHOLD = 100_000_000_000
@@ -136,7 +136,7 @@ def record(chat_key: str, msg: Mapping[str, Any], header: Header, line: int | No
         return Event(chat_key, ts, text, EVENT_KINDS[code], actor=sender, source_id=source_id, line=line, extra=extra)
     owner = _text(header.meta.get("ownerId"))
     from_me = (sender_id == owner) if owner and sender_id else None
-    kind = DELETED if code == TYPE_RECALL else MESSAGE_KINDS.get(code, OTHER)
+    kind: MessageKind = DELETED if code == TYPE_RECALL else MESSAGE_KINDS.get(code, OTHER)
     attachments: Iterable[Attachment] = ()
     if code in MEDIA_TYPES:
         attachments = (Attachment(name=kind, kind=kind),)  # ChatLab keeps no files

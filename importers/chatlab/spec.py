@@ -25,6 +25,9 @@ from vault.records import (
     STICKER,
     TEXT,
     VIDEO,
+    ChatKind,
+    EventKind,
+    MessageKind,
 )
 
 # Format versions this reader knows (CHATLAB_SUPPORTED_FORMAT_VERSIONS in shared-types).
@@ -54,7 +57,7 @@ TYPE_RECALL = 81  # recalled message
 TYPE_OTHER = 99
 
 # What a person sent: type code → talkvault message kind.
-MESSAGE_KINDS = {
+MESSAGE_KINDS: dict[int, MessageKind] = {
     TYPE_TEXT: TEXT,
     TYPE_IMAGE: IMAGE,
     TYPE_VOICE: AUDIO,
@@ -75,14 +78,14 @@ MESSAGE_KINDS = {
 MEDIA_TYPES = frozenset({TYPE_IMAGE, TYPE_VOICE, TYPE_VIDEO, TYPE_FILE, TYPE_EMOJI})
 # Entries the app printed, not a person: type code → talkvault event kind. A poke is a notice
 # in both QQ and WeChat ("A 拍了拍 B"), so it is an event too.
-EVENT_KINDS = {
+EVENT_KINDS: dict[int, EventKind] = {
     TYPE_SYSTEM: EV_SYSTEM,
     TYPE_POKE: EV_SYSTEM,
     TYPE_CALL: EV_CALL,
 }
 
 # meta.type
-CHAT_KINDS = {"group": GROUP, "private": DIRECT}
+CHAT_KINDS: dict[str, ChatKind] = {"group": GROUP, "private": DIRECT}
 
 # meta.platform → talkvault source name, so that a ChatLab file of WeChat data sits (and
 # dedups) with talkvault's other WeChat imports. ChatLab itself writes "weixin".

@@ -69,8 +69,11 @@ from vault.records import (
     UNKNOWN,
     Attachment,
     Chat,
+    ChatKind,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Note,
     Problem,
     Reaction,
@@ -82,7 +85,7 @@ from vault.records import (
 # have content (e.g. a bot's answer to a slash command) and as system events when not.
 USER_TYPES = {"Default", "Reply"}
 CALL_TYPE = "Call"
-SYSTEM_TYPES = {
+SYSTEM_TYPES: dict[str, EventKind] = {
     "RecipientAdd": EV_JOIN,
     "RecipientRemove": EV_LEAVE,
     "ChannelNameChange": EV_TITLE,
@@ -92,7 +95,7 @@ SYSTEM_TYPES = {
     "ThreadCreated": EV_SYSTEM,
 }
 # DCE's ChannelKind names. DMs live in a pseudo guild with id "0" ("Direct Messages").
-CHANNEL_KINDS = {"DirectTextChat": DIRECT, "DirectGroupTextChat": GROUP}
+CHANNEL_KINDS: dict[str, ChatKind] = {"DirectTextChat": DIRECT, "DirectGroupTextChat": GROUP}
 DM_GUILD_ID = "0"
 # Reference.type of a forwarded message (DCE writes "Default" or nothing for replies).
 FORWARD = "Forward"
@@ -193,6 +196,7 @@ def _chat(header: dict[str, Any]) -> Chat:
     category_id = _str_id(channel.get("categoryId"))
     is_thread = ctype.endswith("Thread")
     extra: dict[str, Any] = {"channel_type": ctype} if ctype else {}
+    kind: ChatKind
     if ctype in CHANNEL_KINDS or _str_id(guild.get("id")) == DM_GUILD_ID:
         kind = CHANNEL_KINDS.get(ctype, UNKNOWN)
         title = name
@@ -259,7 +263,7 @@ def _local_asset(ctx: _Context, url: str) -> str | None:
     return None
 
 
-def _attachment(ctx: _Context, url: str, name: str | None, size: int | None, kind: str | None) -> Attachment:
+def _attachment(ctx: _Context, url: str, name: str | None, size: int | None, kind: MessageKind | None) -> Attachment:
     if not name:
         name = PurePosixPath(unquote(urlsplit(url.replace("\\", "/")).path)).name or "attachment"
     found = _local_asset(ctx, url)
@@ -380,8 +384,9 @@ def convert(msg: Any, ctx: _Context) -> Message | Event:
         mentioned = [n for n in map(_display_name, list_at(msg, "mentions")) if n]
         if mentioned:
             extra["users"] = mentioned
-        kind = SYSTEM_TYPES.get(mtype, EV_SYSTEM)
-        return Event(ctx.chat, ts, text, kind=kind, actor=sender, source_id=mid, extra=extra)
+        return Event(
+            ctx.chat, ts, text, kind=SYSTEM_TYPES.get(mtype, EV_SYSTEM), actor=sender, source_id=mid, extra=extra
+        )
 
     reply_to = None
     if reference.get("type") == FORWARD:

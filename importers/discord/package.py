@@ -60,6 +60,7 @@ from vault.records import (
     UNKNOWN,
     Attachment,
     Chat,
+    ChatKind,
     Message,
     Problem,
     Record,
@@ -74,7 +75,7 @@ _CHANNEL_DIR = re.compile(r"c?(\d+)")
 CHANNEL_FILES = ("channel.json", "messages.json", "messages.csv")
 # channel.json "type": strings in current packages, Discord's numbers in older ones
 # (discord.com/developers/docs/resources/channel#channel-object-channel-types).
-CHANNEL_TYPES = {
+CHANNEL_TYPES: dict[str, ChatKind] = {
     "DM": DIRECT,
     "1": DIRECT,
     "GROUP_DM": GROUP,

@@ -30,6 +30,7 @@ from vault.records import (
     TEXT,
     Attachment,
     Chat,
+    ChatKind,
     Message,
     Note,
     Problem,
@@ -130,7 +131,7 @@ def group_chat(tree: ExportTree, group: Group, owner: Owner) -> tuple[Chat, list
     title = (str_at(info, "name") or "").strip()
     if not title:
         title = ", ".join(others) if prefix != "Space" and others else group.name
-    kind = GROUP if prefix == "Space" or len(names) > 2 else DIRECT
+    kind: ChatKind = GROUP if prefix == "Space" or len(names) > 2 else DIRECT
     chat = Chat(source=SOURCE, key=group.name, title=title, kind=kind, participants=tuple(names))
     return chat, problems
 

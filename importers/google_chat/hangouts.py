@@ -29,8 +29,10 @@ from vault.records import (
     VIDEO,
     Attachment,
     Chat,
+    ChatKind,
     Event,
     Message,
+    MessageKind,
     Problem,
     Record,
 )
@@ -54,7 +56,7 @@ _STARTS = ("start_map", "start_array")
 _ENDS = ("end_map", "end_array")
 
 # conversation.type values (hangups' ConversationType).
-_KINDS = {"STICKY_ONE_TO_ONE": DIRECT, "ONE_TO_ONE": DIRECT, "GROUP": GROUP}
+_KINDS: dict[str, ChatKind] = {"STICKY_ONE_TO_ONE": DIRECT, "ONE_TO_ONE": DIRECT, "GROUP": GROUP}
 # Event types with a chat_message (SMS and MMS through Hangouts arrive as the regular kind too).
 _MESSAGE_EVENTS = frozenset({"REGULAR_CHAT_MESSAGE", "SMS", "MMS"})
 _MICROS = 1_000_000
@@ -267,11 +269,11 @@ def _message(
     content = dict_at(chat_message, "message_content")
     parts: list[str] = []
     for seg in list_at(content, "segment"):
-        kind = str_at(seg, "type")
+        seg_type = str_at(seg, "type")
         text = str_at(seg, "text")
-        if kind == "LINE_BREAK":
+        if seg_type == "LINE_BREAK":
             parts.append(text or "\n")
-        elif kind == "LINK":
+        elif seg_type == "LINK":
             parts.append(text or str_at(dict_at(seg, "link_data"), "link_target") or "")
         elif text:
             parts.append(text)
@@ -283,9 +285,9 @@ def _message(
         if photo:
             url = str_at(photo, "original_content_url") or str_at(photo, "url") or ""
             media = (str_at(photo, "media_type") or "").upper()
-            kind = VIDEO if "VIDEO" in media else GIF if "ANIMATED" in media else IMAGE
+            att_kind: MessageKind = VIDEO if "VIDEO" in media else GIF if "ANIMATED" in media else IMAGE
             name = PurePosixPath(urlsplit(url).path).name or "photo"
-            attachments.append(Attachment(name=name, kind=kind, open=None))  # photos live in Google Photos
+            attachments.append(Attachment(name=name, kind=att_kind, open=None))  # photos live in Google Photos
         elif dict_at(embed, "place_v2"):
             place = True
             p = dict_at(embed, "place_v2")

@@ -67,8 +67,11 @@ from vault.records import (
     VIDEO,
     Attachment,
     Chat,
+    ChatKind,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Note,
     Problem,
     Reaction,
@@ -100,7 +103,7 @@ ITEM_GROUP_ACTION = 3  # 0 left, 1 icon changed, 2 icon removed, 4 background ch
 ITEM_LOCATION_SHARING = 4  # share_status 0 started, 1 stopped
 ITEM_KEPT_AUDIO = 5  # "kept" an expiring audio message
 ITEM_SHAREPLAY = 6  # a FaceTime / SharePlay session
-GROUP_ACTIONS = {
+GROUP_ACTIONS: dict[int, tuple[EventKind, str]] = {
     0: (EV_LEAVE, "left the conversation"),
     1: (EV_SYSTEM, "changed the group photo"),
     2: (EV_SYSTEM, "removed the group photo"),
@@ -264,6 +267,7 @@ def _str(value: object) -> str | None:
 
 def _chat(row: sqlite3.Row, guid: str, members: list[str]) -> Chat:
     style = row["style"]
+    kind: ChatKind
     if style == CHAT_STYLE_GROUP:
         kind = GROUP
     elif style == CHAT_STYLE_DIRECT:
@@ -371,7 +375,7 @@ def _visible(text: str) -> str:
     return text if text.strip() else ""
 
 
-def _kind(row: sqlite3.Row, visible: str, attachments: tuple[Attachment, ...]) -> str:
+def _kind(row: sqlite3.Row, visible: str, attachments: tuple[Attachment, ...]) -> MessageKind:
     if row["associated_message_type"] == STICKER_PLACED:
         return STICKER
     if row["is_audio_message"]:
@@ -500,7 +504,7 @@ def _attachments(row: sqlite3.Row, ctx: _Context) -> tuple[tuple[Attachment, ...
         name = _str(a["transfer_name"]) or PurePosixPath(filename).name or _str(a["guid"]) or "attachment"
         mime = _str(a["mime_type"]) or mimetypes.guess_type(name)[0]
         size = a["total_bytes"] if isinstance(a["total_bytes"], int) and a["total_bytes"] > 0 else None
-        kind = STICKER if a["is_sticker"] else _mime_kind(mime)
+        kind: MessageKind = STICKER if a["is_sticker"] else _mime_kind(mime)
         out.append(Attachment(name, kind, mime, size, open=ctx.resolve(filename) if filename else None))
         created = apple_time(a["created_date"])
         entry = {"guid": _str(a["guid"]), "created": created.isoformat() if created else None}
@@ -508,11 +512,14 @@ def _attachments(row: sqlite3.Row, ctx: _Context) -> tuple[tuple[Attachment, ...
     return tuple(out), info
 
 
-def _mime_kind(mime: str | None) -> str:
+_MIME_KINDS: dict[str, MessageKind] = {"image": IMAGE, "video": VIDEO, "audio": AUDIO}
+
+
+def _mime_kind(mime: str | None) -> MessageKind:
     if mime == "image/gif":
         return GIF
     major = (mime or "").split("/", 1)[0]
-    return {"image": IMAGE, "video": VIDEO, "audio": AUDIO}.get(major, FILE)
+    return _MIME_KINDS.get(major, FILE)
 
 
 def _local_file(filename: str, folder: Path) -> Path | None:
@@ -545,7 +552,7 @@ def _event(row: sqlite3.Row, ctx: _Context, guid: str, ts: datetime, actor: str 
     action = _int(row["group_action_type"]) or 0
     other = ctx.handles.get(row["other_handle"]) if row["other_handle"] else None
     who = actor or "someone"
-    kind = EV_SYSTEM
+    kind: EventKind = EV_SYSTEM
     if item_type == ITEM_MEMBERSHIP and other and row["other_handle"] == row["handle_id"] and action == 0:
         text = f"{other} changed their phone number"
     elif item_type == ITEM_MEMBERSHIP and action in (0, 1):

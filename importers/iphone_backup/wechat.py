@@ -46,7 +46,7 @@ from importers.wechat.common import (
     protobuf_fields,
     split_group_prefix,
 )
-from vault.records import DIRECT, GROUP, Attachment, Chat, Note, Problem, Record, title_key
+from vault.records import DIRECT, GROUP, Attachment, Chat, MessageKind, Note, Problem, Record, title_key
 
 DOMAIN = "AppDomain-com.tencent.xin"
 CONTACT_DB = "WCDB_Contact.sqlite"
@@ -182,7 +182,7 @@ def _database(
     names: Names,
     chats: set[str],
 ) -> Iterator[Record]:
-    def resolve(rel: str, kind: str) -> Attachment | None:
+    def resolve(rel: str, kind: MessageKind) -> Attachment | None:
         entry = backup.find(DOMAIN, rel)
         opener = backup.opener(entry) if entry is not None else None
         if entry is None or opener is None:

@@ -55,7 +55,9 @@ from vault.records import (
     Attachment,
     Chat,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Note,
     Problem,
     Reaction,
@@ -75,7 +77,7 @@ ME = "me"
 TYPE_GROUP_EVENT = 6
 TYPE_NOTICE = 10
 TYPE_DELETED = 14
-_KINDS = {
+_KINDS: dict[int, MessageKind] = {
     0: TEXT,
     1: IMAGE,
     2: VIDEO,
@@ -89,7 +91,7 @@ _KINDS = {
     46: POLL,
 }
 _MEDIA_KINDS = frozenset({IMAGE, VIDEO, AUDIO, FILE, GIF, STICKER})
-_GROUP_EVENTS = {
+_GROUP_EVENTS: dict[int, tuple[EventKind, str]] = {
     1: (EV_TITLE, "changed the group name"),
     2: (EV_JOIN, "joined"),
     3: (EV_LEAVE, "left"),
@@ -98,7 +100,7 @@ _GROUP_EVENTS = {
     7: (EV_LEAVE, "was removed"),
     12: (EV_SYSTEM, "created the group"),
 }
-_NOTICES = {
+_NOTICES: dict[int, tuple[EventKind, str]] = {
     1: (EV_CALL, "missed voice call"),
     4: (EV_CALL, "missed video call"),
     22: (EV_CALL, "missed group video call"),
@@ -276,7 +278,7 @@ class _Reader:
         ).fetchone()
         return row[0] if row else None
 
-    def attachment(self, row: sqlite3.Row, kind: str) -> Attachment | None:
+    def attachment(self, row: sqlite3.Row, kind: MessageKind) -> Attachment | None:
         local = _str(row["media_ZMEDIALOCALPATH"])
         if not local:
             return None
@@ -353,18 +355,18 @@ def _convert(
     if mtype in (TYPE_GROUP_EVENT, TYPE_NOTICE):
         event_type = row["ZGROUPEVENTTYPE"] if isinstance(row["ZGROUPEVENTTYPE"], int) else 0
         table = _GROUP_EVENTS if mtype == TYPE_GROUP_EVENT else _NOTICES
-        kind, what = table.get(event_type, (EV_SYSTEM, f"chat notice (type {mtype}.{event_type})"))
+        ev_kind, what = table.get(event_type, (EV_SYSTEM, f"chat notice (type {mtype}.{event_type})"))
         extra: dict[str, Any] = {"message_type": mtype, "event_type": event_type}
-        if kind == EV_CALL:
+        if ev_kind == EV_CALL:
             extra.update(duration_s=0, missed=True)
-        if kind == EV_TITLE and text:
+        if ev_kind == EV_TITLE and text:
             what = f"{what} to “{text}”"
         who = sender or "someone"
         return Event(
             chat,
             ts,
             f"{who}: {what}" if mtype == TYPE_GROUP_EVENT else what,
-            kind,
+            ev_kind,
             actor=sender,
             source_id=stanza,
             line=record,

@@ -55,7 +55,7 @@ from importers.matrix.events import (
 from importers.matrix.export import HEAD_BYTES, Export, folder_json, looks_like_export, open_export, zip_head
 from importers.tree import JSON_ERRORS, WrongShape, ZipTree, json_items, object_head, str_at, unsafe_members_problem
 from vault.errors import ExportError
-from vault.records import DIRECT, GROUP, Chat, Note, Problem, Record, title_key
+from vault.records import DIRECT, GROUP, Chat, ChatKind, Note, Problem, Record, title_key
 
 SOURCE = "matrix"
 _ITEMS = "messages.item"
@@ -115,7 +115,7 @@ def _parse(export: Export) -> Iterator[Record]:
     for key in ("topic", "room_creator", "export_date", "exported_by"):
         if isinstance(head.get(key), str) and head[key]:
             extra[key] = head[key]
-    kind = GROUP if len(room.members) > 2 else DIRECT if room.members else GROUP
+    kind: ChatKind = GROUP if len(room.members) > 2 else DIRECT if room.members else GROUP
     yield Chat(source=SOURCE, key=room.key, title=title, kind=kind, extra=extra)
     unsafe = unsafe_members_problem(export.tree) if isinstance(export.tree, ZipTree) else None
     if unsafe is not None:

@@ -35,7 +35,9 @@ from vault.records import (
     VIDEO,
     Attachment,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Reaction,
 )
 
@@ -52,7 +54,7 @@ POLL_START = ("m.poll.start", "org.matrix.msc3381.poll.start")
 POLL_RESPONSE = ("m.poll.response", "org.matrix.msc3381.poll.response")
 POLL_END = ("m.poll.end", "org.matrix.msc3381.poll.end")
 # msgtype → kind, and the folder Element saves that kind's file in (Exporter.ts getFilePath).
-MSGTYPES = {
+MSGTYPES: dict[str, MessageKind] = {
     "m.text": TEXT,
     "m.notice": TEXT,
     "m.emote": TEXT,
@@ -64,7 +66,7 @@ MSGTYPES = {
 }
 MEDIA_FOLDER = {IMAGE: "images", VIDEO: "videos", AUDIO: "audio", FILE: "files", STICKER: "stickers"}
 # m.room.* state events and the event kind they are; other state events are EV_SYSTEM.
-STATE_KINDS = {
+STATE_KINDS: dict[str, EventKind] = {
     "m.room.name": EV_TITLE,
     "m.room.encryption": EV_ENCRYPTION,
     "m.room.pinned_events": EV_PIN,
@@ -194,7 +196,7 @@ def strip_reply_fallback(body: str) -> str:
     return "\n".join(lines[i:])
 
 
-def _attachment(room: Room, content: dict[str, Any], kind: str, voice: bool) -> Attachment:
+def _attachment(room: Room, content: dict[str, Any], kind: MessageKind, voice: bool) -> Attachment:
     body = str_at(content, "filename")
     body = body or (str_at(content, "body") or "") or kind
     info = as_dict(content.get("info"))
@@ -256,6 +258,7 @@ def message(room: Room, ev: dict[str, Any], *, source_id: str | None = None) -> 
     etype = ev.get("type")
     msgtype = str_at(content, "msgtype")
     extra: dict[str, Any] = {}
+    kind: MessageKind
     if etype == STICKER_EVENT:
         kind = STICKER
     elif etype in POLL_START:
@@ -421,7 +424,7 @@ def _member(
         room.names[target] = new_name.strip()
     name = room.name(target) or target
     extra["membership"] = membership
-    kind = EV_SYSTEM
+    kind: EventKind = EV_SYSTEM
     if membership == "join" and before == "join":
         if new_name and new_name.strip() != (prev.get("displayname") or "").strip():
             text = f"{old_name} changed their display name to {new_name.strip()}"

@@ -60,7 +60,7 @@ from importers.tree import (
     in_zip_tree,
 )
 from vault.errors import ExportError
-from vault.records import DIRECT, GROUP, UNKNOWN, Chat, Note, Problem, Record, title_key
+from vault.records import DIRECT, GROUP, UNKNOWN, Chat, ChatKind, Note, Problem, Record, title_key
 
 MESSENGER = "messenger"
 INSTAGRAM = "instagram"
@@ -77,7 +77,7 @@ _ARCHIVE_NAME = re.compile(r"(instagram|facebook)-[\w.]+-\d{4}-\d{2}-\d{2}\b.*")
 # Group invitation links: Instagram's are ig.me, Messenger's m.me.
 _INSTAGRAM_LINK = '"https://ig.me/'
 # The thread_type values of DYI files.
-THREAD_TYPES = {"Regular": DIRECT, "RegularGroup": GROUP}
+THREAD_TYPES: dict[str, ChatKind] = {"Regular": DIRECT, "RegularGroup": GROUP}
 # The E2EE download names a chat "<name>_<n>"; the suffix is not part of the name.
 _E2EE_SUFFIX = re.compile(r"_\d+$")
 # A folder holding the E2EE download's media, next to its chat files.
@@ -277,6 +277,7 @@ def _chat(source: str, thread: Thread, header: ThreadHeader, fallback_title: str
         title = _E2EE_SUFFIX.sub("", header.title) if header.title else None
         participants = tuple(header.participants)
     title = title or ", ".join(participants) or thread.folder_name or fallback_title
+    kind: ChatKind
     if header.thread_type in THREAD_TYPES:
         kind = THREAD_TYPES[header.thread_type]
     elif participants:

@@ -51,7 +51,9 @@ from vault.records import (
     VIDEO,
     Attachment,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Reaction,
 )
 
@@ -65,7 +67,7 @@ UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 SECONDS_LIMIT = 10**11
 
 # Media lists of a DYI message and the attachment kind each holds.
-MEDIA_FIELDS = (
+MEDIA_FIELDS: tuple[tuple[str, MessageKind], ...] = (
     ("photos", IMAGE),
     ("videos", VIDEO),
     ("gifs", GIF),
@@ -83,7 +85,7 @@ TYPE_PLAIN = "Generic"
 # who acted. They are recognised only when the text starts with that person's name (or "You"),
 # so a person typing the same words is not mistaken for a notice. Other languages' notices stay
 # ordinary messages.
-_NOTICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+_NOTICE_PATTERNS: tuple[tuple[EventKind, re.Pattern[str]], ...] = (
     (EV_TITLE, re.compile(r"(?:named the group|changed the group name to) (?P<title>.+?)\.?")),
     (EV_JOIN, re.compile(r"joined the group\.?|added .+ to the group\.?")),
     (EV_LEAVE, re.compile(r"left the group\.?|removed .+ from the group\.?")),
@@ -253,8 +255,8 @@ def _convert_dyi(msg: dict[str, Any], ctx: ThreadContext) -> Message | Event:
     users = [name for u in list_at(msg, "users") if (name := str_at(u, "name"))]
     event = _notice(text, sender, users, msg_type)
     if event is not None:
-        kind, event_extra = event
-        return Event(ctx.chat, ts, text, kind=kind, actor=sender, extra={**extra, **event_extra})
+        ev_kind, event_extra = event
+        return Event(ctx.chat, ts, text, kind=ev_kind, actor=sender, extra={**extra, **event_extra})
 
     attachments = [
         _attachment(uri, kind, ctx)
@@ -281,6 +283,7 @@ def _convert_dyi(msg: dict[str, Any], ctx: ThreadContext) -> Message | Event:
         if isinstance(msg.get("missed"), bool):
             extra["missed"] = msg["missed"]
         return Event(ctx.chat, ts, text, kind=EV_CALL, actor=sender, extra=extra)
+    kind: MessageKind
     if msg.get("is_unsent") is True:
         kind = DELETED
     elif attachments:
@@ -308,9 +311,10 @@ def _convert_e2ee(msg: dict[str, Any], ctx: ThreadContext) -> Message | Event:
     extra: dict[str, Any] = {"type": msg_type} if msg_type else {}
     event = _notice(text, sender, [], None)
     if event is not None:
-        kind, event_extra = event
-        return Event(ctx.chat, ts, text, kind=kind, actor=sender, extra={**extra, **event_extra})
+        ev_kind, event_extra = event
+        return Event(ctx.chat, ts, text, kind=ev_kind, actor=sender, extra={**extra, **event_extra})
     attachments = [_attachment(uri, None, ctx) for item in list_at(msg, "media") if (uri := str_at(item, "uri"))]
+    kind: MessageKind
     if msg.get("isUnsent") is True:
         kind = DELETED
     elif attachments:
@@ -336,7 +340,9 @@ def _reactions(msg: dict[str, Any]) -> tuple[Reaction, ...]:
     )
 
 
-def _notice(text: str, sender: str | None, users: list[str], msg_type: str | None) -> tuple[str, dict[str, Any]] | None:
+def _notice(
+    text: str, sender: str | None, users: list[str], msg_type: str | None
+) -> tuple[EventKind, dict[str, Any]] | None:
     """The event kind (and extra) when a message is a group notice, else None.
 
     Old exports mark joins and leaves with `type` Subscribe/Unsubscribe; join/leave notices carry
@@ -361,7 +367,7 @@ def _notice(text: str, sender: str | None, users: list[str], msg_type: str | Non
     return None
 
 
-def _attachment(uri: str, kind: str | None, ctx: ThreadContext) -> Attachment:
+def _attachment(uri: str, kind: MessageKind | None, ctx: ThreadContext) -> Attachment:
     """An attachment named by a `uri`, with its bytes when the file is in the export."""
     name = PurePosixPath(uri.replace("\\", "/").split("?", 1)[0]).name or uri
     found = resolve_uri(ctx.tree, uri, ctx.thread_dir, ctx.folder_name)

@@ -10,10 +10,23 @@ from __future__ import annotations
 
 import re
 
-from vault.records import AUDIO, EV_CALL, EV_JOIN, EV_LEAVE, EV_SYSTEM, EV_TITLE, FILE, IMAGE, STICKER, VIDEO
+from vault.records import (
+    AUDIO,
+    EV_CALL,
+    EV_JOIN,
+    EV_LEAVE,
+    EV_SYSTEM,
+    EV_TITLE,
+    FILE,
+    IMAGE,
+    STICKER,
+    VIDEO,
+    EventKind,
+    MessageKind,
+)
 
 # Notice wording → event kind (the first match wins).
-NOTICE_KINDS = (
+NOTICE_KINDS: tuple[tuple[EventKind, tuple[str, ...]], ...] = (
     (EV_JOIN, ("加入了群聊", "加入本群", "加入群聊", "入群")),
     (EV_LEAVE, ("退出了群聊", "退出群聊", "被移出群聊", "移出了群聊", "移出本群", "离开了群")),
     (EV_TITLE, ("修改了群名称", "修改群名称", "群名称修改为", "更改了群名称", "修改群名为")),
@@ -25,7 +38,7 @@ RECALL_RE = re.compile(r"^.{0,80}?撤回了(一条|\S{0,20}的)(成员)?消息")
 DURATION_RE = re.compile(r"(?<!\d)(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?!\d)")
 
 # The TXT export's stand-ins for what it cannot hold.
-PLACEHOLDERS = {
+PLACEHOLDERS: dict[str, MessageKind] = {
     "[图片]": IMAGE,
     "[表情]": STICKER,
     "[语音]": AUDIO,
@@ -35,7 +48,7 @@ PLACEHOLDERS = {
 _PLACEHOLDER_RUN_RE = re.compile("(?:" + "|".join(re.escape(p) for p in PLACEHOLDERS) + r"|\s)+")
 
 
-def notice_kind(text: str) -> str:
+def notice_kind(text: str) -> EventKind:
     for kind, words in NOTICE_KINDS:
         if any(w in text for w in words):
             return kind
@@ -55,7 +68,7 @@ def duration_seconds(text: str) -> int | None:
     return int(h or 0) * 3600 + int(m) * 60 + int(s)
 
 
-def placeholder_kind(text: str) -> str | None:
+def placeholder_kind(text: str) -> MessageKind | None:
     """The kind of a body made only of placeholders ("[图片]", "[图片][图片]"), else None."""
     stripped = text.strip()
     if not stripped or not _PLACEHOLDER_RUN_RE.fullmatch(stripped):

@@ -43,14 +43,16 @@ from vault.records import (
     VIDEO,
     Attachment,
     Chat,
+    ChatKind,
     Event,
     Message,
+    MessageKind,
     title_key,
 )
 
 SOURCE = "qq"
 # chatInfo.type (classify_chat_type_binary: "temp" chats are private-like).
-CHAT_KINDS = {"group": GROUP, "private": DIRECT, "temp": DIRECT}
+CHAT_KINDS: dict[str, ChatKind] = {"group": GROUP, "private": DIRECT, "temp": DIRECT}
 # The sender QCE puts on records without one (simple_parser.rs: uid "未知", name "系统消息";
 # NapCat's raw senderUin "0").
 PLACEHOLDER_IDS = frozenset({"", "0", "未知"})
@@ -60,7 +62,7 @@ NT_MSG_TYPE_GRAY_TIP = 5
 # Epoch numbers at least this large are milliseconds (V6 writes ms; a seconds value is far below).
 MS_THRESHOLD = 100_000_000_000
 # Resource kinds and the folders QCE copies them into (base.rs `resource_type_dir`).
-RESOURCE_KINDS = {"image": IMAGE, "video": VIDEO, "audio": AUDIO, "voice": AUDIO, "file": FILE}
+RESOURCE_KINDS: dict[str, MessageKind] = {"image": IMAGE, "video": VIDEO, "audio": AUDIO, "voice": AUDIO, "file": FILE}
 RESOURCE_DIRS = {"image": "images", "video": "videos", "audio": "audios", "voice": "audios"}
 RESOURCES_DIR = "resources"
 # Element types (simple_parser.rs `parse_element`).
@@ -242,7 +244,7 @@ def _reply_to(content: Mapping[str, Any], elements: list[dict[str, Any]]) -> str
     return None
 
 
-def _message_kind(content: Mapping[str, Any], elements: list[dict[str, Any]], text: str) -> str:
+def _message_kind(content: Mapping[str, Any], elements: list[dict[str, Any]], text: str) -> MessageKind:
     for res in _list(content, "resources"):
         kind = RESOURCE_KINDS.get(str(res.get("type"))) if isinstance(res, dict) else None
         if kind is not None:

@@ -48,8 +48,10 @@ from vault.records import (
     TEXT,
     UNKNOWN,
     Chat,
+    ChatKind,
     Event,
     Message,
+    MessageKind,
     Problem,
     Record,
     title_key,
@@ -133,7 +135,7 @@ class _Pending:
     body: list[str] = field(default_factory=list)
 
 
-def _chat_kind(folder: str | None) -> str:
+def _chat_kind(folder: str | None) -> ChatKind:
     if folder and any(w in folder for w in GROUP_FOLDER_WORDS):
         return GROUP
     if folder and any(w in folder for w in DIRECT_FOLDER_WORDS):
@@ -196,7 +198,7 @@ class _Reader:
             from_me = self.me in (p.sender_id, p.name)
         if is_recall_notice(text):
             return Message(key, p.ts, p.name, "", DELETED, sender_id=p.sender_id, from_me=from_me, line=p.line)
-        kind = placeholder_kind(text) or (TEXT if text else OTHER)
+        kind: MessageKind = placeholder_kind(text) or (TEXT if text else OTHER)
         return Message(key, p.ts, p.name, text, kind, sender_id=p.sender_id, from_me=from_me, line=p.line)
 
 

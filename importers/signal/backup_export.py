@@ -41,6 +41,7 @@ from vault.records import (
     Chat,
     Event,
     Message,
+    MessageKind,
     Problem,
     Reaction,
     Record,
@@ -221,7 +222,7 @@ def _record(
     from_me = sender == OWN_SENDER
     if call or (not attachments and CALL_TEXT.fullmatch(text)):
         return Event(chat, ts, text or "Call", EV_CALL, actor=sender, line=line)
-    kind = TEXT
+    kind: MessageKind = TEXT
     if deleted:
         kind, text, attachments = DELETED, "", ()
     elif sticker:

@@ -43,8 +43,11 @@ from vault.records import (
     TEXT,
     VIDEO,
     Attachment,
+    ChatKind,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Reaction,
 )
 
@@ -61,7 +64,7 @@ ROLE_ADMINISTRATOR = 2
 # Message types that are a person's message; every other type is a service entry.
 PERSON_TYPES = frozenset({"incoming", "outgoing"})
 # Service types with a fixed event kind and text (Signal-Desktop MessageAttributesType.type).
-SERVICE_TEXT: dict[str, tuple[str, str]] = {
+SERVICE_TEXT: dict[str, tuple[EventKind, str]] = {
     "group-v1-migration": (EV_SYSTEM, "The group was upgraded to a new group"),
     "chat-session-refreshed": (EV_ENCRYPTION, "Chat session refreshed"),
     "delivery-issue": (EV_SYSTEM, "A message could not be delivered"),
@@ -106,7 +109,7 @@ def ms_to_utc(value: object) -> datetime | None:
     return EPOCH + timedelta(milliseconds=ms)
 
 
-def kind_of_mime(mime: str | None, flags: object = None) -> str:
+def kind_of_mime(mime: str | None, flags: object = None) -> MessageKind:
     """The record kind of an attachment from its content type (and the voice-note flag)."""
     if isinstance(flags, int) and flags & VOICE_MESSAGE_FLAG:
         return AUDIO
@@ -193,7 +196,7 @@ class SignalContext:
     """What the converter needs to know about one conversation and its surroundings."""
 
     chat: str
-    kind: str
+    kind: ChatKind
     own_name: str
     name_of: Callable[[object], str | None]
     own_ids: frozenset[str] = frozenset()
@@ -304,7 +307,7 @@ class SignalConverter:
         text = insert_mentions(body, msg.get("bodyRanges"), self.name)
         attachments = tuple(ctx.make_attachment(a, view_once) for a in raw_atts)
 
-        kind = TEXT
+        kind: MessageKind = TEXT
         if msg.get("deletedForEveryone"):
             kind, text, attachments = DELETED, "", ()
         elif isinstance(msg.get("sticker"), Mapping):
@@ -363,7 +366,7 @@ class SignalConverter:
 
     def _sticker(
         self, sticker: Mapping[str, Any], text: str, attachments: tuple[Attachment, ...]
-    ) -> tuple[str, str, tuple[Attachment, ...]]:
+    ) -> tuple[MessageKind, str, tuple[Attachment, ...]]:
         emoji = text_of(sticker.get("emoji"))
         data = sticker.get("data")
         if isinstance(data, Mapping):
@@ -424,7 +427,8 @@ class SignalConverter:
         actor_id = msg.get("sourceServiceId") or msg.get("sourceUuid") or msg.get("source")
         actor = self.name(actor_id)
         extra: dict[str, Any] = {"signal_type": mtype}
-        kind, text = EV_SYSTEM, mtype.replace("-", " ") or "notice"
+        kind: EventKind = EV_SYSTEM
+        text = mtype.replace("-", " ") or "notice"
         if mtype == "group-v2-change" and isinstance(msg.get("groupV2Change"), Mapping):
             change = msg["groupV2Change"]
             actor = self.name(change.get("from")) or actor
@@ -473,8 +477,8 @@ class SignalConverter:
             extra=extra,
         )
 
-    def _group_v2(self, change: Mapping[str, Any], actor: str) -> tuple[str, str]:
-        parts: list[tuple[str, str]] = []
+    def _group_v2(self, change: Mapping[str, Any], actor: str) -> tuple[EventKind, str]:
+        parts: list[tuple[EventKind, str]] = []
         for d in change.get("details") or []:
             if isinstance(d, Mapping):
                 parts.append(self._group_detail(d, actor))
@@ -483,7 +487,7 @@ class SignalConverter:
         kinds = [k for k, _ in parts if k != EV_SYSTEM]
         return (kinds[0] if kinds else EV_SYSTEM), "; ".join(t for _, t in parts)
 
-    def _group_detail(self, d: Mapping[str, Any], actor: str) -> tuple[str, str]:
+    def _group_detail(self, d: Mapping[str, Any], actor: str) -> tuple[EventKind, str]:
         dtype = d.get("type")
         member_id = d.get("aci") or d.get("uuid") or d.get("serviceId") or d.get("conversationId")
         who = self._who(member_id, "a member")
@@ -521,7 +525,7 @@ class SignalConverter:
         label = dtype.replace("-", " ") if isinstance(dtype, str) else "settings"
         return EV_SYSTEM, f"{actor} changed the group ({label})"
 
-    def _group_v1(self, update: Mapping[str, Any], actor: str) -> tuple[str, str]:
+    def _group_v1(self, update: Mapping[str, Any], actor: str) -> tuple[EventKind, str]:
         if update.get("joined"):
             joined = update["joined"] if isinstance(update["joined"], list) else []
             names = ", ".join(self._who(j) for j in joined) or "Someone"
@@ -532,7 +536,7 @@ class SignalConverter:
             return EV_TITLE, f"{actor} changed the group name to “{update['name']}”"
         return EV_SYSTEM, f"{actor} updated the group"
 
-    def _call(self, msg: Mapping[str, Any], extra: dict[str, Any]) -> tuple[str, str, str | None]:
+    def _call(self, msg: Mapping[str, Any], extra: dict[str, Any]) -> tuple[EventKind, str, str | None]:
         ctx = self.ctx
         row = ctx.call_row(msg.get("callId")) if msg.get("callId") is not None else None
         legacy = msg.get("callHistoryDetails")

@@ -34,7 +34,7 @@ from importers.signal.files import (
     read_long_text,
 )
 from vault.errors import ExportError
-from vault.records import DIRECT, GROUP, UNKNOWN, Attachment, Chat, Note, Problem, Record
+from vault.records import DIRECT, GROUP, UNKNOWN, Attachment, Chat, ChatKind, Note, Problem, Record
 
 ATTACHMENTS_DIR = "attachments.noindex"
 STICKERS_DIR = "stickers.noindex"
@@ -93,7 +93,7 @@ def _trim_bidi(name: str) -> str:
 @dataclass
 class _Conversation:
     id: str
-    kind: str
+    kind: ChatKind
     title: str
     members: tuple[str, ...]
 
@@ -179,7 +179,7 @@ def _conversations(directory: _Directory, own_ids: set[str]) -> Iterator[_Conver
     for row, conv_json in directory.rows:
         cid = str(row["id"])
         ctype = row.get("type")
-        kind = DIRECT if ctype == "private" else GROUP if ctype == "group" else UNKNOWN
+        kind: ChatKind = DIRECT if ctype == "private" else GROUP if ctype == "group" else UNKNOWN
         if cid.lower() in own_ids:
             title = "Note to Self"
         else:

@@ -47,7 +47,9 @@ from vault.records import (
     UNKNOWN,
     Attachment,
     Chat,
+    ChatKind,
     Event,
+    EventKind,
     Message,
     Note,
     Problem,
@@ -69,7 +71,7 @@ REACTION = re.compile(r"(.+?) from (.*)")
 VERSION = re.compile(r"\| Version: (\d+)")
 # The detail sigtop appends to a name: a phone number, a username, an ACI, or "group".
 DETAIL = re.compile(r"(.*) \((\+\d+|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|[^()\s]+\.\d+|group)\)")
-EVENT_KINDS = {
+EVENT_KINDS: dict[str, EventKind] = {
     "call-history": EV_CALL,
     "keychange": EV_ENCRYPTION,
     "verified-change": EV_ENCRYPTION,
@@ -87,7 +89,7 @@ def split_detail(shown: str) -> tuple[str, str | None]:
     return (m.group(1), m.group(2)) if m else (shown, None)
 
 
-def _title(path: Path) -> tuple[str, str]:
+def _title(path: Path) -> tuple[str, ChatKind]:
     name, detail = split_detail(path.stem)
     if detail == "group":
         return name, GROUP
@@ -265,7 +267,7 @@ def _parse_text(path: Path) -> Iterator[Record]:
             raise ExportError("not a sigtop text export (no 'Conversation:' line)", path=where)
         lines.take()
         shown, detail = split_detail(first[len("Conversation: ") :])
-        kind = GROUP if detail == "group" else DIRECT if detail else UNKNOWN
+        kind: ChatKind = GROUP if detail == "group" else DIRECT if detail else UNKNOWN
         key = title_key(shown)
         yield Chat(source="signal", key=key, title=shown, kind=kind,
                    participants=(shown,) if kind == DIRECT else (),
@@ -283,7 +285,7 @@ def _parse_text(path: Path) -> Iterator[Record]:
                 yield rec
 
 
-def _text_block(lines: _Peek, chat: str, kind: str, title: str, where: str) -> Record | None:
+def _text_block(lines: _Peek, chat: str, kind: ChatKind, title: str, where: str) -> Record | None:
     """One message block: header fields, then a quote, a body or an edit history."""
     start = lines.take()
     fields: list[tuple[str, str]] = []

@@ -34,7 +34,7 @@ from importers.skype.archive import MESSAGES_JSON, Media, Opener, is_tar, open_e
 from importers.skype.convert import ChatState, Skip, convert, strip_prefix
 from importers.tree import without_bom
 from vault.errors import ExportError
-from vault.records import DIRECT, GROUP, UNKNOWN, Chat, Note, Problem, Record
+from vault.records import DIRECT, GROUP, UNKNOWN, Chat, ChatKind, Note, Problem, Record
 
 SOURCE = "skype"
 # The three top-level keys that every Skype export opens with (in some order).
@@ -63,7 +63,7 @@ def detect(path: Path) -> bool:
     return path.suffix.lower() == ".json" and _looks_like_skype(read_head(path, 4096))
 
 
-def chat_kind(cid: str) -> str:
+def chat_kind(cid: str) -> ChatKind:
     if cid.startswith("19:"):
         return GROUP
     if cid.startswith(("8:", "28:")):

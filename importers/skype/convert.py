@@ -31,12 +31,14 @@ from vault.records import (
     VIDEO,
     Attachment,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Reaction,
 )
 
 # messagetype → the kind of message it is (Skyperious live.py, siwen-r docs/skype.md, mini-me type.ts).
-MESSAGE_KINDS = {
+MESSAGE_KINDS: dict[str, MessageKind] = {
     "Text": TEXT,
     "RichText": TEXT,
     "RichText/UriObject": IMAGE,
@@ -54,7 +56,7 @@ MESSAGE_KINDS = {
     "EndToEndEncryption/EncryptedText": OTHER,  # private conversations: the export holds no text
 }
 # messagetype → event kind; any other "ThreadActivity/…" is EV_SYSTEM.
-EVENT_KINDS = {
+EVENT_KINDS: dict[str, EventKind] = {
     "Event/Call": EV_CALL,
     "ThreadActivity/AddMember": EV_JOIN,
     "ThreadActivity/DeleteMember": EV_LEAVE,
@@ -174,7 +176,7 @@ def _reactions(props: dict[str, Any], st: ChatState) -> tuple[Reaction, ...]:
     return tuple(out)
 
 
-def _attachment(obj: UriObject, kind: str, media: Media) -> Attachment:
+def _attachment(obj: UriObject, kind: MessageKind, media: Media) -> Attachment:
     doc = obj.doc_id or (obj.uri.rstrip("/").rsplit("/", 1)[-1] if obj.uri else None)
     opener = media.content.get(doc) if doc else None
     meta_name, mime = media.described(doc) if doc and opener is not None else (None, None)
@@ -188,7 +190,7 @@ def _attachment(obj: UriObject, kind: str, media: Media) -> Attachment:
     )
 
 
-def _amsreference_attachments(msg: dict[str, Any], kind: str, media: Media, seen: set[str]) -> list[Attachment]:
+def _amsreference_attachments(msg: dict[str, Any], kind: MessageKind, media: Media, seen: set[str]) -> list[Attachment]:
     refs = msg.get("amsreferences")
     out = []
     for ref in refs if isinstance(refs, list) else []:
@@ -293,7 +295,7 @@ def convert(msg: dict[str, Any], st: ChatState) -> Message | Event:
     )
 
 
-def _object_kind(obj: UriObject, kind: str) -> str:
+def _object_kind(obj: UriObject, kind: MessageKind) -> MessageKind:
     t = (obj.type or "").lower()
     if t.startswith(("picture", "image")):
         return IMAGE

@@ -65,8 +65,11 @@ from vault.records import (
     VIDEO,
     Attachment,
     Chat,
+    ChatKind,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Note,
     Problem,
     Reaction,
@@ -77,7 +80,7 @@ from vault.records import (
 SOURCE = "slack"
 
 # Which list file holds which kind of conversation (Slack export documentation; slackdump).
-LIST_KINDS = {
+LIST_KINDS: dict[str, ChatKind] = {
     "channels.json": CHANNEL,
     "groups.json": CHANNEL,
     "mpims.json": GROUP,
@@ -86,7 +89,7 @@ LIST_KINDS = {
 
 # Message subtypes that are system entries, not something a person wrote
 # (api.slack.com/events/message#subtypes, plus huddle and canvas notices seen in newer exports).
-EVENT_SUBTYPES = {
+EVENT_SUBTYPES: dict[str, EventKind] = {
     "channel_join": EV_JOIN,
     "group_join": EV_JOIN,
     "channel_leave": EV_LEAVE,
@@ -166,7 +169,7 @@ def user_name(user: Mapping[str, Any]) -> str | None:
 class _Conversation:
     id: str
     name: str
-    kind: str
+    kind: ChatKind
     members: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -247,7 +250,7 @@ def _read_conversations(export: SlackExport, path: str) -> Iterator[Record | _Co
             yield Problem(path, None, f"{list_file} is damaged after record {n}; the rest was skipped")
 
 
-def _conversation(raw: Any, kind: str, list_file: str) -> _Conversation | None:
+def _conversation(raw: Any, kind: ChatKind, list_file: str) -> _Conversation | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
         return None
     listed = raw.get("members")
@@ -389,7 +392,7 @@ def _convert(raw: Any, n: int, ctx: _Context, day: str) -> Record | None:
             extra={"subtype": subtype},
         )
     attachments, files_extra = _files(raw)
-    kind = TEXT if text else OTHER
+    kind: MessageKind = TEXT if text else OTHER
     if subtype == TOMBSTONE:
         kind, text, attachments = DELETED, "", ()
     elif attachments:
@@ -485,9 +488,12 @@ def _files(raw: Mapping[str, Any]) -> tuple[tuple[Attachment, ...], list[dict[st
     return tuple(out), extra
 
 
-def _file_kind(mime: str | None) -> str:
+_FILE_KINDS: dict[str, MessageKind] = {"image": IMAGE, "video": VIDEO, "audio": AUDIO}
+
+
+def _file_kind(mime: str | None) -> MessageKind:
     major = (mime or "").split("/", 1)[0]
-    return {"image": IMAGE, "video": VIDEO, "audio": AUDIO}.get(major, FILE)
+    return _FILE_KINDS.get(major, FILE)
 
 
 def _reactions(raw: Any, users: Mapping[str, str]) -> tuple[Reaction, ...]:

@@ -34,10 +34,16 @@ from importers.telegram_html import layout
 from importers.telegram_html.convert import ChatState, convert, flush
 from importers.telegram_html.page import Header, PageError, PageParser, read_page
 from vault.errors import ExportError
-from vault.records import CHANNEL, DIRECT, GROUP, UNKNOWN, Chat, Note, Problem, Record, title_key
+from vault.records import CHANNEL, DIRECT, GROUP, UNKNOWN, Chat, ChatKind, Note, Problem, Record, title_key
 
 SOURCE = "telegram"  # the same source as the JSON importer: one app, one namespace
-_LIST_KINDS = {"private": DIRECT, "bot": DIRECT, "group": GROUP, "channel": CHANNEL, "unknown": UNKNOWN}
+_LIST_KINDS: dict[str, ChatKind] = {
+    "private": DIRECT,
+    "bot": DIRECT,
+    "group": GROUP,
+    "channel": CHANNEL,
+    "unknown": UNKNOWN,
+}
 _GROUP_SERVICE = (" created group «", " invited ", " joined group by ", " changed group title to «")
 _CHANNEL_SERVICE = ("Channel «", "Channel title changed", "Channel photo")
 
@@ -107,7 +113,7 @@ def _title(page: Path) -> str | None:
     return " ".join(title.split()) if title else None
 
 
-def _guess_kind(page: Path, title: str) -> tuple[str, set[str]]:
+def _guess_kind(page: Path, title: str) -> tuple[ChatKind, set[str]]:
     """A single chat's kind from its first page: who writes and which service entries appear."""
     senders: set[str] = set()
     service = False
@@ -134,7 +140,7 @@ def _guess_kind(page: Path, title: str) -> tuple[str, set[str]]:
 def _chat(
     folder: Path,
     root: Path,
-    kind: str | None,
+    kind: ChatKind | None,
     zone: ZoneInfo | None,
     chat_id: str | None,
     *,

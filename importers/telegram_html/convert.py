@@ -36,7 +36,9 @@ from vault.records import (
     VIDEO,
     Attachment,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Problem,
     Reaction,
     Record,
@@ -64,7 +66,7 @@ _DAY_RE = re.compile(r"(\d{1,2}) (" + "|".join(_MONTHS) + r") (\d{4})$")
 _VIA_RE = re.compile(r" via @[A-Za-z0-9_]{3,}$")
 _SECONDS_RE = re.compile(r"\((\d+) seconds\)")
 # Service texts of export_output_html.cpp (pushMessage's serviceText), most specific first.
-_SERVICE = [
+_SERVICE: list[tuple[re.Pattern[str], EventKind, str | None]] = [
     (re.compile(r"^(?P<a>.+?) invited .+ to the voice chat$"), EV_CALL, "invite_to_group_call"),
     (re.compile(r"^(?P<a>.+?) started voice chat"), EV_CALL, "group_call"),
     (re.compile(r"^Voice chat \("), EV_CALL, "group_call"),
@@ -119,7 +121,7 @@ def parse_day(text: str | None) -> datetime | None:
     return datetime(int(m.group(3)), _MONTHS.index(m.group(2)) + 1, int(m.group(1)))
 
 
-def _media_kind(m: Media) -> str:
+def _media_kind(m: Media) -> MessageKind:
     c = m.classes
     if "photo_wrap" in c:
         return IMAGE
@@ -148,7 +150,7 @@ def _is_local(href: str) -> bool:
     return not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", href) and not href.startswith(("#", "/", "\\"))
 
 
-def attachment(folder: Path, root: Path, m: Media, kind: str) -> Attachment:
+def attachment(folder: Path, root: Path, m: Media, kind: MessageKind) -> Attachment:
     """The file a media block links to, opened only when it resolves inside the export `root`."""
     if not m.href or not _is_local(m.href):
         return Attachment(name=kind, kind=kind, mime="image/jpeg" if kind == IMAGE else None)  # "not included"
@@ -229,7 +231,7 @@ def convert(
     if calls:
         yield _call(item, chat_key, ts, sender, calls[0])
         return
-    kind = TEXT
+    kind: MessageKind = TEXT
     atts: list[Attachment] = []
     for m in item.media:
         k = _media_kind(m)
@@ -313,7 +315,8 @@ def flush(chat_key: str, st: ChatState, next_ts: datetime | None) -> Iterator[Re
 
 def service_event(item: Item, chat_key: str, ts: datetime) -> Event:
     text = " ".join((item.text or "").split())
-    kind, actor, action = EV_SYSTEM, None, None
+    kind: EventKind = EV_SYSTEM
+    actor, action = None, None
     for rx, k, act in _SERVICE:
         m = rx.search(text)
         if m:

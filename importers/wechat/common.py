@@ -41,7 +41,9 @@ from vault.records import (
     VIDEO,
     Attachment,
     Event,
+    EventKind,
     Message,
+    MessageKind,
 )
 
 SOURCE = "wechat"
@@ -79,7 +81,7 @@ APP_TRANSFER = 2000
 # Sub type of TYPE_SYSTEM rows that are pats (PyWxDump type table: (10000, 4) 拍一拍).
 SYSTEM_PAT = 4
 
-_APP_KINDS: dict[int, str] = {
+_APP_KINDS: dict[int, MessageKind] = {
     APP_PASTED_TEXT: TEXT,
     APP_FILE: FILE,
     APP_GIF: GIF,
@@ -88,7 +90,7 @@ _APP_KINDS: dict[int, str] = {
     APP_GROUP_NOTICE: TEXT,
 }
 
-_PLAIN_KINDS: dict[int, str] = {
+_PLAIN_KINDS: dict[int, MessageKind] = {
     TYPE_TEXT: TEXT,
     TYPE_IMAGE: IMAGE,
     TYPE_VOICE: AUDIO,
@@ -102,7 +104,7 @@ _PLAIN_KINDS: dict[int, str] = {
 
 # Words WeChat uses in its own notices (zh-Hans and English clients), to tell joins, leaves and
 # renames from other system entries. Matched as substrings of the notice text.
-_EVENT_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+_EVENT_WORDS: tuple[tuple[EventKind, tuple[str, ...]], ...] = (
     (EV_TITLE, ("修改群名为", "changed the group name")),
     (EV_LEAVE, ("移出了群聊", "退出了群聊", "移出群聊", "removed", "left the group")),
     (EV_JOIN, ("加入了群聊", "加入群聊", "joined the group", "invited")),
@@ -208,15 +210,15 @@ def _join(*parts: str | None) -> str:
 class Interpretation:
     """What a (type, sub type, content) triple means."""
 
-    kind: str
+    kind: MessageKind  # OTHER (and unused) for a system entry
     text: str
-    event: bool = False  # a system entry, not something a person sent
+    event: EventKind | None = None  # a system entry's kind: not something a person sent
     reply_to: str | None = None
     attachment: Attachment | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def event_kind(text: str) -> str:
+def event_kind(text: str) -> EventKind:
     """The EV_* kind of a system notice, from the words WeChat uses in it."""
     low = text.casefold()
     for kind, words in _EVENT_WORDS:
@@ -246,8 +248,8 @@ def _interpret_system(sub_type: int, content: str) -> Interpretation:
     if is_recall(content) or is_recall(text):
         return Interpretation(DELETED, text)
     if sub_type == SYSTEM_PAT:
-        return Interpretation(EV_SYSTEM, text, event=True, extra={"pat": True})
-    return Interpretation(event_kind(text), text, event=True)
+        return Interpretation(OTHER, text, event=EV_SYSTEM, extra={"pat": True})
+    return Interpretation(OTHER, text, event=event_kind(text))
 
 
 def _quote(app: ET.Element) -> tuple[str | None, dict[str, Any]]:
@@ -296,7 +298,7 @@ def _interpret_app(sub_type: int, content: str) -> Interpretation:
         name = title or "file"
         return Interpretation(FILE, title, attachment=Attachment(name, FILE, None, size), extra=extra)
     if sub_type == APP_PAT:
-        return Interpretation(EV_SYSTEM, title, event=True, extra={"pat": True})
+        return Interpretation(OTHER, title, event=EV_SYSTEM, extra={"pat": True})
     if sub_type == APP_TRANSFER:
         fee = _find_text(app, "wcpayinfo/feedesc")
         memo = _find_text(app, "wcpayinfo/pay_memo")
@@ -349,7 +351,7 @@ def _interpret_call(content: str, display: str | None) -> Interpretation:
         text = content.strip()
     text = text or (display or "").strip()
     seconds = call_duration(text)
-    return Interpretation(EV_CALL, text, event=True, extra={"duration_s": seconds} if seconds is not None else {})
+    return Interpretation(OTHER, text, event=EV_CALL, extra={"duration_s": seconds} if seconds is not None else {})
 
 
 _DURATION = re.compile(r"(?<!\d)(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?!\d)")
@@ -390,7 +392,7 @@ def interpret(type_: int, sub_type: int, content: str | None, display: str | Non
         return _interpret_call(content, display)
     if type_ == TYPE_FRIEND_REQUEST:
         greeting = _interpret_xml_attr(content, "msg", "content")
-        return Interpretation(EV_SYSTEM, greeting, event=True, extra={"friend_request": True})
+        return Interpretation(OTHER, greeting, event=EV_SYSTEM, extra={"friend_request": True})
     if type_ in (TYPE_CARD, TYPE_WECOM_CARD):
         nickname = _interpret_xml_attr(content, "msg", "nickname")
         username = _interpret_xml_attr(content, "msg", "username")
@@ -449,10 +451,10 @@ class RawMessage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-MediaResolver = Callable[[str, str], Attachment | None]
+MediaResolver = Callable[[str, MessageKind], Attachment | None]
 
 # Kinds whose files WeChat keeps beside its databases and exports.
-MEDIA_KINDS = frozenset({IMAGE, VIDEO, AUDIO, GIF, FILE})
+MEDIA_KINDS: frozenset[MessageKind] = frozenset({IMAGE, VIDEO, AUDIO, GIF, FILE})
 
 
 def build_record(
@@ -475,12 +477,12 @@ def build_record(
     else:
         sender_id = raw.sender_id
         sender = sender_name or names.name(sender_id)
-    if meaning.event:
+    if meaning.event is not None:
         return Event(
             chat=raw.chat,
             ts=raw.ts,
             text=meaning.text,
-            kind=meaning.kind,
+            kind=meaning.event,
             actor=sender,
             source_id=raw.source_id,
             line=raw.record,
@@ -622,7 +624,7 @@ def group_title(members: list[str], names: Mapping[str, str], owner_id: str | No
 # Type names written by the export tools (PyWxDump `type_converter`, MemoTrace 2 `MessageType`;
 # corpus/wechat/wechat_msg_type_codes.csv, column name_zh_in_source).
 
-TYPE_NAME_KINDS: dict[str, str] = {
+TYPE_NAME_KINDS: dict[str, MessageKind] = {
     "文本": TEXT,
     "粘贴的文本": TEXT,
     "引用回复": TEXT,
@@ -662,13 +664,17 @@ TYPE_NAME_EVENTS = frozenset(
 RECALL_TYPE_PREFIX = "消息撤回"
 
 
-def kind_for_type_name(name: str, text: str) -> tuple[str, bool]:
-    """(kind, is_event) for a tool's type name and the text it printed."""
+def kind_for_type_name(name: str, text: str) -> tuple[MessageKind, EventKind | None]:
+    """(message kind, event kind) for a tool's type name and the text it printed.
+
+    The event kind is None for a message; for a system entry it is set and the message kind is
+    OTHER (unused).
+    """
     name = name.strip()
     if name.startswith(RECALL_TYPE_PREFIX) or (name in TYPE_NAME_EVENTS and is_recall(text)):
-        return DELETED, False
+        return DELETED, None
     if name in TYPE_NAME_EVENTS:
-        return event_kind(strip_markup(text)), True
+        return OTHER, event_kind(strip_markup(text))
     if TYPE_NAME_KINDS.get(name) == CALL:
-        return EV_CALL, True
-    return TYPE_NAME_KINDS.get(name, OTHER), False
+        return OTHER, EV_CALL
+    return TYPE_NAME_KINDS.get(name, OTHER), None

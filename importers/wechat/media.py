@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from importers.base import file_opener
-from vault.records import Attachment
+from vault.records import Attachment, MessageKind
 
 # Image magic numbers a `.dat` file may hide: (magic, extension, MIME type). Longest first, so a
 # two-byte match (BMP) is only tried when no longer one fits.
@@ -116,7 +116,7 @@ class MediaFinder:
                 return resolved
         return None
 
-    def attachment(self, rel: str, kind: str) -> Attachment | None:
+    def attachment(self, rel: str, kind: MessageKind) -> Attachment | None:
         """An Attachment for the media file `rel`, readable when it is found, else None."""
         path = self.find(rel)
         if path is None:

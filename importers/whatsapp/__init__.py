@@ -58,6 +58,7 @@ from vault.records import (
     GROUP,
     Attachment,
     Chat,
+    ChatKind,
     Event,
     Message,
     Note,
@@ -214,7 +215,7 @@ def _scan(chat: ChatText) -> dict[ShapeKey, _ShapeScan]:
         if sender is None and scan.group_hint:
             continue
         result = classify(sender, body, line_marked=bool(m["lead"]), chat_title=chat.title)
-        if result.is_event:
+        if result.event is not None:
             scan.group_hint = scan.group_hint or result.group_hint
         elif sender is not None:
             scan.senders[sender] = None
@@ -305,7 +306,7 @@ def _parse_chat(chat: ChatText, options: ParseOptions) -> Iterator[Record]:
     order = resolve_date_order(scan.evidence, options.date_order, locale_order)
     key = title_key(chat.title)
     participants = tuple(scan.senders)
-    kind = GROUP if len(participants) > 2 or scan.group_hint else DIRECT
+    kind: ChatKind = GROUP if len(participants) > 2 or scan.group_hint else DIRECT
     header = shape.describe(order.label)
     yield Chat(
         source=SOURCE,
@@ -374,12 +375,12 @@ def _emit(chat: ChatText, key: str, pending: _Pending, reader: TimestampReader) 
     result = classify(sender, text, line_marked=bool(pending.match["lead"]), chat_title=chat.title)
     if result.problem is not None:
         yield Problem(chat.label, pending.line, result.problem)
-    if result.is_event:
+    if result.event is not None:
         yield Event(
             chat=key,
             ts=ts,
             text=result.text,
-            kind=result.kind,
+            kind=result.event,
             actor=result.sender,
             line=pending.line,
             extra=result.extra,

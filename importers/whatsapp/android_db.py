@@ -56,7 +56,9 @@ from vault.records import (
     Attachment,
     Chat,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Note,
     Problem,
     Reaction,
@@ -73,7 +75,7 @@ OWNER = "You"  # the phone's owner, as other importers name them
 
 # message_type (modern) and media_wa_type (legacy): WhatsApp's own codes, as read by
 # WhatsApp-Chat-Exporter (android_handler.py) and seen in the databases.
-TYPE_KIND = {
+TYPE_KIND: dict[int, MessageKind] = {
     0: TEXT,
     1: IMAGE,
     2: AUDIO,
@@ -93,7 +95,7 @@ TYPE_KIND = {
 TYPE_SYSTEM = 7
 STATUS_SYSTEM = 6  # legacy: status 6 marks a system entry
 # message_system.action_type (WhatsApp-Chat-Exporter utility.determine_metadata).
-ACTION_KIND = {
+ACTION_KIND: dict[int, EventKind] = {
     1: EV_TITLE,  # changed the group name
     4: EV_JOIN,  # was added
     5: EV_LEAVE,  # left
@@ -684,7 +686,7 @@ class Reader:
             extra={"message_type": row.type} if kind == OTHER else {},
         )
 
-    def _attachment(self, stored: str | None, name: str | None, mime: str | None, kind: str) -> Attachment:
+    def _attachment(self, stored: str | None, name: str | None, mime: str | None, kind: MessageKind) -> Attachment:
         found = self.media.find(stored, name)
         display = PurePosixPath((stored or "").replace("\\", "/")).name or name or "media"
         opener: Callable[[], Any] | None = None

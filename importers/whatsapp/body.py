@@ -29,10 +29,13 @@ from vault.records import (
     IMAGE,
     LOCATION,
     MEDIA,
+    OTHER,
     POLL,
     STICKER,
     TEXT,
     VIDEO,
+    EventKind,
+    MessageKind,
 )
 
 _LEADING_MARKS = tuple(P.MARKS)
@@ -43,7 +46,7 @@ _NOT_A_CONTACT_PREFIXES = ("~ ", "~\u00a0", "~\u202f")
 _MAX_NAME_BODY = 600
 
 # File-name hints WhatsApp uses for media it puts into an export.
-_NAME_KINDS = (
+_NAME_KINDS: tuple[tuple[str, MessageKind], ...] = (
     ("-PHOTO-", IMAGE),
     ("-VIDEO-", VIDEO),
     ("-AUDIO-", AUDIO),
@@ -55,7 +58,7 @@ _NAME_KINDS = (
     ("AUD-", AUDIO),
     ("STK-", STICKER),
 )
-_EXTENSION_KINDS = {
+_EXTENSION_KINDS: dict[str, MessageKind] = {
     "jpg": IMAGE, "jpeg": IMAGE, "png": IMAGE, "heic": IMAGE, "gif": GIF, "webp": STICKER,
     "mp4": VIDEO, "mov": VIDEO, "3gp": VIDEO, "opus": AUDIO, "ogg": AUDIO, "m4a": AUDIO,
     "mp3": AUDIO, "aac": AUDIO, "amr": AUDIO, "vcf": CONTACT,
@@ -70,7 +73,7 @@ _EXTENSION_MIME = {
 }  # fmt: skip
 
 
-def kind_of_file(name: str) -> str:
+def kind_of_file(name: str) -> MessageKind:
     """The message kind a WhatsApp media file name suggests (IMG-…, 00000035-PHOTO-…, .vcf, ...)."""
     for hint, kind in _NAME_KINDS:
         if hint in name:
@@ -84,16 +87,20 @@ def mime_of_file(name: str) -> str | None:
 
 @dataclass
 class Body:
-    """A record's meaning: an Event (`is_event`) or a Message of `kind`, with the text to store."""
+    """A record's meaning: an Event of kind `event`, or a Message of `kind`, with the text to store."""
 
-    is_event: bool
-    kind: str
     text: str
+    kind: MessageKind = OTHER  # a message's kind (unused for an event)
+    event: EventKind | None = None  # an event's kind; None for a message
     sender: str | None = None  # who sent the message; for an event, the actor (if any)
     file_name: str | None = None  # a file the export names (present in "with media" exports)
     extra: dict[str, Any] = field(default_factory=dict)
     group_hint: bool = False  # the notice shows that the chat is a group
     problem: str | None = None  # something damaged in the record, said without its content
+
+    @property
+    def is_event(self) -> bool:
+        return self.event is not None
 
 
 def split_sender(rest: str) -> tuple[str | None, str, bool]:
@@ -151,7 +158,7 @@ def classify(sender: str | None, body: str, *, line_marked: bool, chat_title: st
     result = _message(body)
     if result is None:
         result = _sender_notice(sender, body, line_marked=line_marked, chat_title=chat_title)
-    if not result.is_event or result.kind == EV_CALL:
+    if result.event is None or result.event == EV_CALL:
         result.sender = sender
     if edited:
         result.extra["edited"] = True
@@ -165,8 +172,7 @@ def _notice(body: str, actor: str | None) -> Body:
     if kind is None and P.CALL_RE.fullmatch(text):
         kind = EV_CALL
     return Body(
-        is_event=True,
-        kind=kind or EV_SYSTEM,
+        event=kind or EV_SYSTEM,
         text=text,
         sender=actor,
         group_hint=P.is_group_notice(text, kind),
@@ -185,15 +191,15 @@ def _sender_notice(sender: str, body: str, *, line_marked: bool, chat_title: str
     """
     core = body.lstrip(P.MARKS)
     if P.is_e2e_notice(core):
-        return Body(is_event=True, kind=EV_ENCRYPTION, text=P.without_marks(body))
+        return Body(event=EV_ENCRYPTION, text=P.without_marks(body))
     if len(core) == len(body):
-        return Body(is_event=False, kind=TEXT, text=body)
+        return Body(kind=TEXT, text=body)
     marks = sum(body.count(c) for c in "\u200e\u200f")
     if sender == chat_title or marks >= 2 or P.NOTICE_HINTS_RE.search(core):
         return _notice(body, actor=None if sender == chat_title else sender)
     if line_marked:
-        return Body(is_event=False, kind=MEDIA, text="", extra={"placeholder": P.without_marks(body)})
-    return Body(is_event=False, kind=TEXT, text=body)
+        return Body(kind=MEDIA, text="", extra={"placeholder": P.without_marks(body)})
+    return Body(kind=TEXT, text=body)
 
 
 _CALL_LENGTH = re.compile(r"(\d+)\s*(hr|h|min|sec|s)\b", re.IGNORECASE)
@@ -216,15 +222,15 @@ def _message(body: str) -> Body | None:
         if hit is not None and (not caption or hit[0] not in (DELETED, CALL)):
             kind, what = hit
             if kind == CALL:  # a call is an event (cli-contract.md); the caller is its actor
-                return Body(is_event=True, kind=EV_CALL, text=P.without_marks(body), extra={"missed": True})
+                return Body(event=EV_CALL, text=P.without_marks(body), extra={"missed": True})
             # Android puts a caption under "<Media omitted>" on the next lines.
             extra = {_FLAGS[what]: True} if what in _FLAGS else {}
-            return Body(is_event=False, kind=kind, text=caption, extra=extra)
+            return Body(kind=kind, text=caption, extra=extra)
     if first_line.endswith(")") and "(" in first_line:
         m = P.FILE_ATTACHED_RE.match(first_line)
         if m is not None:
             name = P.clean_name(m["name"])
-            return Body(is_event=False, kind=kind_of_file(name), text=caption, file_name=name)
+            return Body(kind=kind_of_file(name), text=caption, file_name=name)
     if len(body) <= P.MAX_PHRASE_LEN * 2 and ("call" in body or "Call" in body or "ocation" in body):
         core = P.without_marks(body)
         if P.CALL_RE.fullmatch(core):
@@ -232,9 +238,9 @@ def _message(body: str) -> Body | None:
             seconds = _call_seconds(core)
             if seconds is not None:
                 call["duration_s"] = seconds
-            return Body(is_event=True, kind=EV_CALL, text=core, extra=call)
+            return Body(event=EV_CALL, text=core, extra=call)
         if core.casefold() in P.LIVE_LOCATION:
-            return Body(is_event=False, kind=LOCATION, text=core, extra={"live": True})
+            return Body(kind=LOCATION, text=core, extra={"live": True})
     if body.endswith(">") and "<" in body:
         attached = _attached(body)
         if attached is not None:
@@ -248,7 +254,7 @@ def _message(body: str) -> Body | None:
         if omitted is not None:
             return omitted
     if body.lstrip(P.MARKS).startswith(P.POLL_PREFIX):
-        return Body(is_event=False, kind=POLL, text=P.without_marks(body))
+        return Body(kind=POLL, text=P.without_marks(body))
     return None
 
 
@@ -266,7 +272,7 @@ def _document_omitted(body: str) -> Body | None:
         return None
     name = P.clean_name(m["name"])
     kind = FILE if hit[0] == MEDIA else hit[0]
-    return Body(is_event=False, kind=kind, text="", file_name=name or None, extra={"media_omitted": True})
+    return Body(kind=kind, text="", file_name=name or None, extra={"media_omitted": True})
 
 
 def _attached(body: str) -> Body | None:
@@ -278,7 +284,7 @@ def _attached(body: str) -> Body | None:
         if old is None:
             return None
         name = P.clean_name(old["name"])
-        return Body(is_event=False, kind=kind_of_file(name), text="", file_name=name)
+        return Body(kind=kind_of_file(name), text="", file_name=name)
     label = P.clean_name(m["label"]).casefold()
     if label not in P.ATTACHED_LABELS and not body[:i].endswith(_LEADING_MARKS):
         return None  # "<note: x>" typed by a person, not an iOS placeholder
@@ -286,12 +292,11 @@ def _attached(body: str) -> Body | None:
     name = P.clean_name(m["name"].replace("\n", ""))
     if not name:
         return Body(
-            is_event=False,
             kind=MEDIA,
             text="",
             problem="attachment placeholder without a file name",
         )
-    return Body(is_event=False, kind=kind_of_file(name), text="", file_name=name)
+    return Body(kind=kind_of_file(name), text="", file_name=name)
 
 
 def _location(body: str) -> Body | None:
@@ -301,12 +306,12 @@ def _location(body: str) -> Body | None:
         m = P.LOCATION_RE.fullmatch(core)
         if m is not None:
             extra = {"url": m["url"], "latitude": float(m["lat"]), "longitude": float(m["lon"])}
-            return Body(is_event=False, kind=LOCATION, text=core, extra=extra)
+            return Body(kind=LOCATION, text=core, extra=extra)
     if "foursquare.com" in body and len(body) <= _MAX_NAME_BODY * 2:
         m = P.VENUE_LINE_RE.fullmatch(body) or P.VENUE_LINES_RE.fullmatch(body)
         if m is not None:
             extra = {"url": m["url"], "venue": m["name"]}
             if m["address"]:
                 extra["address"] = m["address"]
-            return Body(is_event=False, kind=LOCATION, text=body, extra=extra)
+            return Body(kind=LOCATION, text=body, extra=extra)
     return None

@@ -34,6 +34,8 @@ from vault.records import (
     MEDIA,
     STICKER,
     VIDEO,
+    EventKind,
+    MessageKind,
 )
 
 # Invisible formatting marks WhatsApp puts around headers, names and notices: LRM, RLM, LRE, RLE,
@@ -139,7 +141,7 @@ _DELETED = (
 
 # Media left out of an export made "without media". Android: one phrase in angle brackets; iOS: one
 # phrase per media type (after U+200E).
-_MEDIA_OMITTED: dict[str, str] = {
+_MEDIA_OMITTED: dict[str, MessageKind] = {
     # Android (the type is not said)
     "<media omitted>": MEDIA,
     "<média vynechány>": MEDIA,
@@ -299,7 +301,7 @@ _CALLS = (
 CALL_RE = re.compile(r"(?:missed )?(?:group )?(?:voice|video) call(?:,.*)?", re.IGNORECASE | re.DOTALL)
 
 # What a placeholder body means: (message kind, what it says).
-PLACEHOLDERS: dict[str, tuple[str, str]] = {}
+PLACEHOLDERS: dict[str, tuple[MessageKind, str]] = {}
 for _p in (*_DELETED, *locales.DELETED):
     PLACEHOLDERS[phrase_key(_p)] = (DELETED, "deleted")
 for _p, _kind in _MEDIA_OMITTED.items():
@@ -442,7 +444,7 @@ _GROUP_RE = re.compile(
 )
 
 
-def notice_kind(text: str) -> str | None:
+def notice_kind(text: str) -> EventKind | None:
     """The EV_* kind of a notice's text when its words say it (None: a plain EV_SYSTEM)."""
     if _ENCRYPTION_RE.search(text):
         return EV_ENCRYPTION
@@ -457,7 +459,7 @@ def notice_kind(text: str) -> str | None:
     return None
 
 
-def is_group_notice(text: str, kind: str | None) -> bool:
+def is_group_notice(text: str, kind: EventKind | None) -> bool:
     """Whether a notice shows that the chat is a group (joins, leaves, subject, the word "group")."""
     return kind in (EV_JOIN, EV_LEAVE, EV_TITLE) or _GROUP_RE.search(text) is not None
 

@@ -119,3 +119,27 @@ def test_invalid_utf8_is_an_error_with_a_line(tmp_path):
     f.write_bytes(HEADER.encode() + b'{"type": "chat", "source": "s", "key": "k", "title": "\xff\xfe"}\n')
     with pytest.raises(ExportError, match="line 2"):
         parse(f, "jsonl")
+
+
+def test_kinds_outside_the_lists(tmp_path):
+    """An unknown message or event kind is a problem (the line is refused); an unknown chat or
+    attachment kind, a hint only, reads as `unknown` / `file` so that the message is kept."""
+    f = write(
+        tmp_path / "x.jsonl",
+        HEADER
+        + "\n".join(
+            [
+                '{"type": "chat", "source": "s", "key": "k", "title": "t", "kind": "private"}',
+                '{"type": "message", "chat": "k", "ts": "2020-01-01T00:00:00Z", "sender": "a", "text": "x",'
+                ' "kind": "image", "attachments": [{"name": "p.bin", "kind": "blob"}, {"name": "q.jpg"}]}',
+                '{"type": "event", "chat": "k", "ts": "2020-01-01T00:00:00Z", "text": "e", "kind": "text"}',
+                '{"type": "event", "chat": "k", "ts": "2020-01-01T00:00:00Z", "text": "c", "kind": "call"}',
+            ]
+        )
+        + "\n",
+    )
+    p = parse(f)
+    assert p.chats[0].kind == "unknown"
+    assert [(a.name, a.kind) for a in p.messages[0].attachments] == [("p.bin", "file"), ("q.jpg", "file")]
+    assert [e.kind for e in p.events] == ["call"]
+    assert [pr.line for pr in p.problems] == [4] and "unknown event kind" in p.problems[0].message

@@ -24,7 +24,9 @@ from vault.records import (
     Attachment,
     Chat,
     Event,
+    EventKind,
     Message,
+    MessageKind,
     Note,
     Problem,
     Reaction,
@@ -608,6 +610,7 @@ class Ingestor:
                 replaces = twin
                 self.report.merged += 1
         extra = dict(rec.extra)
+        kind: MessageKind | EventKind
         if isinstance(rec, Message):
             kind, from_me = rec.kind, rec.from_me
             reply_to, fwd = rec.reply_to, rec.forwarded_from

@@ -50,7 +50,7 @@ from importers.wechat.databases.opening import (
 )
 from importers.wechat.media import MediaFinder
 from vault.errors import ExportError
-from vault.records import AUDIO, DIRECT, GROUP, Attachment, Chat, Problem, Record
+from vault.records import AUDIO, DIRECT, GROUP, Attachment, Chat, MessageKind, Problem, Record
 
 # BytesExtra item types (LC044 msg.proto, chatlog bytesextra.proto).
 EXTRA_SENDER = 1
@@ -264,7 +264,7 @@ def _all_messages(
     finder: MediaFinder,
     voices: VoiceStore,
 ) -> Iterator[Record]:
-    def resolve(rel: str, kind: str) -> Attachment | None:
+    def resolve(rel: str, kind: MessageKind) -> Attachment | None:
         if rel.startswith(VOICE_REF):
             return voices.attachment(rel[len(VOICE_REF) :])
         return finder.attachment(rel, kind)
@@ -283,7 +283,7 @@ def _messages(
     conn: Any,
     contacts: Contacts,
     names: Names,
-    resolve: Callable[[str, str], Attachment | None],
+    resolve: Callable[[str, MessageKind], Attachment | None],
     chats: set[str],
     seen: set[int] | None,
 ) -> Iterator[Record]:

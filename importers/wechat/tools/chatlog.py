@@ -83,6 +83,7 @@ from vault.records import (
     Chat,
     Event,
     Message,
+    MessageKind,
     Problem,
     Record,
 )
@@ -98,7 +99,7 @@ APP_FORWARD = 19
 APP_RED_PACKET = 2001
 APP_RED_PACKET_COVER = 2003
 
-_PLAIN_KINDS = {
+_PLAIN_KINDS: dict[int, MessageKind] = {
     TYPE_TEXT: TEXT,
     TYPE_IMAGE: IMAGE,
     TYPE_VOICE: AUDIO,
@@ -107,10 +108,10 @@ _PLAIN_KINDS = {
     TYPE_STICKER: STICKER,
     TYPE_LOCATION: LOCATION,
 }
-_APP_KINDS = {APP_FILE: FILE, APP_GIF: GIF, APP_QUOTE: TEXT, APP_FORWARD: TEXT}
+_APP_KINDS: dict[int, MessageKind] = {APP_FILE: FILE, APP_GIF: GIF, APP_QUOTE: TEXT, APP_FORWARD: TEXT}
 
 # chatlog's plain-text renderings in the CSV (message.go PlainTextContent).
-_CSV_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+_CSV_PATTERNS: tuple[tuple[re.Pattern[str], MessageKind], ...] = (
     (re.compile(r"^!\[图片\]\(http://[^)]*\)$"), IMAGE),
     (re.compile(r"^!\[视频\]\(http://[^)]*\)$"), VIDEO),
     (re.compile(r"^\[语音\](?:\(http://[^)]*\))?$"), AUDIO),
@@ -320,7 +321,8 @@ def _csv_record(row: dict[str, str], line: int, path: Path, chats: _Chats) -> It
     if _CSV_RED_PACKET.match(stripped):
         yield Event(talker, ts, stripped, EV_SYSTEM, name, None, line, {**extra, "red_packet": True})
         return
-    kind, text = TEXT, content
+    kind: MessageKind = TEXT
+    text = content
     attachments: tuple[Attachment, ...] = ()
     for pattern, found in _CSV_PATTERNS:
         if pattern.match(stripped):

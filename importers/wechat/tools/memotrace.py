@@ -80,8 +80,10 @@ from vault.records import (
     VIDEO,
     Attachment,
     Chat,
+    ChatKind,
     Event,
     Message,
+    MessageKind,
     Problem,
     Record,
     title_key,
@@ -115,7 +117,7 @@ HTML_MARKERS = ('<p id="title">', 'id="chat-container"')
 _TXT_HEADER = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?: (.*))?$")
 
 # Placeholders of MemoTrace 1.x TXT (exporter_txt.py) and 2.x `to_text()` (wxManager message.py).
-_PLACEHOLDERS_1 = {
+_PLACEHOLDERS_1: dict[str, MessageKind] = {
     "[图片]": IMAGE,
     "[语音]": AUDIO,
     "[视频]": VIDEO,
@@ -123,7 +125,7 @@ _PLACEHOLDERS_1 = {
     "[文件]": FILE,
     "[音乐分享]": OTHER,
 }
-_PREFIXES_2: tuple[tuple[str, str], ...] = (
+_PREFIXES_2: tuple[tuple[str, MessageKind], ...] = (
     ("【图片】", IMAGE),
     ("【视频】", VIDEO),
     ("【表情包】", STICKER),
@@ -246,7 +248,7 @@ def parse_csv1(path: Path, options: ParseOptions) -> Iterator[Record]:
         yield build_record(raw, names, None, shown)
 
 
-def _split_2(kind: str, body: str) -> tuple[str, str, dict[str, Any], Attachment | None]:
+def _split_2(kind: MessageKind, body: str) -> tuple[MessageKind, str, dict[str, Any], Attachment | None]:
     """(kind, text, extra, attachment) of a MemoTrace 2 `to_text()` rendering."""
     extra: dict[str, Any] = {}
     if kind == FILE:
@@ -282,15 +284,15 @@ def parse_csv2(path: Path, options: ParseOptions) -> Iterator[Record]:
             yield Problem(str(path), line, "row without a readable time")
             continue
         body = row["内容"]
-        kind, is_event = kind_for_type_name(row["类型"], body)
+        kind, event = kind_for_type_name(row["类型"], body)
         sender = row["发送人"] or None
         svrid = row["消息ID"].strip() or None
         extra: dict[str, Any] = {"type_name": row["类型"]}
-        if is_event:
-            seconds = call_duration(body) if kind == EV_CALL else None
+        if event is not None:
+            seconds = call_duration(body) if event == EV_CALL else None
             if seconds is not None:
                 extra["duration_s"] = seconds
-            yield Event(key, ts, strip_markup(body), kind, sender, svrid, line, extra)
+            yield Event(key, ts, strip_markup(body), event, sender, svrid, line, extra)
             continue
         kind, text, more, attachment = _split_2(kind, body)
         extra.update(more)
@@ -361,7 +363,7 @@ def _unescape_name(name: str) -> str:
     return html.unescape(_js_unescape(name))
 
 
-def _txt_body_1(body: str) -> tuple[str, str, dict[str, Any]]:
+def _txt_body_1(body: str) -> tuple[MessageKind, str, dict[str, Any]]:
     if body in _PLACEHOLDERS_1:
         return _PLACEHOLDERS_1[body], "", {}
     if body.startswith("[链接]:"):
@@ -425,7 +427,7 @@ _EMOJI_IMG = re.compile(r'<img src="[^"]*" id="([^"]*)" class="emoji_img">')
 # Message types of the page's literals: WeChat's codes, except 0 for system lines, which the
 # exporter writes for type 10000 (exporter_html.py `system_msg`). Stickers are written as type 3.
 HTML_SYSTEM = 0
-_HTML_MEDIA_KINDS = {TYPE_IMAGE: IMAGE, TYPE_VOICE: AUDIO, TYPE_VIDEO: VIDEO}
+_HTML_MEDIA_KINDS: dict[int, MessageKind] = {TYPE_IMAGE: IMAGE, TYPE_VOICE: AUDIO, TYPE_VIDEO: VIDEO}
 _TITLE = re.compile(r"<title>(.*?)</title>", re.S)
 _HTML_READ = 64 * 1024
 
@@ -535,6 +537,7 @@ def _html_message(obj: dict[str, Any], key: str, line: int, finder: MediaFinder)
     sender = html.unescape(str(obj.get("displayname") or "")) or None
     extra: dict[str, Any] = {}
     attachment: Attachment | None = None
+    kind: MessageKind
     if type_ == HTML_SYSTEM:
         text = strip_markup(text)
         if not is_recall(text):
@@ -614,8 +617,8 @@ def parse_html(path: Path, options: ParseOptions) -> Iterator[Record]:
             continue
         if not announced:
             announced = True
-            kind = GROUP if obj.get("is_chatroom") == 1 else DIRECT
-            yield Chat(SOURCE, key, title, kind, ())
+            chat_kind: ChatKind = GROUP if obj.get("is_chatroom") == 1 else DIRECT
+            yield Chat(SOURCE, key, title, chat_kind, ())
         yield record
     if not announced and key:
         yield Chat(SOURCE, key, title, UNKNOWN, ())

@@ -179,7 +179,7 @@ def row_record(row: Mapping[str, Any], line: int, ctx: _Context) -> Iterator[Rec
     text = str(row.get("msg") or "")
     src = str(row.get("src") or "")
     type_name = str(row.get("type_name") or "")
-    kind, is_event = kind_for_type_name(type_name, text)
+    kind, event = kind_for_type_name(type_name, text)
     from_me = _flag(row.get("is_sender"))
     talker = str(row.get("talker") or "").strip()
     svrid = str(row.get("MsgSvrID") or "").strip()
@@ -191,11 +191,11 @@ def row_record(row: Mapping[str, Any], line: int, ctx: _Context) -> Iterator[Rec
         # The contact in a one-to-one chat; the member in a group (`talker`).
         sender_id = talker if is_group(room) and talker else room
         sender = ctx.name(sender_id)
-    if is_event:
-        seconds = call_duration(text) if kind == EV_CALL else None
+    if event is not None:
+        seconds = call_duration(text) if event == EV_CALL else None
         if seconds is not None:
             extra["duration_s"] = seconds
-        yield Event(room, ts, strip_markup(text), kind, sender, svrid or None, line, extra)
+        yield Event(room, ts, strip_markup(text), event, sender, svrid or None, line, extra)
         return
     if kind == DELETED:
         text = strip_markup(text)

@@ -19,7 +19,7 @@ from typing import IO, Any
 from importers.base import SNIFF_BYTES, ParseOptions, Parser, guard_json, loads_json, read_head
 from importers.wechat.common import ME, display_name, event_kind, is_recall, strip_markup
 from vault.errors import ExportError
-from vault.records import DELETED, Attachment, Event, Message, Record
+from vault.records import DELETED, Attachment, Event, Message, MessageKind, Record
 
 UTF8 = "utf-8-sig"
 GB18030 = "gb18030"
@@ -274,7 +274,7 @@ def forward_text(title: str, items: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def safe_media(finder: Any, rel: str, kind: str) -> Attachment:
+def safe_media(finder: Any, rel: str, kind: MessageKind) -> Attachment:
     """The attachment a tool's relative media path names: readable when it is inside the export
     folder, else named without bytes (`MediaFinder` refuses `..` and absolute paths)."""
     found = finder.attachment(rel, kind) if _looks_relative(rel) else None

@@ -73,6 +73,7 @@ from vault.records import (
     Chat,
     Event,
     Message,
+    MessageKind,
     Note,
     Problem,
     Record,
@@ -88,7 +89,7 @@ _QUOTE_SEPARATOR = "\n- - - - - - - - - - - - - - -\n"
 _QUOTE = re.compile(r"^「(?P<name>[^：]*)：(?P<quoted>.*)」$", re.S)
 
 # Placeholders of res/zh-Hans.txt and their English keys.
-_PLACEHOLDER_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
+_PLACEHOLDER_KINDS: tuple[tuple[re.Pattern[str], MessageKind], ...] = (
     (re.compile(r"^\[(图片|Photo)\]$"), IMAGE),
     (re.compile(r"^\[(视频|Video)\]$"), VIDEO),
     (re.compile(r"^（视频丢失）$|^\(Video Missed\)$"), VIDEO),
@@ -107,7 +108,7 @@ _AUDIO_LENGTH = re.compile(r"^\[(?:语音|Audio) ([^\]]*)\]$")
 _BARE = frozenset({IMAGE, VIDEO, STICKER, AUDIO})
 
 # msgtype values (WeChat type codes) → kinds, for the HTML.
-_HTML_TYPE_KINDS = {
+_HTML_TYPE_KINDS: dict[int, MessageKind] = {
     TYPE_TEXT: TEXT,
     TYPE_IMAGE: IMAGE,
     TYPE_VOICE: AUDIO,
@@ -129,7 +130,7 @@ def _title(text: str) -> str | None:
     return None
 
 
-def body_meaning(body: str) -> tuple[str, str, dict[str, Any], Attachment | None]:
+def body_meaning(body: str) -> tuple[MessageKind, str, dict[str, Any], Attachment | None]:
     """(kind, text, extra, attachment) of a message as WechatExporter printed it."""
     extra: dict[str, Any] = {}
     if body.startswith("「") and _QUOTE_SEPARATOR in body:

@@ -69,8 +69,10 @@ from vault.records import (
     VIDEO,
     Attachment,
     Chat,
+    ChatKind,
     Event,
     Message,
+    MessageKind,
     Problem,
     Record,
 )
@@ -81,7 +83,7 @@ MAX_EPOCH = 4_102_444_800
 SESSION_TYPES = frozenset({"群聊", "私聊"})
 
 # Type names the tools write (WeFlow/EchoTrace getMessageTypeName, CipherTalk getMessageTypeName).
-_KIND_NAMES: dict[str, str] = {
+_KIND_NAMES: dict[str, MessageKind] = {
     "文本消息": TEXT,
     "图片消息": IMAGE,
     "语音消息": AUDIO,
@@ -135,7 +137,7 @@ _LOCAL_TYPE_NAMES: dict[tuple[int, int | None], str] = {
 # The words of a pat notice ("A 拍了拍 B").
 PAT_WORD = "拍了拍"
 
-MEDIA_KINDS = frozenset({IMAGE, AUDIO, VIDEO, FILE, GIF})
+MEDIA_KINDS: frozenset[MessageKind] = frozenset({IMAGE, AUDIO, VIDEO, FILE, GIF})
 
 # "[图片]", "[语音消息]", "[动画表情]": what the tools print in place of media.
 _PLACEHOLDER = re.compile(r"^\[[^\[\]\n]{1,16}\]$")
@@ -146,7 +148,7 @@ _MEDIA_PATH = re.compile(r"^[^\n\[\]]{1,512}\.[A-Za-z0-9]{1,8}$")
 _QUOTE = re.compile(r"^(?P<reply>.*?)\[引用 (?P<label>.*)\]$", re.S)
 
 
-def _session_kind(session: Mapping[str, Any]) -> str:
+def _session_kind(session: Mapping[str, Any]) -> ChatKind:
     if session.get("type") == "群聊" or is_group(_str(session.get("wxid"))):
         return GROUP
     return DIRECT
@@ -191,7 +193,7 @@ class ToolContext:
 
     path: Path
     key: str
-    kind: str
+    kind: ChatKind
     finder: MediaFinder
     owner_id: str | None = None
     owner_name: str | None = None
@@ -448,7 +450,7 @@ def _quote(text: str, item: Mapping[str, Any], extra: dict[str, Any]) -> str:
     return text
 
 
-def _media(text: str, kind: str, ctx: ToolContext, extra: dict[str, Any]) -> tuple[str, tuple[Attachment, ...]]:
+def _media(text: str, kind: MessageKind, ctx: ToolContext, extra: dict[str, Any]) -> tuple[str, tuple[Attachment, ...]]:
     """(text, attachments) of a media message: a placeholder is dropped, a path is resolved."""
     if not text or _PLACEHOLDER.match(text):
         return "", ()
