@@ -57,12 +57,19 @@ def _name_ids(v: Store, value: str, people: bool) -> list[int]:
     return ids
 
 
+def _source_chats(v: Store, source: str) -> list[int]:
+    return [int(r[0]) for r in v.conn.execute("SELECT id FROM chats WHERE source = ? ORDER BY id", (source,))]
+
+
 def compile_query(v: Store, query: str) -> Compiled:
     from vault.timeutil import local_zone
 
-    return Compiler(lambda s: _name_ids(v, s, True), lambda s: _name_ids(v, s, False), local_zone()).compile(
-        parse(query)
-    )
+    return Compiler(
+        lambda s: _name_ids(v, s, True),
+        lambda s: _name_ids(v, s, False),
+        local_zone(),
+        lambda s: _source_chats(v, s),
+    ).compile(parse(query))
 
 
 def _as_sql_int(n: int) -> int:
@@ -97,7 +104,17 @@ def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | Non
             params.append(cq.hi)
         return out
 
-    if cq.match is None:
+    if cq.match is None and cq.driver is not None:
+        # Several chats or senders: one walk of the (column, id) index per id, merged by SQLite
+        # (MERGE (UNION ALL)): each walk is in id order, so the merge stops after `limit` rows.
+        col, ids = cq.driver
+        arms = []
+        for one in ids:
+            params.append(one)
+            arms.append(f"SELECT m.id FROM messages m WHERE {col} = ?{id_range('m.id')}{filters}")
+            params.extend(cq.params)
+        sql = " UNION ALL ".join(arms) + (" ORDER BY 1 ASC" if sort == "oldest" else " ORDER BY 1 DESC")
+    elif cq.match is None:
         params_range = id_range("m.id")
         order = "m.id ASC" if sort == "oldest" else "m.id DESC"
         sql = f"SELECT m.id FROM messages m WHERE 1{params_range}{filters} ORDER BY {order}"
@@ -120,7 +137,8 @@ def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | Non
             "SELECT m.id FROM fts f CROSS JOIN messages m ON m.id = f.rowid WHERE f.fts MATCH ?"
             f"{id_range('f.rowid')}{filters} ORDER BY {order}"
         )
-    params.extend(cq.params)
+    if cq.driver is None:
+        params.extend(cq.params)
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params.extend([_as_sql_int(limit), _as_sql_int(offset)])
