@@ -22,6 +22,12 @@ SORTS = ("newest", "oldest", "relevance")
 # match, and a common word in a big vault matches tens of thousands of messages (measured 0.75 s
 # for 26k). Documented in docs/search.md.
 RELEVANCE_WINDOW = 5_000
+# Words with filters: when the filters alone match at most this many messages (counted on their
+# index, stopping there), those ids are gathered first and the word's matches are checked against
+# them, without reading a message row; otherwise each word match is checked against the filters
+# (they match at least 1 in 200 of a million messages then, so the walk stops soon). Measured at 1M
+# in docs/performance.md.
+FILTER_FIRST_CAP = 5_000
 
 MESSAGE_COLUMNS = "m.id, m.chat_id, c.title, c.source, p.name, m.ts_ms, m.text, m.kind, m.is_event, m.from_me"
 MESSAGE_JOINS = "JOIN chats c ON c.id = m.chat_id LEFT JOIN people p ON p.id = m.sender_id"
@@ -77,20 +83,38 @@ def _as_sql_int(n: int) -> int:
     return max(0, min(int(n), 2**63 - 1))
 
 
+def _few(v: Store, filters_sql: str, params: list[object]) -> bool:
+    """Whether the filters alone match at most FILTER_FIRST_CAP messages (counted up to it)."""
+    row = v.conn.execute(f"SELECT count(*) FROM ({filters_sql} LIMIT {FILTER_FIRST_CAP + 1})", params).fetchone()
+    return int(row[0]) <= FILTER_FIRST_CAP
+
+
 def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | None = 20, offset: int = 0) -> list[int]:
     """Ids of the messages matching `query`, in the requested order.
 
     With words, FTS5 drives: it walks its rowids (= time order) with the date range pushed into
-    it, and each candidate is checked against the filters. Without words, the messages table
-    (or one of its indexes) is walked the same way.
+    it, and each candidate is checked against the filters. Without words, an index of the messages
+    walks the same way: a has: filter's partial index, a chat's or sender's (chat_id, id) or
+    (sender_id, id) index (several merged), else the table itself.
     """
+    plan = search_sql(v, query, sort=sort, limit=limit, offset=offset)
+    if plan is None:
+        return []
+    sql, params = plan
+    return [int(r[0]) for r in v.conn.execute(sql, params)]
+
+
+def search_sql(
+    v: Store, query: str, *, sort: str = "newest", limit: int | None = 20, offset: int = 0
+) -> tuple[str, list[object]] | None:
+    """The SQL (and its parameters) that `matching_ids` runs; None when nothing can match."""
     if sort not in SORTS:
         from vault.errors import UsageError
 
         raise UsageError(f"--sort takes one of {', '.join(SORTS)}")
     cq = compile_query(v, query)
-    if cq.empty and not cq.where and cq.lo is None and cq.hi is None:
-        return []
+    if cq.empty and not cq.where and cq.lo is None and cq.hi is None and cq.driver is None:
+        return None
     filters = "".join(f" AND {cond}" for cond in cq.where)
     params: list[object] = []
 
@@ -130,7 +154,19 @@ def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | Non
             f"SELECT m.id FROM ({window}) w CROSS JOIN messages m ON m.id = w.id"
             f" WHERE 1{filters} ORDER BY w.r, m.id DESC"
         )
+    elif cq.indexed and _few(v, f"SELECT 1 FROM messages m WHERE 1{id_range('m.id')}{filters}", params + cq.params):
+        # Few messages pass the filters: they are gathered from their index, and the word's matches
+        # (walked in rowid order) are checked against that set, no message row read.
+        params.clear()
+        params.append(cq.match)
+        order = "f.rowid ASC" if sort == "oldest" else "f.rowid DESC"
+        rng = id_range("f.rowid")
+        sql = (
+            f"SELECT f.rowid FROM fts f WHERE f.fts MATCH ?{rng}"
+            f" AND +f.rowid IN (SELECT m.id FROM messages m WHERE 1{id_range('m.id')}{filters}) ORDER BY {order}"
+        )
     else:
+        params.clear()
         params.append(cq.match)
         order = "f.rowid ASC" if sort == "oldest" else "f.rowid DESC"
         sql = (
@@ -142,7 +178,7 @@ def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | Non
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params.extend([_as_sql_int(limit), _as_sql_int(offset)])
-    return [int(r[0]) for r in v.conn.execute(sql, params)]
+    return sql, params
 
 
 #: How far `count_matches` counts: beyond it, front ends say "more than COUNT_CAP".

@@ -48,7 +48,6 @@ def has_kind_sql(kind: str) -> str:
     return f"(m.kind = '{kind}' OR m.flags & {FLAG_KINDS[kind]})"
 
 
-
 # -- the syntax tree ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Text:
@@ -298,6 +297,10 @@ class Compiled:
     # Without words: a top-level from:/in:/source: naming several senders or chats, as (column, ids),
     # not in `where`: the search merges one newest-first walk of the column's index per id.
     driver: tuple[str, list[int]] | None = None
+    # Every condition in `where` is a top-level filter, one of them with an index (has:, in:, from:
+    # NAME, source:): the search may count the filters' matches and, when few, check the words
+    # against them rather than each word match against the filters.
+    indexed: bool = False
 
 
 def _is_text(node: Node) -> bool:
@@ -368,8 +371,14 @@ class Compiler:
                 rest = conj
         else:
             rest = conj
-        # A has: filter's partial index is the better walk when there is one; else several ids merge.
-        may_drive = out.match is None and not any(isinstance(n, Filter) and n.key == "has" for n in rest)
+        # Several ids as an IN list would make SQLite sort every match (it can walk one (chat_id, id)
+        # range in order, not several at once): without words, they are merged walk by walk.
+        may_drive = out.match is None
+        out.indexed = all(isinstance(n, Filter) for n in rest) and any(
+            isinstance(n, Filter)
+            and (n.key in ("has", "in", "source") or (n.key == "from" and n.value.casefold() != "me"))
+            for n in rest
+        )
         for n in rest:
             if isinstance(n, Filter) and self._bound(n, out):
                 continue
