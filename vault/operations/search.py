@@ -83,10 +83,10 @@ def _as_sql_int(n: int) -> int:
     return max(0, min(int(n), 2**63 - 1))
 
 
-def _few(v: Store, filters_sql: str, params: list[object]) -> bool:
-    """Whether the filters alone match at most FILTER_FIRST_CAP messages (counted up to it)."""
+def _count(v: Store, filters_sql: str, params: list[object]) -> int:
+    """How many messages the filters alone match, counted up to FILTER_FIRST_CAP + 1."""
     row = v.conn.execute(f"SELECT count(*) FROM ({filters_sql} LIMIT {FILTER_FIRST_CAP + 1})", params).fetchone()
-    return int(row[0]) <= FILTER_FIRST_CAP
+    return int(row[0])
 
 
 def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | None = 20, offset: int = 0) -> list[int]:
@@ -154,9 +154,15 @@ def search_sql(
             f"SELECT m.id FROM ({window}) w CROSS JOIN messages m ON m.id = w.id"
             f" WHERE 1{filters} ORDER BY w.r, m.id DESC"
         )
-    elif cq.indexed and _few(v, f"SELECT 1 FROM messages m WHERE 1{id_range('m.id')}{filters}", params + cq.params):
+    elif (
+        cq.indexed
+        and (few := _count(v, f"SELECT 1 FROM messages m WHERE 1{id_range('m.id')}{filters}", params + cq.params))
+        <= FILTER_FIRST_CAP
+    ):
         # Few messages pass the filters: they are gathered from their index, and the word's matches
         # (walked in rowid order) are checked against that set, no message row read.
+        if few == 0:
+            return None  # none at all: no word match needs looking at
         params.clear()
         params.append(cq.match)
         order = "f.rowid ASC" if sort == "oldest" else "f.rowid DESC"
