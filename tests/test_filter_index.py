@@ -235,3 +235,17 @@ def test_words_with_few_filtered_messages_check_the_words_against_them(fvault, q
     assert not any("TEMP B-TREE" in s for s in steps), steps
     assert not any(s.startswith("SCAN f VIRTUAL TABLE INDEX") and ":=" in s for s in steps), steps
     assert fvault.search(query, limit=50)
+
+
+def test_rotation_keeps_flags_triggers_and_indexes(fvault):
+    """rotate-key copies the database table by table (sqlcipher_export): the copy keeps the flags,
+    the triggers that keep them and the partial indexes."""
+    names = "SELECT name FROM sqlite_schema WHERE name LIKE 'messages_has_%' OR name LIKE 'attachments_flags_%'"
+    before = sorted(r[0] for r in fvault.conn.execute(names))
+    fvault.rotate_key(PASSPHRASE)
+    assert sorted(r[0] for r in fvault.conn.execute(names)) == before and len(before) == 9
+    _flags_exact(fvault)
+    assert [h["text"] for h in fvault.search("has:video", limit=5)] == ["two files"]
+    mid = int(fvault.search("happy", limit=1)[0]["id"])
+    fvault.conn.execute("INSERT INTO attachments(message_id, name, kind) VALUES (?, 'x.jpg', 'image')", (mid,))
+    _flags_exact(fvault)
