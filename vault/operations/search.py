@@ -22,6 +22,12 @@ SORTS = ("newest", "oldest", "relevance")
 # match, and a common word in a big vault matches tens of thousands of messages (measured 0.75 s
 # for 26k). Documented in docs/search.md.
 RELEVANCE_WINDOW = 5_000
+# Words with filters: when the filters alone match at most this many messages (counted on their
+# index, stopping there), those ids are gathered first and the word's matches are checked against
+# them, without reading a message row; otherwise each word match is checked against the filters
+# (they match at least 1 in 200 of a million messages then, so the walk stops soon). Measured at 1M
+# in docs/performance.md.
+FILTER_FIRST_CAP = 5_000
 
 MESSAGE_COLUMNS = "m.id, m.chat_id, c.title, c.source, p.name, m.ts_ms, m.text, m.kind, m.is_event, m.from_me"
 MESSAGE_JOINS = "JOIN chats c ON c.id = m.chat_id LEFT JOIN people p ON p.id = m.sender_id"
@@ -57,12 +63,19 @@ def _name_ids(v: Store, value: str, people: bool) -> list[int]:
     return ids
 
 
+def _source_chats(v: Store, source: str) -> list[int]:
+    return [int(r[0]) for r in v.conn.execute("SELECT id FROM chats WHERE source = ? ORDER BY id", (source,))]
+
+
 def compile_query(v: Store, query: str) -> Compiled:
     from vault.timeutil import local_zone
 
-    return Compiler(lambda s: _name_ids(v, s, True), lambda s: _name_ids(v, s, False), local_zone()).compile(
-        parse(query)
-    )
+    return Compiler(
+        lambda s: _name_ids(v, s, True),
+        lambda s: _name_ids(v, s, False),
+        local_zone(),
+        lambda s: _source_chats(v, s),
+    ).compile(parse(query))
 
 
 def _as_sql_int(n: int) -> int:
@@ -70,20 +83,38 @@ def _as_sql_int(n: int) -> int:
     return max(0, min(int(n), 2**63 - 1))
 
 
+def _count(v: Store, filters_sql: str, params: list[object]) -> int:
+    """How many messages the filters alone match, counted up to FILTER_FIRST_CAP + 1."""
+    row = v.conn.execute(f"SELECT count(*) FROM ({filters_sql} LIMIT {FILTER_FIRST_CAP + 1})", params).fetchone()
+    return int(row[0])
+
+
 def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | None = 20, offset: int = 0) -> list[int]:
     """Ids of the messages matching `query`, in the requested order.
 
     With words, FTS5 drives: it walks its rowids (= time order) with the date range pushed into
-    it, and each candidate is checked against the filters. Without words, the messages table
-    (or one of its indexes) is walked the same way.
+    it, and each candidate is checked against the filters. Without words, an index of the messages
+    walks the same way: a has: filter's partial index, a chat's or sender's (chat_id, id) or
+    (sender_id, id) index (several merged), else the table itself.
     """
+    plan = search_sql(v, query, sort=sort, limit=limit, offset=offset)
+    if plan is None:
+        return []
+    sql, params = plan
+    return [int(r[0]) for r in v.conn.execute(sql, params)]
+
+
+def search_sql(
+    v: Store, query: str, *, sort: str = "newest", limit: int | None = 20, offset: int = 0
+) -> tuple[str, list[object]] | None:
+    """The SQL (and its parameters) that `matching_ids` runs; None when nothing can match."""
     if sort not in SORTS:
         from vault.errors import UsageError
 
         raise UsageError(f"--sort takes one of {', '.join(SORTS)}")
     cq = compile_query(v, query)
-    if cq.empty and not cq.where and cq.lo is None and cq.hi is None:
-        return []
+    if cq.empty and not cq.where and cq.lo is None and cq.hi is None and cq.driver is None:
+        return None
     filters = "".join(f" AND {cond}" for cond in cq.where)
     params: list[object] = []
 
@@ -97,7 +128,17 @@ def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | Non
             params.append(cq.hi)
         return out
 
-    if cq.match is None:
+    if cq.match is None and cq.driver is not None:
+        # Several chats or senders: one walk of the (column, id) index per id, merged by SQLite
+        # (MERGE (UNION ALL)): each walk is in id order, so the merge stops after `limit` rows.
+        col, ids = cq.driver
+        arms = []
+        for one in ids:
+            params.append(one)
+            arms.append(f"SELECT m.id FROM messages m WHERE {col} = ?{id_range('m.id')}{filters}")
+            params.extend(cq.params)
+        sql = " UNION ALL ".join(arms) + (" ORDER BY 1 ASC" if sort == "oldest" else " ORDER BY 1 DESC")
+    elif cq.match is None:
         params_range = id_range("m.id")
         order = "m.id ASC" if sort == "oldest" else "m.id DESC"
         sql = f"SELECT m.id FROM messages m WHERE 1{params_range}{filters} ORDER BY {order}"
@@ -113,18 +154,37 @@ def matching_ids(v: Store, query: str, *, sort: str = "newest", limit: int | Non
             f"SELECT m.id FROM ({window}) w CROSS JOIN messages m ON m.id = w.id"
             f" WHERE 1{filters} ORDER BY w.r, m.id DESC"
         )
+    elif (
+        cq.indexed
+        and (few := _count(v, f"SELECT 1 FROM messages m WHERE 1{id_range('m.id')}{filters}", params + cq.params))
+        <= FILTER_FIRST_CAP
+    ):
+        # Few messages pass the filters: they are gathered from their index, and the word's matches
+        # (walked in rowid order) are checked against that set, no message row read.
+        if few == 0:
+            return None  # none at all: no word match needs looking at
+        params.clear()
+        params.append(cq.match)
+        order = "f.rowid ASC" if sort == "oldest" else "f.rowid DESC"
+        rng = id_range("f.rowid")
+        sql = (
+            f"SELECT f.rowid FROM fts f WHERE f.fts MATCH ?{rng}"
+            f" AND +f.rowid IN (SELECT m.id FROM messages m WHERE 1{id_range('m.id')}{filters}) ORDER BY {order}"
+        )
     else:
+        params.clear()
         params.append(cq.match)
         order = "f.rowid ASC" if sort == "oldest" else "f.rowid DESC"
         sql = (
             "SELECT m.id FROM fts f CROSS JOIN messages m ON m.id = f.rowid WHERE f.fts MATCH ?"
             f"{id_range('f.rowid')}{filters} ORDER BY {order}"
         )
-    params.extend(cq.params)
+    if cq.driver is None:
+        params.extend(cq.params)
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params.extend([_as_sql_int(limit), _as_sql_int(offset)])
-    return [int(r[0]) for r in v.conn.execute(sql, params)]
+    return sql, params
 
 
 #: How far `count_matches` counts: beyond it, front ends say "more than COUNT_CAP".

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from vault.store.db import Connection
 from vault.timeutil import now_iso
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The FTS tokenizer sees text that vault/text/normalize.py has already folded and split; these
 # categories keep emoji and symbols as tokens (formats/cjk-search.md section 5).
@@ -182,7 +182,46 @@ _V2: list[str | Callable[[Connection], None]] = [
     _v2_events_share_ids,
 ]
 
-MIGRATIONS: dict[int, list[str | Callable[[Connection], None]]] = {1: list(_V1), 2: _V2}
+# -- version 3: filters answered from indexes ------------------------------------------------------
+#: Bits of `messages.flags`: "has an attachment", "has an attachment of this kind". Kept exact by the
+#: triggers below from the `attachments` table, whichever code inserts, moves or deletes one.
+FLAG_ATTACHMENT = 1
+FLAG_KINDS = {"image": 2, "video": 4, "audio": 8, "file": 16}
+# The flags of message `{mid}` recomputed from its attachments (0 when it has none).
+_FLAGS_OF = (
+    "coalesce((SELECT 1"
+    + "".join(f" | (max(a.kind = '{k}') * {bit})" for k, bit in FLAG_KINDS.items())
+    + " FROM attachments a WHERE a.message_id = {mid} HAVING count(*) > 0), 0)"
+)
+#: The WHERE of each has: filter's partial index. vault/text/query.py writes the same conditions
+#: (with `m.`), character for character, so that SQLite's planner can walk the index newest-first;
+#: tests/test_filter_index.py holds the two together.
+HAS_LINK_SQL = "(text LIKE '%://%' OR text LIKE '%www.%')"
+HAS_ATTACHMENT_SQL = f"(flags & {FLAG_ATTACHMENT})"
+
+
+def has_kind_sql(kind: str) -> str:
+    return f"(kind = '{kind}' OR flags & {FLAG_KINDS[kind]})"
+
+
+_V3: list[str | Callable[[Connection], None]] = [
+    """ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0""",
+    "UPDATE messages SET flags = "
+    + _FLAGS_OF.format(mid="messages.id")
+    + " WHERE id IN (SELECT message_id FROM attachments)",
+    "CREATE TRIGGER attachments_flags_insert AFTER INSERT ON attachments BEGIN"
+    f" UPDATE messages SET flags = {_FLAGS_OF.format(mid='NEW.message_id')} WHERE id = NEW.message_id; END",
+    "CREATE TRIGGER attachments_flags_delete AFTER DELETE ON attachments BEGIN"
+    f" UPDATE messages SET flags = {_FLAGS_OF.format(mid='OLD.message_id')} WHERE id = OLD.message_id; END",
+    "CREATE TRIGGER attachments_flags_update AFTER UPDATE OF message_id, kind ON attachments BEGIN"
+    f" UPDATE messages SET flags = {_FLAGS_OF.format(mid='OLD.message_id')} WHERE id = OLD.message_id;"
+    f" UPDATE messages SET flags = {_FLAGS_OF.format(mid='NEW.message_id')} WHERE id = NEW.message_id; END",
+    f"CREATE INDEX messages_has_attachment ON messages (id) WHERE {HAS_ATTACHMENT_SQL}",
+    f"CREATE INDEX messages_has_link ON messages (id) WHERE {HAS_LINK_SQL}",
+    *(f"CREATE INDEX messages_has_{k} ON messages (id) WHERE {has_kind_sql(k)}" for k in FLAG_KINDS),
+]
+
+MIGRATIONS: dict[int, list[str | Callable[[Connection], None]]] = {1: list(_V1), 2: _V2, 3: _V3}
 
 
 def current_version(conn: Connection) -> int:

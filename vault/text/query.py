@@ -27,9 +27,25 @@ FILTER_KEYS = ("from", "in", "source", "after", "before", "on", "has")
 #: nested parentheses is still a query; the parser and compiler recurse once per level, and FTS5's own
 #: parser overflows its stack at about 32 levels of "a OR (").
 MAX_GROUP_DEPTH = 16
+#: At most this many senders or chats are merged walk by walk (SQLite allows 500 arms of a UNION);
+#: more are one IN list, checked on each row of a newest-first walk of the messages.
+MAX_DRIVER_IDS = 64
 # Message ids are SQLite integers (ts_ms * SEQ_SPAN + n); a date beyond them clamps to the ends.
 _ID_MIN, _ID_MAX = -(2**63), 2**63 - 1
 HAS_VALUES = ("attachment", "image", "link", "video", "audio", "file")
+# The has: conditions. Each is, character for character, the WHERE of a partial index on
+# messages(id) (vault/store/schema.py, version 3, without the `m.`; tests/test_filter_index.py holds
+# the two together), so that a query with only filters walks that index newest-first and stops.
+# `messages.flags` bits say which attachments a message has (kept exact by triggers there).
+FLAG_ATTACHMENT = 1
+FLAG_KINDS = {"image": 2, "video": 4, "audio": 8, "file": 16}
+HAS_LINK_SQL = "(m.text LIKE '%://%' OR m.text LIKE '%www.%')"
+HAS_ATTACHMENT_SQL = f"(m.flags & {FLAG_ATTACHMENT})"
+
+
+def has_kind_sql(kind: str) -> str:
+    """has:image|video|audio|file: the message is of that kind or has an attachment of that kind."""
+    return f"(m.kind = '{kind}' OR m.flags & {FLAG_KINDS[kind]})"
 
 
 # -- the syntax tree ----------------------------------------------------------------------------
@@ -278,6 +294,13 @@ class Compiled:
     empty: bool = False  # the query had nothing to search for
     lo: int | None = None  # id range from top-level dates (ids are time-ordered): lo <= id < hi
     hi: int | None = None
+    # Without words: a top-level from:/in:/source: naming several senders or chats, as (column, ids),
+    # not in `where`: the search merges one newest-first walk of the column's index per id.
+    driver: tuple[str, list[int]] | None = None
+    # Every condition in `where` is a top-level filter, one of them with an index (has:, in:, from:
+    # NAME, source:): the search may count the filters' matches and, when few, check the words
+    # against them rather than each word match against the filters.
+    indexed: bool = False
 
 
 def _is_text(node: Node) -> bool:
@@ -322,9 +345,12 @@ def _positive_texts(node: Node, out: list[Text]) -> None:
 class Compiler:
     """Turns a tree into SQL over `messages m`; name lookups go through `resolve`."""
 
-    def __init__(self, resolve_people: object, resolve_chats: object, tz: ZoneInfo) -> None:
+    def __init__(
+        self, resolve_people: object, resolve_chats: object, tz: ZoneInfo, resolve_source: object = None
+    ) -> None:
         self.people = resolve_people  # callable(value) -> list[int]
         self.chats = resolve_chats  # callable(value) -> list[int]
+        self.sources = resolve_source  # callable(source) -> list[int] (chat ids); None: a subquery
         self.tz = tz
 
     def compile(self, node: Node | None) -> Compiled:
@@ -345,9 +371,22 @@ class Compiler:
                 rest = conj
         else:
             rest = conj
+        # Several ids as an IN list would make SQLite sort every match (it can walk one (chat_id, id)
+        # range in order, not several at once): without words, they are merged walk by walk.
+        may_drive = out.match is None
+        out.indexed = all(isinstance(n, Filter) for n in rest) and any(
+            isinstance(n, Filter)
+            and (n.key in ("has", "in", "source") or (n.key == "from" and n.value.casefold() != "me"))
+            for n in rest
+        )
         for n in rest:
             if isinstance(n, Filter) and self._bound(n, out):
                 continue
+            if may_drive and out.driver is None and isinstance(n, Filter):
+                ids = self._ids(n)
+                if ids is not None and 1 < len(ids[1]) <= MAX_DRIVER_IDS:
+                    out.driver = ids
+                    continue
             sql, params = self.cond(n)
             out.where.append(sql)
             out.params.extend(params)
@@ -383,18 +422,25 @@ class Compiler:
         assert isinstance(node, Filter)
         return self.filter(node)
 
+    def _ids(self, f: Filter) -> tuple[str, list[int]] | None:
+        """The indexed column and ids a from:NAME, in:CHAT or source:APP stands for; None otherwise."""
+        key, value = f.key, f.value
+        if key == "from" and value.casefold() != "me":
+            return "m.sender_id", list(dict.fromkeys(self.people(value)))  # type: ignore[operator]
+        if key == "in":
+            return "m.chat_id", list(dict.fromkeys(self.chats(value)))  # type: ignore[operator]
+        if key == "source" and self.sources is not None:
+            return "m.chat_id", list(dict.fromkeys(self.sources(value.casefold())))  # type: ignore[operator]
+        return None
+
     def filter(self, f: Filter) -> tuple[str, list[object]]:
         key, value = f.key, f.value
-        if key == "from":
-            if value.casefold() == "me":
-                return "(m.from_me = 1)", []
-            ids = self.people(value)  # type: ignore[operator]
-            return _in_list("m.sender_id", ids)
-        if key == "in":
-            ids = self.chats(value)  # type: ignore[operator]
-            return _in_list("m.chat_id", ids)
-        if key == "source":
+        if key == "from" and value.casefold() == "me":
+            return "(m.from_me = 1)", []
+        if key == "source" and self.sources is None:
             return "m.chat_id IN (SELECT id FROM chats WHERE source = ?)", [value.casefold()]
+        if (ids := self._ids(f)) is not None:
+            return _in_list(*ids)
         if key in ("after", "before", "on"):
             span = date_ids(value, self.tz)
             if span is None:
@@ -408,14 +454,11 @@ class Compiler:
         if key == "has":
             v = value.casefold()
             if v == "link":
-                return "(m.text LIKE '%://%' OR m.text LIKE '%www.%')", []
-            if v in ("image", "video", "audio", "file"):
-                return (
-                    "(m.kind = ? OR EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = m.id AND a.kind = ?))",
-                    [v, v],
-                )
+                return HAS_LINK_SQL, []
+            if v in FLAG_KINDS:
+                return has_kind_sql(v), []
             if v in ("attachment", "attachments", "media"):
-                return "EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = m.id)", []
+                return HAS_ATTACHMENT_SQL, []
             return _text_cond(f"{key}:{value}")
         return _text_cond(f"{key}:{value}")
 
