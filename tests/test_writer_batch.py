@@ -127,7 +127,7 @@ def test_the_batch_statements_bind_nulls_and_blobs_as_the_row_says(tmp_path, wea
     with vault.create(tmp_path / "v", PASSPHRASE, kdf=weak_kdf, kdf_chosen=True) as v:
         assert v.import_path(f).added == 3
         got = v.conn.execute(
-            "SELECT typeof(uid), length(uid), typeof(from_me), typeof(reply_to), typeof(extra) FROM messages ORDER BY id"
+            "SELECT typeof(uid), length(uid), typeof(from_me), typeof(reply_to) FROM messages ORDER BY id"
         ).fetchall()
     assert [g[:2] for g in got] == [("blob", 16)] * 3
     assert [g[3] == "null" for g in got] == [True, False, True]
