@@ -31,7 +31,6 @@ from vault.records import (
     Record,
     title_key,
 )
-from vault.store import db
 from vault.store.db import Connection, IntegrityError
 from vault.text import normalize
 from vault.timeutil import SEQ_SPAN
@@ -272,8 +271,7 @@ class Ingestor:
         self.claimed: set[int] = set()  # vault rows a record of this export was matched to (ordinal rule)
         self.shifts: dict[int, int] = {}  # whole hours a database's times differ from a text export's -> count
         self._batch: list[_Pending] = []  # plain new messages not yet written (see _flush)
-        self._careful = 0  # records to take the careful path before batching again
-        self._backoff = BATCH
+        self._careful = 0  # records to take the careful path before batching again (tests compare the two)
 
     # -- the loop ------------------------------------------------------------------------
     def run(self, records: Iterable[Prepared], path: str) -> None:
@@ -628,13 +626,14 @@ class Ingestor:
                 self._reaction(mid, r)
 
     def _flush(self) -> None:
-        """Write the pending plain messages: one executemany per statement inside a SAVEPOINT.
+        """Write the pending plain messages: one executemany per statement shape, then their index rows.
 
-        INSERT OR IGNORE skips a row whose identity (or id) is taken; when every row went in, the
-        batch is done and its full-text rows follow. Otherwise the savepoint is rolled back, the ids
-        given out are taken back, and the batch runs row by row through the careful path, which
-        finds the duplicates and conflicts exactly as if there had been no batch; the next records go
-        that way too for a while (a re-import of the same export is all duplicates).
+        A batch goes in whole only when nothing in it can be a duplicate or take a used id: no identity
+        twice in the batch, none of them in the vault, none of its ids in the vault (two queries of the
+        whole batch). Otherwise its ids are given back and it runs row by row through the careful
+        path, which finds the duplicates and conflicts exactly as if there had been no batch. No
+        SAVEPOINT: FTS5 writes out its pending terms at every savepoint, a segment per batch (measured
+        slower than the row-by-row writer it replaces; docs/performance.md "The writer").
         """
         batch = self._batch
         if not batch:
@@ -642,6 +641,8 @@ class Ingestor:
         self._batch = []
         saved = dict(self.next_id)
         groups: dict[tuple[bool, ...], list[list[Any]]] = {}
+        ids: list[int] = []
+        uids: list[bytearray] = []
         ok = True
         for p in batch:
             base = p.ts_ms * SEQ_SPAN
@@ -654,48 +655,52 @@ class Ingestor:
             self.next_id[base] = nxt + 1
             if len(self.next_id) > 4096:
                 self.next_id.clear()
-            shape = tuple([v is None for v in row])
-            groups.setdefault(shape, []).append(db.bindable(row))
+            # sqlcipher3 binds int, str and bytearray directly but sends bytes and None through its
+            # adapter lookup: Nones become NULL literals of the statement, the identity a bytearray.
+            values = [v for v in row if v is not None]
+            values[1] = uid = bytearray(row[1])  # id and identity are never None
+            ids.append(nxt)
+            uids.append(uid)
+            groups.setdefault(tuple([v is None for v in row]), []).append(values)
         c = self.conn
-        if ok:
-            c.execute("SAVEPOINT ingest_batch")
-            changed = 0
-            for shape, rows in groups.items():
-                changed += c.executemany(self._specialised(shape), rows).rowcount
-            if changed == len(batch):
-                fts = []
-                for p in batch:
-                    if p.body is None:
-                        p.body = normalize.index_text(p.rec.text)
-                    if p.body:
-                        fts.append((p.row[0], p.body))
-                c.executemany("INSERT INTO fts(rowid, body) VALUES (?, ?)", fts)
-                c.execute("RELEASE ingest_batch")
-                report = self.report
-                for p in batch:
-                    self._member(p.chat_id, p.person)
-                    if p.is_event:
-                        report.events += 1
-                    else:
-                        report.added += 1
-                self._backoff = BATCH
-                return
-            c.execute("ROLLBACK TO ingest_batch")
-            c.execute("RELEASE ingest_batch")
-        self.next_id = saved
+        if ok and len(set(ids)) == len(batch) and len({bytes(u) for u in uids}) == len(batch):
+            marks = ",".join("?" * len(batch))
+            ok = (
+                c.execute(f"SELECT 1 FROM messages WHERE uid IN ({marks}) LIMIT 1", uids).fetchone() is None
+                and c.execute(f"SELECT 1 FROM messages WHERE id IN ({marks}) LIMIT 1", ids).fetchone() is None
+            )
+        else:
+            ok = False
+        if not ok:
+            self.next_id = saved
+            for p in batch:
+                self._store(p)
+            return
+        for shape, rows in groups.items():
+            c.executemany(self._specialised(shape), rows)
+        fts = []
         for p in batch:
-            self._store(p)
-        self._careful = self._backoff
-        self._backoff = min(self._backoff * 2, 64 * BATCH)
+            if p.body is None:
+                p.body = normalize.index_text(p.rec.text)
+            if p.body:
+                fts.append((p.row[0], p.body))
+        c.executemany("INSERT INTO fts(rowid, body) VALUES (?, ?)", fts)
+        report = self.report
+        for p in batch:
+            self._member(p.chat_id, p.person)
+            if p.is_event:
+                report.events += 1
+            else:
+                report.added += 1
 
     @classmethod
     def _specialised(cls, shape: tuple[bool, ...]) -> str:
-        """The INSERT OR IGNORE for rows whose None values (`shape`) are literal NULLs, not bound ones."""
+        """The INSERT for rows whose None values (`shape`) are literal NULLs, not bound ones."""
         sql = cls._SPECIALISED.get(shape)
         if sql is None:
             cols = cls._COLUMNS_FULL[: len(shape)]
             values = ", ".join("NULL" if none else "?" for none in shape)
-            sql = cls._SPECIALISED[shape] = f"INSERT OR IGNORE INTO messages({', '.join(cols)}) VALUES ({values})"
+            sql = cls._SPECIALISED[shape] = f"INSERT INTO messages({', '.join(cols)}) VALUES ({values})"
         return sql
 
     def _tombstoned(self, rec: Message | Event, source: str, uid: bytes) -> bool:

@@ -105,17 +105,6 @@ def connect(
         raise
 
 
-def bindable(row: list[Any]) -> list[Any]:
-    """A row's values as the driver binds them fastest, for a statement with NULL literals for its Nones.
-
-    sqlcipher3 (like the stdlib sqlite3) binds int, float, str and bytearray directly and sends every
-    other type, bytes and None included, through its adapter lookup first (measured: 6.1 against 4.5
-    us a row of four values; docs/performance.md "The writer"). So the Nones are left out (the
-    statement says NULL in their place) and bytes become bytearray, stored as the same BLOB.
-    """
-    return [bytearray(v) if type(v) is bytes else v for v in row if v is not None]
-
-
 def create_file(path: Path) -> None:
     """Pre-create an empty database file 0600 (SQLite would make it 0644 under umask 022)."""
     import os
