@@ -1,5 +1,5 @@
-"""The batched writer (issue 22.1): plain new messages go in by executemany per batch inside a
-SAVEPOINT, and a batch that falls short runs row by row through the careful path. Dedup must stay
+"""The batched writer (issue 22.1): plain new messages go in by executemany per batch, and a batch
+that could hold a duplicate or a used id runs row by row through the careful path. Dedup must stay
 exact whatever the batch boundaries: these tests use batches of 3 so that every case falls inside
 one batch, across batches and against the vault, and compare the result with the careful path alone.
 """
