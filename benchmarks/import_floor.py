@@ -9,8 +9,12 @@ thing talkvault must do added in turn, all on one generated Telegram export in o
         traditional-to-simplified, case and diacritic folding, CJK bigrams)
     B3  + identity and dedup: a 128-bit identity hash per message under a UNIQUE index (the same
         export twice adds nothing), and time-ordered ids (newest-first search walks rowids)
-    W   only the writes of a vault import, into the vault's own schema with ingest's SQL; all the
-        rest done beforehand, untimed: the least a single writer needs, whatever runs beside it
+    W0  only the writes of a vault import, into the vault's own schema with ingest's SQL, one execute
+        per row (the writer before issue 22); all the rest done beforehand, untimed
+    W   the same writes through the vault's own batched writer (Ingestor._flush: executemany per
+        batch in a SAVEPOINT, bytes bound as bytearray, NULL literals): the least a single writer
+        needs, whatever runs beside it
+    TV0 with --before TREE: the import of another checkout (the code before a change), same rounds
     TV  talkvault's own import (Vault.import_path)
 
 Each row runs in its own subprocess. Every step from B1 on is a requirement of the design, not a
@@ -18,7 +22,11 @@ choice of implementation: B3/B0 is the floor for an import in one process on the
 the floor for one that moves everything but the writes to another core. Issue 2's ratio target
 (<= 1.5) is measured against B0.
 
-    python benchmarks/import_floor.py [--messages N] [--quick] [--repeat R] [--json OUT]
+    python benchmarks/import_floor.py [--messages N] [--quick] [--repeat R] [--stages B0,W0,W,TV]
+                                      [--before TREE] [--json OUT]
+
+Each stage reports its best round, its median and range, and its median CPU time (the process and
+the children it waited for: talkvault's parse-ahead child counts) beside the wall time.
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ from vault.store import db
 from vault.text import normalize
 from vault.store.schema import FTS_TOKENIZE
 src, path, stage = sys.argv[1], sys.argv[2], int(sys.argv[3])
-t = time.perf_counter()
+t, c0 = time.perf_counter(), cpu_s()
 db.create_file(path)
 con = db.connect(path, os.urandom(32))
 con.execute(
@@ -80,7 +88,7 @@ with open(src, "rb") as fh:
         n += 1
 con.execute("COMMIT")
 con.close()
-print(n, time.perf_counter() - t, peak_kb())
+print(n, time.perf_counter() - t, peak_kb(), cpu_s() - c0)
 """
 )
 
@@ -93,11 +101,13 @@ WRITES = (
     _imp.PEAK
     + r"""
 import hashlib, itertools, os, sys, time
+from zoneinfo import ZoneInfo
 import ijson
 from vault.store import db, schema
 from vault.text import normalize
-from vault.operations.ingest import Ingestor
-src, path = sys.argv[1], sys.argv[2]
+from vault.operations import ingest
+from vault.operations.ingest import FileReport, Ingestor
+src, path, batched = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 db.create_file(path)
 con = db.connect(path, os.urandom(32))
 for version in sorted(schema.MIGRATIONS):
@@ -105,8 +115,9 @@ for version in sorted(schema.MIGRATIONS):
         stmt(con) if callable(stmt) else con.execute(stmt)
 con.execute("INSERT INTO imports(id, format, file_name, started, status) VALUES (1, 'b', 'b', 'b', 'running')")
 con.execute("INSERT INTO chats(id, source, key, title, kind) VALUES (1, 'b', 'b', 'b', 'group')")
-people, last, n, timed = {}, {}, 0, 0.0
+people, last, n, timed, cpu = {}, {}, 0, 0.0, 0.0
 con.execute("BEGIN")
+ing = Ingestor(con, mac_key=os.urandom(32), import_id=1, source="b", tz=ZoneInfo("UTC"), report=FileReport("b"))
 with open(src, "rb") as fh:
     items = ijson.items(fh, "messages.item")
     while chunk := list(itertools.islice(items, 20000)):
@@ -122,20 +133,30 @@ with open(src, "rb") as fh:
             base = ts_ms * 65536
             rowid = last[base] = last.get(base, base - 1) + 1
             uid = hashlib.blake2b(f"{m.get('id')}".encode(), digest_size=16).digest()
-            rows.append(([rowid, uid, 1, people[sender], ts_ms, "text", 0, None, text, str(m.get("id")), 1],
-                         normalize.index_text(text)))
-        t = time.perf_counter()
-        for row, body in rows:
-            con.execute(Ingestor._INSERT_LEAN, row)
-            if body:
-                con.execute("INSERT INTO fts(rowid, body) VALUES (?, ?)", (row[0], body))
+            row = [rowid, uid, 1, people[sender], ts_ms, "text", 0, None, text, str(m.get("id")), 1]
+            body = normalize.index_text(text)
+            rows.append(ingest._Pending(None, "b", body, Ingestor._INSERT_LEAN, row, ts_ms, uid, 1, people[sender],
+                                        "b", False) if batched else (row, body))
+        t, c0 = time.perf_counter(), time.process_time()
+        if batched:  # the vault's writer itself: batches of ingest.BATCH through Ingestor._flush
+            for i in range(0, len(rows), ingest.BATCH):
+                ing._batch = rows[i : i + ingest.BATCH]
+                ing._flush()
+        else:  # the writer before issue 22: one execute per row, bytes and None bound
+            for row, body in rows:
+                con.execute(Ingestor._INSERT_LEAN, row)
+                if body:
+                    con.execute("INSERT INTO fts(rowid, body) VALUES (?, ?)", (row[0], body))
         timed += time.perf_counter() - t
+        cpu += time.process_time() - c0
         n += len(rows)
-t = time.perf_counter()
+t, c0 = time.perf_counter(), time.process_time()
 con.execute("COMMIT")
 timed += time.perf_counter() - t
+cpu += time.process_time() - c0
+assert not batched or ing.report.added == n, (ing.report.added, n)
 con.close()
-print(n, timed, peak_kb())
+print(n, timed, peak_kb(), cpu)
 """
 )
 
@@ -144,16 +165,22 @@ LABELS = {
     "B1": "+ SQLCipher raw key, vault pragmas, secure-delete FTS",
     "B2": "+ talkvault's normaliser (CJK bigrams, OpenCC, folding)",
     "B3": "+ identity hash under UNIQUE, time-ordered ids",
-    "W": "the vault's own writes alone (its schema and SQL), all else untimed",
+    "W0": "the vault's writes alone, row by row (the writer before issue 22)",
+    "W": "the vault's own writes alone (its schema and batched writer), all else untimed",
+    "TV0": "talkvault import, the tree given by --before",
     "TV": "talkvault import",
 }
 
 
 def main() -> dict[str, object]:
+    import statistics
+
     from common import arguments, messages
 
     ap = arguments(__doc__)
     ap.add_argument("--repeat", type=int, default=3, help="rounds of every stage, interleaved; the best counts")
+    ap.add_argument("--stages", default="B0,B1,B2,B3,W0,W,TV", help="which stages, comma-separated")
+    ap.add_argument("--before", metavar="TREE", help="another checkout of talkvault: adds stage TV0, its import")
     a = ap.parse_args()
     n = messages(a)
     from datagen import write_telegram
@@ -162,33 +189,48 @@ def main() -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         src = write_telegram(d / "export" / "result.json", n)
-        runs = {
-            "B0": (_imp.BASELINE, str(d / "b0.db")),
-            "B1": (STAGE, str(d / "b1.db"), "1"),
-            "B2": (STAGE, str(d / "b2.db"), "2"),
-            "B3": (STAGE, str(d / "b3.db"), "3"),
-            "W": (WRITES, str(d / "w.db")),
-            "TV": (_imp.TALKVAULT, str(d / "vault")),
+        every = {
+            "B0": (_imp.BASELINE, None, str(d / "b0.db")),
+            "B1": (STAGE, None, str(d / "b1.db"), "1"),
+            "B2": (STAGE, None, str(d / "b2.db"), "2"),
+            "B3": (STAGE, None, str(d / "b3.db"), "3"),
+            "W0": (WRITES, None, str(d / "w0.db"), "0"),
+            "W": (WRITES, None, str(d / "w.db"), "1"),
+            "TV0": (_imp.TALKVAULT, a.before, str(d / "vault")),
+            "TV": (_imp.TALKVAULT, None, str(d / "vault")),
         }
+        wanted = a.stages.split(",") + (["TV0"] if a.before else [])
+        runs = {k: v for k, v in every.items() if k in wanted}
         # Rounds interleave the stages, so that a slow spell of this shared machine falls on all of
-        # them alike; each stage's best round is its figure (all rounds are kept in the JSON).
+        # them alike; each stage's best round is its figure, its median and range beside it.
         for _ in range(a.repeat):
-            for name, (code, *args) in runs.items():
-                got, secs, rss = _imp.run(code, str(src), *args)
+            for name, (code, tree, *args) in runs.items():
+                got, secs, rss, cpu = _imp.run_cpu(code, str(src), *args, pythonpath=tree)
                 assert got == n, (name, got, n)
-                r = rows.setdefault(name, {"rounds_s": [], "peak_rss_mb": 0})
+                r = rows.setdefault(name, {"rounds_s": [], "cpu_s": [], "peak_rss_mb": 0})
                 r["rounds_s"].append(round(secs, 2))
+                r["cpu_s"].append(round(cpu or 0.0, 2))
                 r["s"] = min(r["rounds_s"])
+                r["median_s"] = round(statistics.median(r["rounds_s"]), 2)
+                r["median_cpu_s"] = round(statistics.median(r["cpu_s"]), 2)
                 r["peak_rss_mb"] = max(r["peak_rss_mb"], round(rss))
                 for f in d.glob(f"{name.lower()}.db*"):
                     os.unlink(f)
                 shutil.rmtree(d / "vault", ignore_errors=True)
-    b0 = rows["B0"]["s"]
+    b0 = rows["B0"]
     for r in rows.values():
-        r["ratio_to_b0"] = round(r["s"] / b0, 2)
+        r["ratio_to_b0"] = round(r["s"] / b0["s"], 2)
+        r["median_ratio_to_b0"] = round(r["median_s"] / b0["median_s"], 2)
+        r["cpu_ratio_to_b0"] = round(r["median_cpu_s"] / b0["median_cpu_s"], 2) if b0["median_cpu_s"] else None
     res = {"benchmark": "import floor", "messages": n, "stages": rows, "labels": LABELS}
+    print("stage   best s  ratio  median s (range)        ratio   CPU s  ratio  RSS MB")
     for name, r in rows.items():
-        print(f"{name}  {r['s']:8.2f} s  {r['ratio_to_b0']:5.2f}x  {r['peak_rss_mb']:4d} MB  {LABELS[name]}")
+        lo, hi = min(r["rounds_s"]), max(r["rounds_s"])
+        print(
+            f"{name:4} {r['s']:8.2f} {r['ratio_to_b0']:6.2f}x {r['median_s']:8.2f} ({lo:.2f}-{hi:.2f})"
+            f" {r['median_ratio_to_b0']:8.2f}x {r['median_cpu_s']:7.2f} {r['cpu_ratio_to_b0'] or 0:5.2f}x"
+            f" {r['peak_rss_mb']:5d}  {LABELS[name]}"
+        )
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=2))
     return res

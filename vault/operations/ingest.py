@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from vault.errors import ExportError
@@ -44,6 +44,7 @@ MAX_TS_MS = 32_503_680_000_000  # 3000-01-01
 ORDINAL_WINDOW = 512  # distinct (chat, time) keys remembered for counting identical messages
 MERGE_WINDOW_MS = 15 * 3_600_000  # how far apart a text export's time and a database's may be (zones)
 HOUR_MS = 3_600_000
+BATCH = 1000  # plain new messages written by one executemany (docs/performance.md "The writer")
 
 
 @dataclass
@@ -90,6 +91,23 @@ Prepared = tuple[Record, str | None, Stamp | None]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MS = timedelta(milliseconds=1)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A message on its way in: its row and what the careful path needs if its batch falls back."""
+
+    rec: Message | Event
+    path: str
+    body: str | None
+    sql: str
+    row: list[Any]
+    ts_ms: int
+    uid: bytes
+    chat_id: int
+    person: int | None
+    source: str
+    is_event: bool
 
 
 class _MillisecondFull(Exception):
@@ -265,6 +283,8 @@ class Ingestor:
         self.adopted: set[int] = set()  # chats this import created but whose messages went to the same chat
         self.held: dict[str, list[tuple[Message | Event, str, str | None, Stamp]]] = {}  # events awaiting _probe
         self.id_shifts: dict[str, int] = {}  # chat key -> whole hours the stored copy's times differ by
+        self._batch: list[_Pending] = []  # plain new messages not yet written (see _flush)
+        self._careful = 0  # records to take the careful path before batching again (tests compare the two)
 
     # -- the loop ------------------------------------------------------------------------
     def run(self, records: Iterable[Prepared], path: str) -> None:
@@ -285,6 +305,7 @@ class Ingestor:
             if isinstance(rec, Message | Event):
                 self._message(rec, path, body, stamp)
             elif isinstance(rec, Chat):
+                self._flush()
                 self._chat(rec)
             elif isinstance(rec, Problem):
                 self.report.problems.append(str(rec))
@@ -295,7 +316,9 @@ class Ingestor:
                     self.progress(self.seen)
                 if self.seen % 200_000 == 0:
                     gc.collect(1)
+        self._flush()
         self._release_held()
+        self._flush()
         self._drop_empty_chats()
         self._note_merges()
         self.report.chats = len(self.touched_chats)
@@ -600,6 +623,7 @@ class Ingestor:
         person = self._person(source, sender, sender_id)
         replaces: int | None = None  # the text export's row that this database record takes the place of
         if merging is not None and isinstance(rec, Message) and (rec.source_id is not None) == merging:
+            self._flush()  # the twin is looked for among the messages stored so far
             twin = self._twin(rec, chat_id, uid, ts_ms, sender, merging)
             if twin is not None and not merging:  # a text export's message the database already has
                 self._contained(twin, uid)
@@ -635,6 +659,22 @@ class Ingestor:
             # Binding fewer parameters is measurably cheaper, and most messages have none of these.
             row += [reply_to, edited, fwd, json.dumps(extra, ensure_ascii=False, default=str) if extra else None]
             sql = self._INSERT_FULL
+        if replaces is None and (isinstance(rec, Event) or not (rec.attachments or rec.reactions)):
+            if self._careful:
+                self._careful -= 1
+            else:
+                self._batch.append(_Pending(rec, path, body, sql, row, ts_ms, uid, chat_id, person, source, is_event))
+                if len(self._batch) >= BATCH:
+                    self._flush()
+                return
+        self._flush()  # what is pending comes first: this record may be a duplicate of one of them
+        self._store(_Pending(rec, path, body, sql, row, ts_ms, uid, chat_id, person, source, is_event), replaces)
+
+    def _store(self, p: _Pending, replaces: int | None = None) -> None:
+        """Today's careful path for one message: insert, or the duplicate, conflict or merge it is."""
+        rec, path, body, sql, row, ts_ms, uid = p.rec, p.path, p.body, p.sql, p.row, p.ts_ms, p.uid
+        chat_id, person, source, is_event = p.chat_id, p.person, p.source, p.is_event
+        c = self.conn
         try:
             mid = self._insert(sql, row, ts_ms, uid)
         except _MillisecondFull:
@@ -705,6 +745,84 @@ class Ingestor:
                 self._attachment(mid, att)
             for r in rec.reactions:
                 self._reaction(mid, r)
+
+    def _flush(self) -> None:
+        """Write the pending plain messages: one executemany per statement shape, then their index rows.
+
+        A batch goes in whole only when nothing in it can be a duplicate or take a used id: no identity
+        twice in the batch, none of them in the vault, none of its ids in the vault (two queries of the
+        whole batch). Otherwise its ids are given back and it runs row by row through the careful
+        path, which finds the duplicates and conflicts exactly as if there had been no batch. No
+        SAVEPOINT: FTS5 writes out its pending terms at every savepoint, a segment per batch (measured
+        slower than the row-by-row writer it replaces; docs/performance.md "The writer").
+        """
+        batch = self._batch
+        if not batch:
+            return
+        self._batch = []
+        saved = dict(self.next_id)
+        groups: dict[tuple[bool, ...], list[list[Any]]] = {}
+        ids: list[int] = []
+        uids: list[bytearray] = []
+        ok = True
+        for p in batch:
+            base = p.ts_ms * SEQ_SPAN
+            nxt = self.next_id.get(base, base)
+            if nxt >= base + SEQ_SPAN:
+                ok = False  # the careful path says which message has no id left
+                break
+            row = p.row
+            row[0] = nxt
+            self.next_id[base] = nxt + 1
+            if len(self.next_id) > 4096:
+                self.next_id.clear()
+            # sqlcipher3 binds int, str and bytearray directly but sends bytes and None through its
+            # adapter lookup: Nones become NULL literals of the statement, the identity a bytearray.
+            values = [v for v in row if v is not None]
+            values[1] = uid = bytearray(row[1])  # id and identity are never None
+            ids.append(nxt)
+            uids.append(uid)
+            groups.setdefault(tuple([v is None for v in row]), []).append(values)
+        c = self.conn
+        if ok and len(set(ids)) == len(batch) and len({bytes(u) for u in uids}) == len(batch):
+            marks = ",".join("?" * len(batch))
+            ok = (
+                c.execute(f"SELECT 1 FROM messages WHERE uid IN ({marks}) LIMIT 1", uids).fetchone() is None
+                and c.execute(f"SELECT 1 FROM messages WHERE id IN ({marks}) LIMIT 1", ids).fetchone() is None
+            )
+        else:
+            ok = False
+        if not ok:
+            self.next_id = saved
+            for p in batch:
+                self._store(p)
+            return
+        for shape, rows in groups.items():
+            c.executemany(self._specialised(shape), rows)
+        fts = []
+        for p in batch:
+            if p.body is None:
+                p.body = normalize.index_text(p.rec.text)
+            if p.body:
+                fts.append((p.row[0], p.body))
+        c.executemany("INSERT INTO fts(rowid, body) VALUES (?, ?)", fts)
+        report = self.report
+        for p in batch:
+            self._member(p.chat_id, p.person)
+            if p.is_event:
+                report.events += 1
+            else:
+                report.added += 1
+
+    @classmethod
+    def _specialised(cls, shape: tuple[bool, ...]) -> str:
+        """The INSERT for rows whose None values (`shape`) are literal NULLs, not bound ones."""
+        sql = cls._SPECIALISED.get(shape)
+        if sql is None:
+            cols = cls._COLUMNS_FULL[: len(shape)]
+            values = ", ".join("NULL" if none else "?" for none in shape)
+            sql = cls._SPECIALISED[shape] = f"INSERT INTO messages({', '.join(cols)}) VALUES ({values})"
+        return sql
 
     def _tombstoned(self, rec: Message | Event, source: str, uid: bytes) -> bool:
         macs = [mac(self.mac_key, uid)]
@@ -799,6 +917,8 @@ class Ingestor:
     _INSERT_FULL = (
         f"INSERT INTO messages({_COLUMNS}, reply_to, edited_ms, forwarded_from, extra) VALUES ({', '.join('?' * 15)})"
     )
+    _COLUMNS_FULL = (*_COLUMNS.split(", "), "reply_to", "edited_ms", "forwarded_from", "extra")
+    _SPECIALISED: ClassVar[dict[tuple[bool, ...], str]] = {}
 
     def _insert(self, sql: str, row: list[Any], ts_ms: int, uid: bytes) -> int | None:
         """Insert with a time-ordered id; None if the identity is already stored.
