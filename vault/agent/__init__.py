@@ -37,11 +37,13 @@ class AgentError(Exception):
     """The agent cannot be reached or refused; callers fall back to asking for the passphrase."""
 
 
-def runtime_dir(env: dict[str, str] | None = None) -> Path:
-    """The private directory for agent sockets, created 0700 and checked to be ours."""
+def runtime_dir(env: dict[str, str] | None = None, *, create: bool = True) -> Path:
+    """The private directory for agent sockets, created 0700 (unless `create` is false) and checked to be ours."""
     env = dict(os.environ) if env is None else env
     base = env.get("XDG_RUNTIME_DIR")
     d = Path(base) / "talkvault" if base else Path("/tmp") / f"talkvault-{os.getuid()}"
+    if not create:
+        return d  # only to look for a socket: nothing is made, and _ask checks what it finds
     try:
         d.mkdir(mode=0o700, parents=False, exist_ok=True)
     except FileNotFoundError:
@@ -53,10 +55,12 @@ def runtime_dir(env: dict[str, str] | None = None) -> Path:
     return d
 
 
-def socket_path(vault_path: Path, env: dict[str, str] | None = None) -> Path:
-    """Where the agent for this vault listens: named after a hash of the vault's real path."""
+def socket_path(vault_path: Path, env: dict[str, str] | None = None, *, create: bool = False) -> Path:
+    """Where the agent for this vault listens: named after a hash of the vault's real path.
+
+    Looking for an agent creates nothing; `start` makes the directory (`create`)."""
     digest = hashlib.sha256(os.fsencode(os.path.realpath(vault_path))).hexdigest()[:20]
-    return runtime_dir(env) / f"agent-{digest}.sock"
+    return runtime_dir(env, create=create) / f"agent-{digest}.sock"
 
 
 def peer_uid(conn: socket.socket) -> int:
@@ -68,9 +72,11 @@ def peer_uid(conn: socket.socket) -> int:
 def _ask(path: Path, request: dict[str, str]) -> dict[str, object]:
     if not path.exists():
         raise AgentError("no agent is running for this vault")
-    st = os.lstat(path)
+    st, parent = os.lstat(path), os.lstat(path.parent)
     if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.getuid():
         raise AgentError("the agent's socket is not this user's")
+    if not stat.S_ISDIR(parent.st_mode) or parent.st_uid != os.getuid() or parent.st_mode & 0o022:
+        raise AgentError("the agent's directory is not a private directory of this user")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(TIMEOUT)
         try:
@@ -137,7 +143,7 @@ def start(vault_path: Path, vault_id: str, key: bytearray, seconds: float) -> in
     """
     import subprocess
 
-    path = socket_path(vault_path)
+    path = socket_path(vault_path, create=True)
     lock(vault_path)  # one agent a vault: a running one is replaced
     header = json.dumps({"socket": os.fspath(path), "vault_id": vault_id, "seconds": seconds}).encode()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALKVAULT_")}
