@@ -213,7 +213,7 @@ def test_migration_3_fills_the_flags_of_a_version_2_vault(vault_dir, weak_kdf, t
             assert "flags" not in cols
             before = {what: _old_ids(v, what) for what in OLD_HAS}
     with vault.open(vault_dir, PASSPHRASE) as v:
-        assert [int(r[0]) for r in v.conn.execute("SELECT version FROM migrations ORDER BY version")] == [1, 2, 3]
+        assert [int(r[0]) for r in v.conn.execute("SELECT version FROM migrations ORDER BY version")] == [1, 2, 3, 4]
         _flags_exact(v)
         for what, ids in before.items():
             assert ids, what

@@ -139,8 +139,8 @@ def test_migration_2_gives_old_event_rows_the_shared_identity(new_vault, tmp_pat
     )
     c.execute("DELETE FROM messages WHERE source_id = 'c2'")
     c.execute("COMMIT")
-    assert schema.migrate(c) == schema.SCHEMA_VERSION == 3
-    assert c.execute("SELECT version FROM migrations ORDER BY version").fetchall() == [(1,), (2,), (3,)]
+    assert schema.migrate(c) == schema.SCHEMA_VERSION == 4
+    assert c.execute("SELECT version FROM migrations ORDER BY version").fetchall() == [(1,), (2,), (3,), (4,)]
     assert c.execute("SELECT count(*) FROM uid_aliases").fetchone()[0] == 1  # c1's old identity
     r = new_vault.import_path(jsonl(tmp_path / "msg.jsonl", [msg("c1", "", kind="call")]))
     assert (r.added, r.duplicates) == (0, 1)

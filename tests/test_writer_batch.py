@@ -129,7 +129,7 @@ def test_the_batch_statements_bind_nulls_and_blobs_as_the_row_says(tmp_path, wea
         got = v.conn.execute(
             "SELECT typeof(uid), length(uid), typeof(from_me), typeof(reply_to) FROM messages ORDER BY id"
         ).fetchall()
-    assert [g[:2] for g in got] == [("blob", 16)] * 3
+    assert [g[:2] for g in got] == [("blob", 18)] * 3  # two bytes of time bucket, then the 16-byte identity
     assert [g[3] == "null" for g in got] == [True, False, True]
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from vault.errors import NotFoundError, UsageError
 from vault.operations.ingest import chat_mac, mac, unindex_messages, unindex_name
 from vault.operations.rows import DeleteReport
-from vault.store import db
+from vault.store import db, identity
 from vault.timeutil import now_iso
 
 if TYPE_CHECKING:
@@ -151,8 +151,9 @@ def _tombstones(v: Store, ids: list[int]) -> None:
                 cm = chat_macs[chat_id] = chat_mac(v._mac_key, source, key)
             # The identities the row had before (a text export's row the database replaced, an
             # event id before migration 2) are deleted with it: tombstoned too, their aliases gone.
+            uid = identity.identity_of(uid)  # tombstones and aliases hold the identity, not its time bucket
             olds = [bytes(r[0]) for r in c.execute("SELECT old FROM uid_aliases WHERE new = ?", (uid,))]
-            for u in [bytes(uid), *olds]:
+            for u in [uid, *olds]:
                 c.execute(
                     "INSERT OR IGNORE INTO tombstones(mac, chat_mac, deleted) VALUES (?, ?, ?)",
                     (mac(v._mac_key, u), cm, when),

@@ -33,6 +33,7 @@ from vault.records import (
     Record,
     title_key,
 )
+from vault.store import identity
 from vault.store.db import Connection, IntegrityError
 from vault.text import normalize
 from vault.timeutil import SEQ_SPAN
@@ -455,8 +456,8 @@ class Ingestor:
         if chat_id in self.merging:
             key = c.execute("SELECT key FROM chats WHERE id = ?", (chat_id,)).fetchone()[0]
             row = c.execute(
-                "SELECT ts_ms FROM messages WHERE uid = ? AND chat_id = ?",
-                (_h("id", source, key, "m", rec.source_id), chat_id),
+                "SELECT ts_ms FROM messages WHERE uid IN (?, ?) AND chat_id = ?",
+                (*identity.keys(ts_ms, _h("id", source, key, "m", rec.source_id)), chat_id),
             ).fetchone()
             if row is not None and key.startswith("title:") != titled:
                 found[chat_id] = (key, int(row[0]))
@@ -472,7 +473,7 @@ class Ingestor:
                         continue
                     if c.execute(
                         "SELECT 1 FROM messages WHERE uid = ? AND chat_id = ?",
-                        (_h("id", source, key, "m", rec.source_id), other_id),
+                        (identity.key(at, _h("id", source, key, "m", rec.source_id)), other_id),
                     ).fetchone():
                         found[int(other_id)] = (key, at)
                 if found:
@@ -643,7 +644,7 @@ class Ingestor:
             kind, from_me, reply_to, fwd, edited = rec.kind, None, None, None, None
         row: list[Any] = [
             0,
-            uid,
+            identity.key(ts_ms, uid),  # the stored key; the careful path may find it in the nearer bucket
             chat_id,
             person,
             ts_ms,
@@ -675,27 +676,29 @@ class Ingestor:
         rec, path, body, sql, row, ts_ms, uid = p.rec, p.path, p.body, p.sql, p.row, p.ts_ms, p.uid
         chat_id, person, source, is_event = p.chat_id, p.person, p.source, p.is_event
         c = self.conn
+        row[1] = self._stored_key(ts_ms, uid)
         try:
-            mid = self._insert(sql, row, ts_ms, uid)
+            mid = self._insert(sql, row, ts_ms)
         except _MillisecondFull:
             self.report.problems.append(str(Problem(path, rec.line, "too many messages in one millisecond; skipped")))
             return
         if mid is None:  # already in the vault
             dup, dup_import, dup_text, dup_kind = c.execute(
-                "SELECT id, import_id, text, kind FROM messages WHERE uid = ?", (uid,)
+                "SELECT id, import_id, text, kind FROM messages WHERE uid = ?", (row[1],)
             ).fetchone()
             if rec.source_id is not None and _differs(rec, dup_text, dup_kind):
                 # One export id, two different messages (issue 17.19): keep both, say so.
-                row[1] = uid = _h("conflict", uid.hex(), _same_text(rec.text))
+                uid = _h("conflict", uid.hex(), _same_text(rec.text))
                 if self.has_tombstones and self._tombstoned(rec, source, uid):
                     self.report.deleted_skipped += 1
                     return
+                row[1] = self._stored_key(ts_ms, uid)
                 try:
-                    mid = self._insert(sql, row, ts_ms, uid)
+                    mid = self._insert(sql, row, ts_ms)
                 except _MillisecondFull:
                     mid = None
                 if mid is None:  # that second message is stored already: it is the duplicate
-                    known = c.execute("SELECT id, import_id FROM messages WHERE uid = ?", (uid,)).fetchone()
+                    known = c.execute("SELECT id, import_id FROM messages WHERE uid = ?", (row[1],)).fetchone()
                     if known is not None:
                         dup, dup_import = known
                 else:
@@ -750,8 +753,9 @@ class Ingestor:
         """Write the pending plain messages: one executemany per statement shape, then their index rows.
 
         A batch goes in whole only when nothing in it can be a duplicate or take a used id: no identity
-        twice in the batch, none of them in the vault, none of its ids in the vault (two queries of the
-        whole batch). Otherwise its ids are given back and it runs row by row through the careful
+        twice in the batch, none of them in the vault under its key or the nearer bucket's
+        (vault/store/identity.py), none of its ids in the vault (two queries of the whole
+        batch). Otherwise its ids are given back and it runs row by row through the careful
         path, which finds the duplicates and conflicts exactly as if there had been no batch. No
         SAVEPOINT: FTS5 writes out its pending terms at every savepoint, a segment per batch (measured
         slower than the row-by-row writer it replaces; docs/performance.md "The writer").
@@ -763,7 +767,7 @@ class Ingestor:
         saved = dict(self.next_id)
         groups: dict[tuple[bool, ...], list[list[Any]]] = {}
         ids: list[int] = []
-        uids: list[bytearray] = []
+        keys: list[bytearray] = []  # each identity's key and its key in the nearer bucket
         ok = True
         for p in batch:
             base = p.ts_ms * SEQ_SPAN
@@ -779,15 +783,16 @@ class Ingestor:
             # sqlcipher3 binds int, str and bytearray directly but sends bytes and None through its
             # adapter lookup: Nones become NULL literals of the statement, the identity a bytearray.
             values = [v for v in row if v is not None]
-            values[1] = uid = bytearray(row[1])  # id and identity are never None
+            values[1] = key = bytearray(row[1])  # id and identity are never None
             ids.append(nxt)
-            uids.append(uid)
+            keys.append(key)
+            keys.append(bytearray(identity.neighbour(p.ts_ms, p.uid)))
             groups.setdefault(tuple([v is None for v in row]), []).append(values)
         c = self.conn
-        if ok and len(set(ids)) == len(batch) and len({bytes(u) for u in uids}) == len(batch):
+        if ok and len(set(ids)) == len(batch) and len({p.uid for p in batch}) == len(batch):
             marks = ",".join("?" * len(batch))
             ok = (
-                c.execute(f"SELECT 1 FROM messages WHERE uid IN ({marks}) LIMIT 1", uids).fetchone() is None
+                c.execute(f"SELECT 1 FROM messages WHERE uid IN ({marks},{marks}) LIMIT 1", keys).fetchone() is None
                 and c.execute(f"SELECT 1 FROM messages WHERE id IN ({marks}) LIMIT 1", ids).fetchone() is None
             )
         else:
@@ -843,7 +848,7 @@ class Ingestor:
         shift is counted and noted. None when the record's own identity is already stored.
         """
         c = self.conn
-        if c.execute("SELECT 1 FROM messages WHERE uid = ?", (uid,)).fetchone():
+        if c.execute("SELECT 1 FROM messages WHERE uid IN (?, ?)", identity.keys(ts_ms, uid)).fetchone():
             return None
         rows = self.others.get(chat_id)
         if rows is None:
@@ -887,7 +892,7 @@ class Ingestor:
         """A text export's message is the database's row `twin`: provenance, and its identity kept."""
         c = self.conn
         c.execute("INSERT OR IGNORE INTO message_imports(message_id, import_id) VALUES (?, ?)", (twin, self.import_id))
-        new = c.execute("SELECT uid FROM messages WHERE id = ?", (twin,)).fetchone()[0]
+        new = identity.identity_of(c.execute("SELECT uid FROM messages WHERE id = ?", (twin,)).fetchone()[0])
         c.execute("INSERT OR IGNORE INTO uid_aliases(old, new) VALUES (?, ?)", (uid, new))
         self.has_aliases = True
 
@@ -899,7 +904,8 @@ class Ingestor:
         the text export imported again, or a tombstone of the new row, still finds it.
         """
         c = self.conn
-        old_uid, text, first = c.execute("SELECT uid, text, import_id FROM messages WHERE id = ?", (twin,)).fetchone()
+        old_key, text, first = c.execute("SELECT uid, text, import_id FROM messages WHERE id = ?", (twin,)).fetchone()
+        old_uid = identity.identity_of(old_key)
         imports = {int(first)} | {
             int(r[0]) for r in c.execute("SELECT import_id FROM message_imports WHERE message_id = ?", (twin,))
         }
@@ -908,8 +914,8 @@ class Ingestor:
         c.execute("UPDATE attachments SET message_id = ? WHERE message_id = ?", (mid, twin))
         unindex_messages(c, [(twin, text)])
         c.execute("DELETE FROM messages WHERE id = ?", (twin,))
-        c.execute("UPDATE uid_aliases SET new = ? WHERE new = ?", (uid, bytes(old_uid)))
-        c.execute("INSERT OR IGNORE INTO uid_aliases(old, new) VALUES (?, ?)", (bytes(old_uid), uid))
+        c.execute("UPDATE uid_aliases SET new = ? WHERE new = ?", (uid, old_uid))
+        c.execute("INSERT OR IGNORE INTO uid_aliases(old, new) VALUES (?, ?)", (old_uid, uid))
         self.has_aliases = True
 
     _COLUMNS = "id, uid, chat_id, sender_id, ts_ms, kind, is_event, from_me, text, source_id, import_id"
@@ -920,8 +926,13 @@ class Ingestor:
     _COLUMNS_FULL = (*_COLUMNS.split(", "), "reply_to", "edited_ms", "forwarded_from", "extra")
     _SPECIALISED: ClassVar[dict[tuple[bool, ...], str]] = {}
 
-    def _insert(self, sql: str, row: list[Any], ts_ms: int, uid: bytes) -> int | None:
-        """Insert with a time-ordered id; None if the identity is already stored.
+    def _stored_key(self, ts_ms: int, uid: bytes) -> bytes:
+        """The key to insert `uid` under: the nearer bucket's if the identity is stored there (store/identity.py)."""
+        own, near = identity.keys(ts_ms, uid)
+        return near if self.conn.execute("SELECT 1 FROM messages WHERE uid = ?", (near,)).fetchone() else own
+
+    def _insert(self, sql: str, row: list[Any], ts_ms: int) -> int | None:
+        """Insert with a time-ordered id; None if the identity (its key, row[1]) is already stored.
 
         Raises _MillisecondFull when 65,536 messages already share this millisecond.
 
@@ -937,7 +948,7 @@ class Ingestor:
             try:
                 self.conn.execute(sql, row)
             except IntegrityError:
-                if self.conn.execute("SELECT 1 FROM messages WHERE uid = ?", (uid,)).fetchone():
+                if self.conn.execute("SELECT 1 FROM messages WHERE uid = ?", (row[1],)).fetchone():
                     return None
                 if attempt:
                     raise

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from vault.store.db import Connection
 from vault.timeutil import now_iso
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The FTS tokenizer sees text that vault/text/normalize.py has already folded and split; these
 # categories keep emoji and symbols as tokens (formats/cjk-search.md section 5).
@@ -68,7 +68,7 @@ _V1 = [
     ) WITHOUT ROWID""",
     """CREATE TABLE messages (
         id INTEGER PRIMARY KEY,        -- ts_ms * 65536 + n: time order
-        uid BLOB NOT NULL UNIQUE,      -- identity (source id or fingerprint + ordinal)
+        uid BLOB NOT NULL UNIQUE,      -- identity (source id or fingerprint + ordinal); from v4 its time bucket first
         chat_id INTEGER NOT NULL REFERENCES chats(id),
         sender_id INTEGER REFERENCES people(id),
         ts_ms INTEGER NOT NULL,        -- UTC milliseconds
@@ -221,7 +221,24 @@ _V3: list[str | Callable[[Connection], None]] = [
     *(f"CREATE INDEX messages_has_{k} ON messages (id) WHERE {has_kind_sql(k)}" for k in FLAG_KINDS),
 ]
 
-MIGRATIONS: dict[int, list[str | Callable[[Connection], None]]] = {1: list(_V1), 2: _V2, 3: _V3}
+
+# -- version 4: identity keyed by time bucket ---------------------------------------------------------
+def _v4_keys_by_bucket(conn: Connection) -> None:
+    """Every stored identity becomes its key: its time bucket, then the identity (vault/store/identity.py).
+
+    The identities themselves do not change, nor do tombstones and `uid_aliases`, which hold identities:
+    so dedup against what is stored, and against what was deleted, stays exact. Rows are rewritten
+    in id order (time order), so the new keys go into the index in the order an import writes them.
+    """
+    from vault.store import identity
+
+    conn.create_function("talkvault_key", 2, lambda ts, uid: identity.key(int(ts), bytes(uid)), deterministic=True)
+    conn.execute("UPDATE messages SET uid = talkvault_key(ts_ms, uid) WHERE length(uid) = 16")
+
+
+_V4: list[str | Callable[[Connection], None]] = [_v4_keys_by_bucket]
+
+MIGRATIONS: dict[int, list[str | Callable[[Connection], None]]] = {1: list(_V1), 2: _V2, 3: _V3, 4: _V4}
 
 
 def current_version(conn: Connection) -> int:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import IO, TYPE_CHECKING, Any
 
+from vault.store import identity
+
 if TYPE_CHECKING:
     from vault.store.handle import Store
 
@@ -83,7 +85,7 @@ class Row:
     """One message or event of a chat, with its sender, attachments and reactions."""
 
     id: int
-    uid: bytes
+    uid: bytes  # the identity (without its time bucket: vault/store/identity.py)
     ts_ms: int
     kind: str
     is_event: bool
@@ -186,7 +188,7 @@ def batches(v: Store, chat: ChatInfo, *, batch: int = BATCH, events_only: bool =
         yield [
             Row(
                 id=int(r[0]),
-                uid=bytes(r[1]),
+                uid=identity.identity_of(r[1]),
                 ts_ms=int(r[2]),
                 kind=r[3],
                 is_event=bool(r[4]),
