@@ -14,6 +14,9 @@ thing talkvault must do added in turn, all on one generated Telegram export in o
     W   the same writes through the vault's own batched writer (Ingestor._flush: executemany per
         batch in a SAVEPOINT, bytes bound as bytearray, NULL literals): the least a single writer
         needs, whatever runs beside it
+    WR  W with the identity keyed as before schema 4 (random 128-bit keys under the UNIQUE index)
+        instead of by time bucket (vault/store/identity.py); with --cache-kib 2048 at 300,000
+        messages, W and WR show what the key layout does at 10M (the index 33 times the cache)
     TV0 with --before TREE: the import of another checkout (the code before a change), same rounds
     TV  talkvault's own import (Vault.import_path)
 
@@ -22,8 +25,8 @@ choice of implementation: B3/B0 is the floor for an import in one process on the
 the floor for one that moves everything but the writes to another core. Issue 2's ratio target
 (<= 1.5) is measured against B0.
 
-    python benchmarks/import_floor.py [--messages N] [--quick] [--repeat R] [--stages B0,W0,W,TV]
-                                      [--before TREE] [--json OUT]
+    python benchmarks/import_floor.py [--messages N] [--quick] [--repeat R] [--stages B0,W0,W,WR,TV]
+                                      [--before TREE] [--cache-kib K] [--json OUT]
 
 Each stage reports its best round, its median and range, and its median CPU time (the process and
 the children it waited for: talkvault's parse-ahead child counts) beside the wall time.
@@ -103,13 +106,16 @@ WRITES = (
 import hashlib, itertools, os, sys, time
 from zoneinfo import ZoneInfo
 import ijson
-from vault.store import db, schema
+from vault.store import db, identity, schema
 from vault.text import normalize
 from vault.operations import ingest
 from vault.operations.ingest import FileReport, Ingestor
-src, path, batched = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+src, path, batched, keyed = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4] == "1"
+cache_kib = int(sys.argv[5])
 db.create_file(path)
 con = db.connect(path, os.urandom(32))
+if cache_kib:  # a smaller page cache: N messages with cache C behave like N*k with k*C (the 10M simulation)
+    con.execute(f"PRAGMA cache_size = -{cache_kib}")
 for version in sorted(schema.MIGRATIONS):
     for stmt in schema.MIGRATIONS[version]:
         stmt(con) if callable(stmt) else con.execute(stmt)
@@ -133,7 +139,8 @@ with open(src, "rb") as fh:
             base = ts_ms * 65536
             rowid = last[base] = last.get(base, base - 1) + 1
             uid = hashlib.blake2b(f"{m.get('id')}".encode(), digest_size=16).digest()
-            row = [rowid, uid, 1, people[sender], ts_ms, "text", 0, None, text, str(m.get("id")), 1]
+            key = identity.key(ts_ms, uid) if keyed else uid  # time-bucketed, or random as before schema 4
+            row = [rowid, key, 1, people[sender], ts_ms, "text", 0, None, text, str(m.get("id")), 1]
             body = normalize.index_text(text)
             rows.append(ingest._Pending(None, "b", body, Ingestor._INSERT_LEAN, row, ts_ms, uid, 1, people[sender],
                                         "b", False) if batched else (row, body))
@@ -167,6 +174,7 @@ LABELS = {
     "B3": "+ identity hash under UNIQUE, time-ordered ids",
     "W0": "the vault's writes alone, row by row (the writer before issue 22)",
     "W": "the vault's own writes alone (its schema and batched writer), all else untimed",
+    "WR": "the same writes with random identity keys (before schema 4)",
     "TV0": "talkvault import, the tree given by --before",
     "TV": "talkvault import",
 }
@@ -179,9 +187,16 @@ def main() -> dict[str, object]:
 
     ap = arguments(__doc__)
     ap.add_argument("--repeat", type=int, default=3, help="rounds of every stage, interleaved; the best counts")
-    ap.add_argument("--stages", default="B0,B1,B2,B3,W0,W,TV", help="which stages, comma-separated")
+    ap.add_argument("--stages", default="B0,B1,B2,B3,W0,W,WR,TV", help="which stages, comma-separated")
     ap.add_argument("--before", metavar="TREE", help="another checkout of talkvault: adds stage TV0, its import")
+    ap.add_argument(
+        "--cache-kib",
+        type=int,
+        default=0,
+        help="page cache of the W stages (default: the vault's 64 MiB); 2048 at 300,000 messages simulates 10M",
+    )
     a = ap.parse_args()
+    cache = str(a.cache_kib)
     n = messages(a)
     from datagen import write_telegram
 
@@ -194,8 +209,9 @@ def main() -> dict[str, object]:
             "B1": (STAGE, None, str(d / "b1.db"), "1"),
             "B2": (STAGE, None, str(d / "b2.db"), "2"),
             "B3": (STAGE, None, str(d / "b3.db"), "3"),
-            "W0": (WRITES, None, str(d / "w0.db"), "0"),
-            "W": (WRITES, None, str(d / "w.db"), "1"),
+            "W0": (WRITES, None, str(d / "w0.db"), "0", "1", cache),
+            "W": (WRITES, None, str(d / "w.db"), "1", "1", cache),
+            "WR": (WRITES, None, str(d / "wr.db"), "1", "0", cache),
             "TV0": (_imp.TALKVAULT, a.before, str(d / "vault")),
             "TV": (_imp.TALKVAULT, None, str(d / "vault")),
         }
