@@ -195,3 +195,19 @@ def test_messages_before_1970_and_exact_milliseconds(new_vault, tmp_path):
     ts = new_vault.conn.execute("SELECT ts_ms FROM messages").fetchone()[0]
     assert ts == -147355199877  # 1965-05-01T12:00:00.123Z, to the millisecond
     assert [h["text"] for h in new_vault.search("letter")] == ["a letter, typed in later"]
+
+
+def test_looking_for_a_chat_under_its_other_key_reads_one_millisecond_not_every_chat(new_vault, tmp_path):
+    """`_same_chat_by_id` runs for every new chat with export ids, 29 times: its query must start
+    from the millisecond's rows (a rowid range), not walk every chat of the source (issue 22.6)."""
+    from vault.operations.ingest import SAME_INSTANT_SQL
+
+    for i in range(3):  # chats of one source, as a whole Telegram account gives
+        f = jsonl(
+            tmp_path / f"c{i}.jsonl", f"chat{i}", [("2024-01-01T10:00:00", "Mei", f"hello {i}")], source="telegram"
+        )
+        new_vault.import_path(f, tz="UTC")
+    c = new_vault.conn
+    plan = [r[3] for r in c.execute("EXPLAIN QUERY PLAN " + SAME_INSTANT_SQL, (0, 1 << 16, "1", "telegram"))]
+    assert plan[0].startswith("SEARCH m USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), plan
+    assert plan[1].startswith("SEARCH c USING INTEGER PRIMARY KEY (rowid=?)"), plan

@@ -46,6 +46,14 @@ ORDINAL_WINDOW = 512  # distinct (chat, time) keys remembered for counting ident
 MERGE_WINDOW_MS = 15 * 3_600_000  # how far apart a text export's time and a database's may be (zones)
 HOUR_MS = 3_600_000
 BATCH = 1000  # plain new messages written by one executemany (docs/performance.md "The writer")
+#: Stored records of one millisecond with an export id, and their chats' keys (`_same_chat_by_id`).
+#: CROSS JOIN: the millisecond's few rows first, then their chats by id. Left to itself SQLite walked
+#: every chat of the source and sought each one's rows: 29 shifts times every stored chat, for each
+#: new chat (13 s of a 100,000-message import into 1,400 chats; tests/test_ingest.py pins the plan).
+SAME_INSTANT_SQL = (
+    "SELECT m.chat_id, c.key FROM messages m CROSS JOIN chats c ON c.id = m.chat_id"
+    " WHERE m.id >= ? AND m.id < ? AND m.source_id = ? AND c.source = ?"
+)
 
 
 @dataclass
@@ -465,8 +473,7 @@ class Ingestor:
             for hours in sorted(range(-MAX_SHIFT_HOURS, MAX_SHIFT_HOURS + 1), key=abs):
                 at = ts_ms + hours * HOUR_MS
                 for other_id, key in c.execute(
-                    "SELECT m.chat_id, c.key FROM messages m JOIN chats c ON c.id = m.chat_id"
-                    " WHERE m.id >= ? AND m.id < ? AND m.source_id = ? AND c.source = ?",
+                    SAME_INSTANT_SQL,
                     (at * SEQ_SPAN, (at + 1) * SEQ_SPAN, rec.source_id, source),
                 ):
                     if key == rec.chat or key.startswith("title:") == titled:
