@@ -9,16 +9,20 @@ sqlite3 database with an external-content FTS5 index (no secure delete, no tombs
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from common import PASSPHRASE, build_vault, copy_vault, write_results
 
 
-def baseline(plain: Path, extra: int, d: Path) -> tuple[float, float]:
-    """Bare SQLite: load the plaintext export plus the extra chat, then the same two deletes."""
+def baseline(rows: Iterable[tuple[int, str]], d: Path, chat: int, one: int = 12345) -> tuple[float, float]:
+    """Bare SQLite: load `rows` (chat number, text), untimed; then the timed deletes of message `one`
+    and of every message of `chat`."""
     con = sqlite3.connect(d / "baseline.db", isolation_level=None)
     con.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, chat INTEGER, text TEXT)")
     con.execute("CREATE INDEX m_chat ON m(chat)")
@@ -28,25 +32,39 @@ def baseline(plain: Path, extra: int, d: Path) -> tuple[float, float]:
         " INSERT INTO f(f, rowid, text) VALUES ('delete', old.id, old.text); END"
     )
     con.execute("BEGIN")
-    with plain.open(encoding="utf-8") as fh:
-        for line in fh:
-            text = line.rstrip("\n").split("\t", 2)[2]
-            cur = con.execute("INSERT INTO m(chat, text) VALUES (1, ?)", (text,))
-            con.execute("INSERT INTO f(rowid, text) VALUES (?, ?)", (cur.lastrowid, text))
-    from datagen import messages
-
-    for _ts, _s, text in messages(extra, seed=2):
-        cur = con.execute("INSERT INTO m(chat, text) VALUES (2, ?)", (text,))
+    for chat_no, text in rows:
+        cur = con.execute("INSERT INTO m(chat, text) VALUES (?, ?)", (chat_no, text))
         con.execute("INSERT INTO f(rowid, text) VALUES (?, ?)", (cur.lastrowid, text))
     con.execute("COMMIT")
     t = time.perf_counter()
-    con.execute("DELETE FROM m WHERE id = 12345")
-    one = time.perf_counter() - t
+    con.execute("DELETE FROM m WHERE id = ?", (one,))
+    one_s = time.perf_counter() - t
     t = time.perf_counter()
-    con.execute("DELETE FROM m WHERE chat = 2")
-    chat = time.perf_counter() - t
+    con.execute("DELETE FROM m WHERE chat = ?", (chat,))
+    chat_s = time.perf_counter() - t
     con.close()
-    return one, chat
+    (d / "baseline.db").unlink()
+    return one_s, chat_s
+
+
+def vault_deletes(v: Any, title: str) -> tuple[float, float, tuple[int, int]]:
+    """Through the vault's API: the seconds to delete one message (the newest match of `time`), then
+    the chat titled `title`; and the counts deleted."""
+    one_id = v.search("time", limit=1)[0]["id"]
+    t = time.perf_counter()
+    r1 = v.delete(message_ids=[one_id])
+    one = time.perf_counter() - t
+    chat_id = next(c["id"] for c in v.chats() if c["title"] == title)
+    t = time.perf_counter()
+    r2 = v.delete(chat=chat_id)
+    return one, time.perf_counter() - t, (r1["deleted"], r2["deleted"])
+
+
+def plaintext_rows(plain: Path) -> Iterator[tuple[int, str]]:
+    """The plaintext export of common.build_vault, as chat 1."""
+    with plain.open(encoding="utf-8") as fh:
+        for line in fh:
+            yield 1, line.rstrip("\n").split("\t", 2)[2]
 
 
 def main() -> dict[str, object]:
@@ -57,6 +75,7 @@ def main() -> dict[str, object]:
     a = ap.parse_args()
     n = messages(a)
     extra = a.chat or n // 10
+    from datagen import messages as generated
     from datagen import write_telegram
 
     import vault
@@ -68,17 +87,11 @@ def main() -> dict[str, object]:
         chat_export = write_telegram(d / "chat" / "result.json", extra, seed=2, chat_id=654321, name="Big chat")
         with vault.open(path, PASSPHRASE) as v:
             v.import_path(chat_export)
-            one_id = v.search("time", limit=1)[0]["id"]
-            t = time.perf_counter()
-            r1 = v.delete(message_ids=[one_id])
-            one = time.perf_counter() - t
-            chat_id = next(c["id"] for c in v.chats() if c["title"] == "Big chat")
-            t = time.perf_counter()
-            r2 = v.delete(chat=chat_id)
-            chat = time.perf_counter() - t
+            one, chat, deleted = vault_deletes(v, "Big chat")
             ok = v.check()["ok"]
-        assert r1["deleted"] == 1 and r2["deleted"] == extra and ok
-        b_one, b_chat = baseline(plain, extra, d)
+        assert deleted == (1, extra) and ok
+        extra_rows = ((2, text) for _ts, _s, text in generated(extra, seed=2))
+        b_one, b_chat = baseline(itertools.chain(plaintext_rows(plain), extra_rows), d, chat=2)
     res = {
         "benchmark": "delete",
         "messages": n + extra,

@@ -45,6 +45,7 @@ BASELINE = (
     + r"""
 import ijson, resource, sqlite3, sys, time
 src, db = sys.argv[1], sys.argv[2]
+items = sys.argv[3] if len(sys.argv) > 3 else "messages.item"  # "chats.list.item.messages.item": a whole account
 t, c0 = time.perf_counter(), cpu_s()
 con = sqlite3.connect(db, isolation_level=None)
 con.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, ts INTEGER, sender TEXT, text TEXT)")
@@ -52,7 +53,7 @@ con.execute("CREATE VIRTUAL TABLE fts USING fts5(text, content='messages', conte
 con.execute("BEGIN")
 n = 0
 with open(src, "rb") as fh:
-    for m in ijson.items(fh, "messages.item"):
+    for m in ijson.items(fh, items):
         text = m.get("text") if isinstance(m.get("text"), str) else ""
         row = (int(m["date_unixtime"]), m.get("from"), text)
         cur = con.execute("INSERT INTO messages(ts, sender, text) VALUES (?, ?, ?)", row)

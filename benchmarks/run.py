@@ -1,10 +1,11 @@
 """Run every benchmark on generated data and write the table: figure, baseline, ratio, target, met.
 
-    python benchmarks/run.py [--messages N] [--quick]
+    python benchmarks/run.py [--messages N] [--quick] [--ten-million]
 
 Each benchmark runs in its own process against its baseline in the same run (see each script's
 docstring). Results: benchmarks/out/results.json and benchmarks/out/results.md (paste into
-docs/performance.md).
+docs/performance.md). `--ten-million` then also runs benchmarks/tenmillion.py (10,000,000 messages
+in one account export, end to end; its table goes to benchmarks/out/tenmillion.md).
 """
 
 from __future__ import annotations
@@ -131,6 +132,11 @@ def main() -> None:
     from common import arguments, messages
 
     ap = arguments(__doc__, json_out=False)
+    ap.add_argument(
+        "--ten-million",
+        action="store_true",
+        help="also run tenmillion.py: 10,000,000 messages end to end (hours; about 16 GB of disk)",
+    )
     a = ap.parse_args()
     n = messages(a)
     size = ["--messages", str(n)]
@@ -146,6 +152,8 @@ def main() -> None:
     (OUT / "results.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False))
     (OUT / "results.md").write_text(md + "\n")
     print(md)
+    if a.ten_million:  # opt-in: its own table, benchmarks/out/tenmillion.md
+        run("tenmillion.py")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
+from typing import Any
 
 from common import build_vault, summary, timed, write_results
 
@@ -38,6 +40,42 @@ QUERIES = [
 ]
 
 
+def measure(v: Any, plain: Path, repeat: int, only: str | None = None) -> list[dict[str, Any]]:
+    """p50/p95 of each query of QUERIES on an open vault, newest-first and by relevance, and of `rg`
+    over the plaintext export `plain` where rg is installed."""
+    rg = shutil.which("rg")
+    rows: list[dict[str, Any]] = []
+    for name, q, rg_pattern in QUERIES:
+        if only and only not in name:
+            continue
+        v.search(q, limit=20)  # warm
+        newest = summary(timed(lambda q=q: v.search(q, limit=20), repeat))
+        rel = summary(timed(lambda q=q: v.search(q, limit=20, sort="relevance"), max(5, repeat // 3)))
+        row: dict[str, Any] = {"query": name, "text": q, "newest": newest, "relevance": rel}
+        if rg and rg_pattern:
+            times = timed(
+                lambda p=rg_pattern: subprocess.run(
+                    [rg, "-i", "-F", p, str(plain)], stdout=subprocess.DEVNULL, check=False
+                ),
+                max(5, repeat // 3),
+            )
+            row["rg"] = summary(times)
+            row["ratio_rg_p50"] = round(row["rg"]["p50_ms"] / max(newest["p50_ms"], 0.01), 1)
+        rows.append(row)
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print(f"{'query':<18}{'newest p50':>11}{'p95':>8}{'relev. p50':>12}{'p95':>8}{'rg p50':>9}{'x faster':>9}")
+    for r in rows:
+        nw, rl = r["newest"], r["relevance"]
+        rgp = r.get("rg", {}).get("p50_ms", float("nan"))
+        print(
+            f"{r['query']:<18}{nw['p50_ms']:>11}{nw['p95_ms']:>8}{rl['p50_ms']:>12}{rl['p95_ms']:>8}"
+            f"{rgp:>9}{r.get('ratio_rg_p50', '-'):>9}"
+        )
+
+
 def main() -> list[dict[str, object]]:
     from common import arguments, messages
 
@@ -51,37 +89,12 @@ def main() -> list[dict[str, object]]:
     import vault
 
     path, plain = build_vault(n)
-    rg = shutil.which("rg")
-    rows: list[dict[str, object]] = []
     with vault.open(path, PASSPHRASE) as v:
         index_bytes = v.conn.execute("SELECT sum(length(block)) FROM fts_data").fetchone()[0]
-        for name, q, rg_pattern in QUERIES:
-            if a.only and a.only not in name:
-                continue
-            v.search(q, limit=20)  # warm
-            newest = summary(timed(lambda q=q: v.search(q, limit=20), a.repeat))
-            rel = summary(timed(lambda q=q: v.search(q, limit=20, sort="relevance"), max(5, a.repeat // 3)))
-            row: dict[str, object] = {"query": name, "text": q, "newest": newest, "relevance": rel}
-            if rg and rg_pattern:
-                times = timed(
-                    lambda p=rg_pattern: subprocess.run(
-                        [rg, "-i", "-F", p, str(plain)], stdout=subprocess.DEVNULL, check=False
-                    ),
-                    max(5, a.repeat // 3),
-                )
-                row["rg"] = summary(times)
-                row["ratio_rg_p50"] = round(row["rg"]["p50_ms"] / max(newest["p50_ms"], 0.01), 1)  # type: ignore[index]
-            rows.append(row)
-    print(f"{'query':<16}{'newest p50':>11}{'p95':>8}{'relev. p50':>12}{'p95':>8}{'rg p50':>9}{'x faster':>9}")
-    for r in rows:
-        nw, rl = r["newest"], r["relevance"]
-        rgp = r.get("rg", {}).get("p50_ms", float("nan"))  # type: ignore[attr-defined]
-        print(
-            f"{r['query']:<16}{nw['p50_ms']:>11}{nw['p95_ms']:>8}{rl['p50_ms']:>12}{rl['p95_ms']:>8}"  # type: ignore[index]
-            f"{rgp:>9}{r.get('ratio_rg_p50', '-'):>9}"
-        )
-    worst_newest = max(r["newest"]["p95_ms"] for r in rows)  # type: ignore[index]
-    worst_rel = max(r["relevance"]["p95_ms"] for r in rows)  # type: ignore[index]
+        rows: list[dict[str, Any]] = measure(v, plain, a.repeat, a.only)
+    print_table(rows)
+    worst_newest = max(r["newest"]["p95_ms"] for r in rows)
+    worst_rel = max(r["relevance"]["p95_ms"] for r in rows)
     print(
         f"messages {n:,}; index {index_bytes / n:.0f} bytes/message; worst newest-first p95 {worst_newest} ms "
         f"(target 20); worst relevance p95 {worst_rel} ms (target 250)"
