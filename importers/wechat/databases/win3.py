@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from importers.wechat.chat_tables import table_message
 from importers.wechat.common import (
     SOURCE,
     TYPE_APP,
@@ -222,22 +223,18 @@ def _raw(row: dict[str, Any], record: int) -> RawMessage | None:
     svrid = row.get("MsgSvrID")
     if type_ == TYPE_VOICE and svrid:
         media = (f"{VOICE_REF}{svrid}",)
-    extra: dict[str, Any] = {}
-    if type_ == TYPE_APP and content:
-        extra["xml"] = content
-    return RawMessage(
+    return table_message(
         chat=str(talker),
         ts=aware_epoch(int(created)),
-        type=type_,
+        type_=type_,
         sub_type=sub_type,
         content=content,
         sender_id=sender,
         from_me=from_me,
-        source_id=str(svrid) if svrid else None,
+        svrid=svrid,
         record=record,
         display=row.get("DisplayContent"),
         media=media,
-        extra=extra,
     )
 
 
