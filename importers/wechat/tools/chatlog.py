@@ -56,12 +56,13 @@ from importers.wechat.tools.shared import (
     OWN_RECALL_PREFIX,
     csv_rows,
     forward_text,
+    iter_json_items,
     json_head_events,
     keys_at,
     parse_local_time,
     sniff_encoding,
 )
-from importers.wechat.tools.weflow import PAT_WORD, iter_json_list
+from importers.wechat.tools.weflow import PAT_WORD
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,
@@ -289,7 +290,7 @@ def _notice(chat: str, ts: datetime, text: str, actor: str | None, line: int, ex
 
 def parse_json(path: Path, options: ParseOptions) -> Iterator[Record]:
     chats = _Chats()
-    for number, item in iter_json_list(path):
+    for number, item in iter_json_items(path):
         if not isinstance(item, dict):
             yield Problem(str(path), number, "message is not an object")
             continue

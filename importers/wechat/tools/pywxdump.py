@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from importers.base import ParseOptions, guard_json, head_text, loads_json
+from importers.base import ParseOptions, head_text, loads_json
 from importers.wechat.common import (
     ME,
     SOURCE,
@@ -40,6 +40,7 @@ from importers.wechat.common import (
 from importers.wechat.media import MediaFinder
 from importers.wechat.tools.shared import (
     csv_rows,
+    iter_json_items,
     parse_local_time,
     sniff_encoding,
     users_json_names,
@@ -268,21 +269,9 @@ def parse_csv(path: Path, options: ParseOptions) -> Iterator[Record]:
 
 
 def parse_json(path: Path, options: ParseOptions) -> Iterator[Record]:
-    import ijson
-
     ctx = _Context(path)
-    number = 0
-    try:
-        with open(path, "rb") as fh:
-            for number, item in enumerate(ijson.items(guard_json(fh, str(path)), "item"), 1):
-                if not isinstance(item, dict):
-                    yield Problem(str(path), number, "record is not an object")
-                    continue
-                yield from row_record(item, number, ctx)
-    except OSError as exc:
-        raise ExportError("cannot read this file", path=str(path)) from exc
-    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
-        raise ExportError(
-            f"the JSON is damaged after record {number} (truncated?); export it again",
-            path=str(path),
-        ) from exc
+    for number, item in iter_json_items(path, noun="record", use_float=False):
+        if not isinstance(item, dict):
+            yield Problem(str(path), number, "record is not an object")
+            continue
+        yield from row_record(item, number, ctx)

@@ -211,6 +211,29 @@ def server_id(value: Any) -> str | None:
     return str(number)
 
 
+def iter_json_items(
+    path: Path, prefix: str = "item", *, noun: str = "message", use_float: bool = True
+) -> Iterator[tuple[int, Any]]:
+    """(number, item) of the values at `prefix` of a JSON file, streaming: "item" for a top-level
+    list (chatlog, PyWxDump), "messages.item" for the `messages` of a top-level object (WeFlow,
+    EchoTrace, CipherTalk). A file that cannot be read, or is damaged, raises ExportError saying
+    after which `noun` it broke. `use_float`: non-integer numbers as float, else Decimal."""
+    import ijson
+
+    number = 0
+    try:
+        with open(path, "rb") as fh:
+            for number, item in enumerate(ijson.items(guard_json(fh, str(path)), prefix, use_float=use_float), 1):
+                yield number, item
+    except OSError as exc:
+        raise ExportError("cannot read this file", path=str(path)) from exc
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
+        raise ExportError(
+            f"the JSON is damaged after {noun} {number} (truncated?); export it again",
+            path=str(path),
+        ) from exc
+
+
 def json_head_events(path: Path, size: int = SNIFF_BYTES) -> list[tuple[str, str, Any]]:
     """The ijson (prefix, event, value) triples of a JSON file's head, up to where the head ends.
 
