@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from importers.base import ParseOptions, file_opener, read_head
-from importers.foreign_db import DB_ERRORS, finish, open_plain
+from importers.foreign_db import db_errors, finish, open_plain
 from importers.whatsapp.body import kind_of_file, mime_of_file
 from importers.whatsapp.crypt import crypt_version, decrypt, looks_encrypted_backup
 from importers.whatsapp.kinds import ANDROID_TYPES, MEDIA_KINDS, message_kind, type_of
@@ -221,7 +221,7 @@ def _open(db: Path, options: ParseOptions) -> sqlite3.Connection:
             _wipe(data)
     try:
         return open_plain(db, lenient_text=True)
-    except DB_ERRORS as exc:
+    except db_errors() as exc:
         raise ExportError("the database cannot be opened (damaged, or not a SQLite file?)", path=label) from exc
 
 
