@@ -31,7 +31,7 @@ import zstandard
 
 from importers.iphone_backup.crypto import DecryptError
 from importers.iphone_backup.manifest import Backup, Entry
-from importers.wechat.chat_tables import ROW_ERRORS, ChatTables, table_message
+from importers.wechat.chat_tables import ROW_ERRORS, ChatTables, des_message
 from importers.wechat.common import (
     TYPE_IMAGE,
     TYPE_MICRO_VIDEO,
@@ -39,11 +39,8 @@ from importers.wechat.common import (
     TYPE_VOICE,
     Names,
     RawMessage,
-    aware_epoch,
     display_name,
-    is_group,
     protobuf_fields,
-    split_group_prefix,
 )
 from vault.records import Attachment, MessageKind, Note, Problem, Record, title_key
 
@@ -54,7 +51,6 @@ _CHAT_TABLE = re.compile(r"^Chat_([0-9a-f]{32})$")
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # The most a compressed body may grow to (a message is at most a few MiB of XML).
 MAX_BODY = 64 * 1024 * 1024
-DES_SENT = 0
 _MEDIA = {
     TYPE_IMAGE: (("Img", ".pic"), ("Img", ".pic_thum")),
     TYPE_VIDEO: (("Video", ".mp4"), ("Video", ".video_thum")),
@@ -216,34 +212,22 @@ def _database(
 
 
 def _raw(row: dict[str, Any], record: int, key: str, talker: str, digest: str, base: str) -> RawMessage | None:
-    created = row.get("CreateTime")
-    if created is None:
+    if row.get("CreateTime") is None:
         return None
     type_ = int(row.get("Type") or 0)
-    des = row.get("Des")
-    from_me = des is not None and int(des) == DES_SENT
-    content = decode_body(row.get("Message"))
-    sender: str | None = None
-    if is_group(talker):
-        if not from_me:
-            prefixed, body = split_group_prefix(content)
-            if prefixed:
-                sender, content = prefixed, body
-    elif not from_me:
-        sender = talker
     local = row.get("MesLocalID")
     media: tuple[str, ...] = ()
     if type_ in _MEDIA and isinstance(local, int):
         media = tuple(f"{base}/{folder}/{digest}/{local}{suffix}" for folder, suffix in _MEDIA[type_])
-    return table_message(
+    return des_message(
         chat=key,
-        ts=aware_epoch(int(created)),
+        talker=talker,
+        created=row.get("CreateTime"),
         type_=type_,
-        sub_type=0,
-        content=content,
-        sender_id=sender,
-        from_me=from_me,
+        des=row.get("Des"),
+        content=decode_body(row.get("Message")),
         svrid=row.get("MesSvrID"),
         record=record,
         media=media,
+        split_own=False,
     )

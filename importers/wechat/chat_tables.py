@@ -13,13 +13,27 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from importers.wechat.common import SOURCE, TYPE_APP, MediaResolver, Names, RawMessage, build_record, is_group
+from importers.wechat.common import (
+    SOURCE,
+    TYPE_APP,
+    MediaResolver,
+    Names,
+    RawMessage,
+    aware_epoch,
+    build_record,
+    is_group,
+    split_group_prefix,
+)
 from vault.records import DIRECT, GROUP, Chat, Problem, Record
 
 # What reading one row may raise on values of unexpected types (the row is then reported).
 ROW_ERRORS: tuple[type[Exception], ...] = (TypeError, ValueError, OverflowError, OSError)
 
 NO_TIME = "message record without a time"
+
+# `Des` (macOS 3.x `mesDes`) of a message the owner sent: 0 sent, 1 received (chatlog
+# message_darwinv3.go: "0: 发送, 1: 接收"; WechatExporter reads the iPhone's the same way).
+DES_SENT = 0
 
 
 def table_chat(key: str, talker: str, known: bool, names: Names) -> Chat:
@@ -60,6 +74,48 @@ def table_message(
         display=display,
         media=media,
         extra={"xml": content} if type_ == TYPE_APP and content else {},
+    )
+
+
+def des_message(
+    *,
+    chat: str,
+    talker: str,
+    created: Any,
+    type_: int,
+    des: Any,
+    content: str,
+    svrid: Any,
+    record: int,
+    media: tuple[str, ...] = (),
+    split_own: bool,
+) -> RawMessage | None:
+    """A row of a table whose `Des` column says who sent it (macOS 3.x, iPhone), None without a
+    time (`created`, Unix seconds). In a one-to-one chat the other side is the talker; in a group
+    a `<wxid>:\n` prefix names the sender and is cut from the body (`split_own`: from the owner's
+    messages too, as the macOS 3.x reader does)."""
+    if created is None:
+        return None
+    from_me = des is not None and int(des) == DES_SENT
+    sender: str | None = None
+    if is_group(talker):
+        if split_own or not from_me:
+            prefixed, body = split_group_prefix(content)
+            if prefixed:
+                sender, content = prefixed, body
+    elif not from_me:
+        sender = talker
+    return table_message(
+        chat=chat,
+        ts=aware_epoch(int(created)),
+        type_=type_,
+        sub_type=0,
+        content=content,
+        sender_id=sender,
+        from_me=from_me,
+        svrid=svrid,
+        record=record,
+        media=media,
     )
 
 

@@ -20,8 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from importers.wechat.chat_tables import ChatTables, table_message
-from importers.wechat.common import Names, RawMessage, aware_epoch, display_name, is_group, split_group_prefix
+from importers.wechat.chat_tables import ChatTables, des_message
+from importers.wechat.common import Names, RawMessage, display_name
 from importers.wechat.databases.opening import (
     DAMAGED_REST,
     DatabaseReadError,
@@ -35,9 +35,6 @@ from importers.wechat.databases.opening import (
 from vault.records import Problem, Record, title_key
 
 _CHAT_TABLE = re.compile(r"^Chat_([0-9a-f]{32})$")
-
-# mesDes of a message the owner sent (chatlog message_darwinv3.go: "0: 发送, 1: 接收").
-DES_SENT = 0
 
 _CONTACT_TABLES = ("WCContact", "GroupContact")
 
@@ -82,28 +79,14 @@ def _file(db: Path, conn: Any, hashes: dict[str, str], names: Names, chats: set[
 
 
 def _raw(row: dict[str, Any], record: int, key: str, talker: str) -> RawMessage | None:
-    created = row.get("msgCreateTime")
-    if created is None:
-        return None
-    type_ = int(row.get("messageType") or 0)
-    des = row.get("mesDes")
-    from_me = des is not None and int(des) == DES_SENT
-    content = str(row.get("msgContent") or "")
-    sender: str | None = None
-    if is_group(talker):
-        prefixed, body = split_group_prefix(content)
-        if prefixed:
-            sender, content = prefixed, body
-    elif not from_me:
-        sender = talker
-    return table_message(
+    return des_message(
         chat=key,
-        ts=aware_epoch(int(created)),
-        type_=type_,
-        sub_type=0,
-        content=content,
-        sender_id=sender,
-        from_me=from_me,
+        talker=talker,
+        created=row.get("msgCreateTime"),
+        type_=int(row.get("messageType") or 0),
+        des=row.get("mesDes"),
+        content=str(row.get("msgContent") or ""),
         svrid=row.get("mesSvrID"),
         record=record,
+        split_own=True,
     )
