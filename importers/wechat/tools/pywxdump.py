@@ -39,10 +39,9 @@ from importers.wechat.common import (
 )
 from importers.wechat.media import MediaFinder
 from importers.wechat.tools.shared import (
-    csv_rows,
+    csv_dicts,
     iter_json_items,
     parse_local_time,
-    sniff_encoding,
     users_json_names,
 )
 from vault.errors import ExportError
@@ -243,18 +242,11 @@ def parse_csv(path: Path, options: ParseOptions) -> Iterator[Record]:
         raise ExportError("not a PyWxDump CSV export (unexpected header)", path=str(path))
     ctx = _Context(path)
     legacy = header == LEGACY_HEADER
-    for line, fields in csv_rows(path, sniff_encoding(path)):
-        if line == 1:
+    for line, cells in csv_dicts(path, header):
+        if isinstance(cells, Problem):
+            yield cells
             continue
-        if fields is None:
-            yield Problem(str(path), line, "broken CSV row (unbalanced quotes?)")
-            continue
-        if not fields or fields == [""]:
-            continue
-        if len(fields) != len(header):
-            yield Problem(str(path), line, f"row has {len(fields)} fields, expected {len(header)}")
-            continue
-        row: dict[str, Any] = dict(zip(header, fields))
+        row: dict[str, Any] = cells
         if legacy:
             try:
                 content = loads_json(row.pop("content"), str(path), line=line)

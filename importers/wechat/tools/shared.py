@@ -19,7 +19,7 @@ from typing import IO, Any
 from importers.base import SNIFF_BYTES, ParseOptions, Parser, guard_json, loads_json, read_head
 from importers.wechat.common import ME, display_name, event_kind, is_recall, strip_markup
 from vault.errors import ExportError
-from vault.records import DELETED, Attachment, Event, Message, MessageKind, Record
+from vault.records import DELETED, Attachment, Event, Message, MessageKind, Problem, Record
 
 UTF8 = "utf-8-sig"
 GB18030 = "gb18030"
@@ -96,6 +96,25 @@ def csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list[str] | None]
                 ) from exc
             start, last = last + 1, reader.line_num
             yield start, row
+
+
+def csv_dicts(path: Path, header: list[str]) -> Iterator[tuple[int, dict[str, str] | Problem]]:
+    """(line, row as {column: value}) of a CSV export below its header line, streaming (the
+    encoding sniffed); a broken row, or one with another number of fields than the header, is a
+    Problem in the row's place; empty rows are passed over."""
+    for line, fields in csv_rows(path, sniff_encoding(path)):
+        if line == 1:
+            continue
+        if fields is None:
+            yield line, Problem(str(path), line, "broken CSV row (unbalanced quotes?)")
+        elif fields and fields != [""]:
+            if len(fields) != len(header):
+                yield (
+                    line,
+                    Problem(str(path), line, f"row has {len(fields)} fields, expected {len(header)}"),
+                )
+            else:
+                yield line, dict(zip(header, fields))
 
 
 def text_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
