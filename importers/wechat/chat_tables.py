@@ -119,6 +119,18 @@ def des_message(
     )
 
 
+def already_read(seen: set[int], raw: RawMessage) -> bool:
+    """Whether a message was read already from another file of the same account (Windows 3.x
+    MSGn, 4.x message_N hold some messages twice), by its server id; remembers it if not."""
+    if not raw.source_id:
+        return False
+    svrid = int(raw.source_id)
+    if svrid in seen:
+        return True
+    seen.add(svrid)
+    return False
+
+
 class ChatTables:
     """The chat tables of one database file, read one after another; `record` counts their rows
     (for the Problem of a file whose rest cannot be read). `chats` is shared by the files of one

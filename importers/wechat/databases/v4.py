@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from importers.wechat.chat_tables import ChatTables, table_message
+from importers.wechat.chat_tables import ChatTables, already_read, table_message
 from importers.wechat.common import Names, RawMessage, aware_epoch, display_name, is_group, split_group_prefix
 from importers.wechat.databases.opening import (
     DAMAGED_REST,
@@ -150,6 +150,7 @@ def _file(
     seen: set[int] | None,
 ) -> Iterator[Record]:
     reader = ChatTables(str(db), names, chats)
+    skip = None if seen is None else partial(already_read, seen)
     try:
         all_tables = tables_of(conn)
         ids: dict[int, str] = {}
@@ -172,20 +173,9 @@ def _file(
             key = talker if known else title_key(talker)
             rows = query(conn, f"SELECT * FROM {_quoted(table)}")
             raw_of = partial(_raw, key=key, talker=talker, ids=ids, names=names)
-            yield from reader.read(rows, key, talker, known, raw_of, None if seen is None else partial(_seen, seen))
+            yield from reader.read(rows, key, talker, known, raw_of, skip)
     except DatabaseReadError:
         yield Problem(str(db), reader.record + 1, DAMAGED_REST)
-
-
-def _seen(seen: set[int], raw: RawMessage) -> bool:
-    """Whether a message was read already from another message_N file (and remember it)."""
-    if not raw.source_id:
-        return False
-    svrid = int(raw.source_id)
-    if svrid in seen:
-        return True
-    seen.add(svrid)
-    return False
 
 
 def _raw(

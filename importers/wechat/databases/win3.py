@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from importers.wechat.chat_tables import table_message
+from importers.wechat.chat_tables import already_read, table_message
 from importers.wechat.common import (
     SOURCE,
     TYPE_APP,
@@ -298,11 +298,8 @@ def _messages(
             if raw is None:
                 yield Problem(str(db), record, "message record without a chat or a time")
                 continue
-            if seen is not None and raw.source_id:
-                svrid = int(raw.source_id)
-                if svrid in seen:  # the same message in two MSGn files
-                    continue
-                seen.add(svrid)
+            if seen is not None and already_read(seen, raw):  # the same message in two MSGn files
+                continue
             if raw.chat not in chats:
                 chats.add(raw.chat)
                 yield _chat(raw.chat, contacts, names)
