@@ -15,21 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from vault.records import (
-    AUDIO,
-    CONTACT,
-    DELETED,
-    FILE,
-    GIF,
-    IMAGE,
-    LOCATION,
-    OTHER,
-    POLL,
-    STICKER,
-    TEXT,
-    VIDEO,
-    MessageKind,
-)
+from vault import records
 
 # The types of WhatsApp message, whichever platform stored them.
 WaType = Literal[
@@ -92,27 +78,29 @@ ANDROID_TYPES: dict[int, WaType] = {
 
 # What each type is as a message. Group events, notices and system entries are Events (each
 # reader maps their detail codes), so they have no message kind.
-KIND: dict[WaType, MessageKind] = {
-    "text": TEXT,
-    "link": TEXT,
-    "image": IMAGE,
-    "view once image": IMAGE,
-    "video": VIDEO,
-    "view once video": VIDEO,
-    "audio": AUDIO,
-    "contact": CONTACT,
-    "location": LOCATION,
-    "live location": LOCATION,
-    "document": FILE,
-    "gif": GIF,
-    "sticker": STICKER,
-    "poll": POLL,
-    "deleted": DELETED,
-    "deleted by admin": DELETED,
+KIND: dict[WaType, records.MessageKind] = {
+    "text": records.TEXT,
+    "link": records.TEXT,
+    "image": records.IMAGE,
+    "view once image": records.IMAGE,
+    "video": records.VIDEO,
+    "view once video": records.VIDEO,
+    "audio": records.AUDIO,
+    "contact": records.CONTACT,
+    "location": records.LOCATION,
+    "live location": records.LOCATION,
+    "document": records.FILE,
+    "gif": records.GIF,
+    "sticker": records.STICKER,
+    "poll": records.POLL,
+    "deleted": records.DELETED,
+    "deleted by admin": records.DELETED,
 }
 
 # Kinds whose file WhatsApp keeps in its media folder.
-MEDIA_KINDS: frozenset[MessageKind] = frozenset({IMAGE, VIDEO, AUDIO, FILE, GIF, STICKER})
+MEDIA_KINDS: frozenset[records.MessageKind] = frozenset(
+    {records.IMAGE, records.VIDEO, records.AUDIO, records.FILE, records.GIF, records.STICKER}
+)
 
 
 def type_of(types: Mapping[int, WaType], code: object) -> WaType | None:
@@ -121,7 +109,7 @@ def type_of(types: Mapping[int, WaType], code: object) -> WaType | None:
     return types.get(code if isinstance(code, int) else 0)
 
 
-def message_kind(types: Mapping[int, WaType], code: object) -> MessageKind:
+def message_kind(types: Mapping[int, WaType], code: object) -> records.MessageKind:
     """The kind of message a stored code means: OTHER for codes not known as messages."""
     wa_type = type_of(types, code)
-    return KIND.get(wa_type, OTHER) if wa_type is not None else OTHER
+    return KIND.get(wa_type, records.OTHER) if wa_type is not None else records.OTHER
