@@ -1,14 +1,16 @@
 """Opening other apps' SQLite databases read-only, plain or SQLCipher-encrypted (WeChat's, Signal's).
 
-This is the one importer module that imports `sqlcipher3`. Every connection it makes reads a file
-the person already has without ever writing to it: `mode=ro&immutable=1` (no journal, no -wal or
--shm file, no locks), `query_only`, and sorting in memory, never in a temp file. SQLCipher's log
-of failed key attempts is silenced while keys are tried, since trying the documented cipher
-settings in turn is expected to fail before one works.
+This is the one importer module that imports `sqlcipher3`, and only when a database is opened:
+start-up, which loads every importer to detect a file, does not pay for it. Every connection it
+makes reads a file the person already has without ever writing to it: `mode=ro&immutable=1` (no
+journal, no -wal or -shm file, no locks), `query_only`, and sorting in memory, never in a temp
+file. SQLCipher's log of failed key attempts is silenced while keys are tried, since trying the
+documented cipher settings in turn is expected to fail before one works.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -33,16 +35,19 @@ def is_db_error(exc: BaseException) -> bool:
     return type(exc).__module__.startswith("sqlcipher3")
 
 
-def _driver_errors() -> tuple[type[Exception], ...]:
+@functools.cache
+def db_errors() -> tuple[type[Exception], ...]:
+    """The exception types a connection from this module raises for a database that cannot be read.
+
+    A function, so that sqlcipher3 is imported only when a database is opened: the registry loads
+    every importer to detect a file, and most never open one (`except db_errors()` evaluates it
+    only when an exception is being matched).
+    """
     try:
         import sqlcipher3
     except ImportError:  # pragma: no cover - sqlcipher3 is a dependency of talkvault
         return (sqlite3.Error,)
     return (sqlite3.Error, sqlcipher3.Error)
-
-
-#: The exception types a connection from this module raises for a database that cannot be read.
-DB_ERRORS: tuple[type[Exception], ...] = _driver_errors()
 
 
 def _driver() -> Any:

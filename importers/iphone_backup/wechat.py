@@ -24,29 +24,25 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import zstandard
 
 from importers.iphone_backup.crypto import DecryptError
 from importers.iphone_backup.manifest import Backup, Entry
+from importers.wechat.chat_tables import ROW_ERRORS, ChatTables, des_message
 from importers.wechat.common import (
-    SOURCE,
-    TYPE_APP,
     TYPE_IMAGE,
     TYPE_MICRO_VIDEO,
     TYPE_VIDEO,
     TYPE_VOICE,
     Names,
     RawMessage,
-    aware_epoch,
-    build_record,
     display_name,
-    is_group,
     protobuf_fields,
-    split_group_prefix,
 )
-from vault.records import DIRECT, GROUP, Attachment, Chat, MessageKind, Note, Problem, Record, title_key
+from vault.records import Attachment, MessageKind, Note, Problem, Record, title_key
 
 DOMAIN = "AppDomain-com.tencent.xin"
 CONTACT_DB = "WCDB_Contact.sqlite"
@@ -55,7 +51,6 @@ _CHAT_TABLE = re.compile(r"^Chat_([0-9a-f]{32})$")
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # The most a compressed body may grow to (a message is at most a few MiB of XML).
 MAX_BODY = 64 * 1024 * 1024
-DES_SENT = 0
 _MEDIA = {
     TYPE_IMAGE: (("Img", ".pic"), ("Img", ".pic_thum")),
     TYPE_VIDEO: (("Video", ".mp4"), ("Video", ".video_thum")),
@@ -189,7 +184,14 @@ def _database(
             return None
         return Attachment(entry.name, kind, None, entry.size, open=opener)
 
-    record = 0
+    reader = ChatTables(
+        label,
+        names,
+        chats,
+        unreadable="message record without a time, or with an unreadable body",
+        errors=(*ROW_ERRORS, zstandard.ZstdError),
+        resolve=resolve,
+    )
     try:
         tables = sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
         for table in tables:
@@ -202,64 +204,30 @@ def _database(
             shown = talker or digest
             cursor = conn.execute(f'SELECT * FROM "{table}" ORDER BY CreateTime, MesLocalID')
             columns = [d[0] for d in cursor.description or ()]
-            for values in cursor:
-                record += 1
-                row = dict(zip(columns, values))
-                try:
-                    raw = _raw(row, record, key, shown, digest, base)
-                except (TypeError, ValueError, OverflowError, OSError, zstandard.ZstdError):
-                    raw = None
-                if raw is None:
-                    yield Problem(label, record, "message record without a time, or with an unreadable body")
-                    continue
-                if key not in chats:
-                    chats.add(key)
-                    yield _chat(key, shown, talker is not None, names)
-                yield build_record(raw, names, resolve)
+            rows = (dict(zip(columns, values)) for values in cursor)
+            raw_of = partial(_raw, key=key, talker=shown, digest=digest, base=base)
+            yield from reader.read(rows, key, shown, talker is not None, raw_of)
     except sqlite3.Error:
-        yield Problem(label, record + 1, "the rest of this database could not be read (damaged?)")
-
-
-def _chat(key: str, talker: str, known: bool, names: Names) -> Chat:
-    title = names.contacts.get(talker) or talker
-    extra = {"wxid": talker} if known else {"table_md5": talker}
-    if is_group(talker):
-        return Chat(SOURCE, key, title, GROUP, (), extra=extra)
-    return Chat(SOURCE, key, title, DIRECT, (title, names.me()), extra=extra)
+        yield Problem(label, reader.record + 1, "the rest of this database could not be read (damaged?)")
 
 
 def _raw(row: dict[str, Any], record: int, key: str, talker: str, digest: str, base: str) -> RawMessage | None:
-    created = row.get("CreateTime")
-    if created is None:
+    if row.get("CreateTime") is None:
         return None
     type_ = int(row.get("Type") or 0)
-    des = row.get("Des")
-    from_me = des is not None and int(des) == DES_SENT
-    content = decode_body(row.get("Message"))
-    sender: str | None = None
-    if is_group(talker):
-        if not from_me:
-            prefixed, body = split_group_prefix(content)
-            if prefixed:
-                sender, content = prefixed, body
-    elif not from_me:
-        sender = talker
-    svrid = row.get("MesSvrID")
     local = row.get("MesLocalID")
     media: tuple[str, ...] = ()
     if type_ in _MEDIA and isinstance(local, int):
         media = tuple(f"{base}/{folder}/{digest}/{local}{suffix}" for folder, suffix in _MEDIA[type_])
-    extra: dict[str, Any] = {"xml": content} if type_ == TYPE_APP and content else {}
-    return RawMessage(
+    return des_message(
         chat=key,
-        ts=aware_epoch(int(created)),
-        type=type_,
-        sub_type=0,
-        content=content,
-        sender_id=sender,
-        from_me=from_me,
-        source_id=str(svrid) if svrid else None,
+        talker=talker,
+        created=row.get("CreateTime"),
+        type_=type_,
+        des=row.get("Des"),
+        content=decode_body(row.get("Message")),
+        svrid=row.get("MesSvrID"),
         record=record,
         media=media,
-        extra=extra,
+        split_own=False,
     )

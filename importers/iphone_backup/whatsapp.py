@@ -13,11 +13,11 @@ quoted message), `ZWAMESSAGEINFO` (ZMESSAGE, ZRECEIPTINFO = a protobuf whose fie
 reactions: 7.1 = {2: sender jid, 3: emoji, 4: time in ms} from others, 7.2 = {2: emoji, 3: time}
 from the owner), `ZWAPROFILEPUSHNAME` (ZJID, ZPUSHNAME). Columns a version lacks read as NULL.
 
-Message types (ZMESSAGETYPE): 0 text, 1 image, 2 video, 3 audio, 4 contact card, 5 location,
-6 group event (ZGROUPEVENTTYPE: 1 title, 2 joined, 3 left, 4/5 photo, 7 removed, 12 created),
-7 link, 8 document, 10 chat notice (ZGROUPEVENTTYPE: 1 missed voice call, 4 missed video call, 22
-missed group video call, 2 encryption notice, 3 security code changed, ...), 11 GIF, 14 deleted,
-15 sticker, 46 poll. Types 6 and 10 become Events; calls are EV_CALL.
+Message types (ZMESSAGETYPE) and the kind each means: importers/whatsapp/kinds.py (`IOS_TYPES`),
+shared with the Android reader. Group events (type 6; ZGROUPEVENTTYPE: 1 title, 2 joined, 3 left,
+4/5 photo, 7 removed, 12 created) and chat notices (type 10; ZGROUPEVENTTYPE: 1 missed voice call,
+4 missed video call, 22 missed group video call, 2 encryption notice, 3 security code changed, ...)
+become Events; calls are EV_CALL.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Any
 
 from importers.iphone_backup.manifest import Backup
 from importers.wechat.common import protobuf_fields
+from importers.whatsapp.kinds import IOS_TYPES, MEDIA_KINDS, message_kind, type_of
 from vault.records import (
-    AUDIO,
     CONTACT,
     DELETED,
     DIRECT,
@@ -42,16 +42,9 @@ from vault.records import (
     EV_LEAVE,
     EV_SYSTEM,
     EV_TITLE,
-    FILE,
-    GIF,
     GROUP,
-    IMAGE,
     LOCATION,
     OTHER,
-    POLL,
-    STICKER,
-    TEXT,
-    VIDEO,
     Attachment,
     Chat,
     Event,
@@ -74,23 +67,6 @@ MEDIA_ROOT = "Message"
 APPLE_EPOCH = datetime(2001, 1, 1, tzinfo=timezone.utc)
 ME = "me"
 
-TYPE_GROUP_EVENT = 6
-TYPE_NOTICE = 10
-TYPE_DELETED = 14
-_KINDS: dict[int, MessageKind] = {
-    0: TEXT,
-    1: IMAGE,
-    2: VIDEO,
-    3: AUDIO,
-    4: CONTACT,
-    5: LOCATION,
-    7: TEXT,
-    8: FILE,
-    11: GIF,
-    15: STICKER,
-    46: POLL,
-}
-_MEDIA_KINDS = frozenset({IMAGE, VIDEO, AUDIO, FILE, GIF, STICKER})
 _GROUP_EVENTS: dict[int, tuple[EventKind, str]] = {
     1: (EV_TITLE, "changed the group name"),
     2: (EV_JOIN, "joined"),
@@ -352,9 +328,10 @@ def _convert(
     stanza = _str(row["ZSTANZAID"])
     mtype = row["ZMESSAGETYPE"] if isinstance(row["ZMESSAGETYPE"], int) else 0
     text = row["ZTEXT"] if isinstance(row["ZTEXT"], str) else ""
-    if mtype in (TYPE_GROUP_EVENT, TYPE_NOTICE):
+    wa_type = type_of(IOS_TYPES, mtype)
+    if wa_type in ("group event", "notice"):
         event_type = row["ZGROUPEVENTTYPE"] if isinstance(row["ZGROUPEVENTTYPE"], int) else 0
-        table = _GROUP_EVENTS if mtype == TYPE_GROUP_EVENT else _NOTICES
+        table = _GROUP_EVENTS if wa_type == "group event" else _NOTICES
         ev_kind, what = table.get(event_type, (EV_SYSTEM, f"chat notice (type {mtype}.{event_type})"))
         extra: dict[str, Any] = {"message_type": mtype, "event_type": event_type}
         if ev_kind == EV_CALL:
@@ -365,22 +342,22 @@ def _convert(
         return Event(
             chat,
             ts,
-            f"{who}: {what}" if mtype == TYPE_GROUP_EVENT else what,
+            f"{who}: {what}" if wa_type == "group event" else what,
             ev_kind,
             actor=sender,
             source_id=stanza,
             line=record,
             extra=extra,
         )
-    if mtype == TYPE_DELETED:
+    if wa_type == "deleted":
         return Message(
             chat, ts, sender, "", DELETED, source_id=stanza, sender_id=sender_id, from_me=from_me, line=record
         )
-    kind = _KINDS.get(mtype, OTHER)
+    kind = message_kind(IOS_TYPES, mtype)
     attachments: tuple[Attachment, ...] = ()
     caption = _str(row["media_ZTITLE"])
-    extra = {} if mtype in _KINDS else {"message_type": mtype}
-    if kind in _MEDIA_KINDS:
+    extra = {"message_type": mtype} if kind == OTHER else {}
+    if kind in MEDIA_KINDS:
         att = reader.attachment(row, kind)
         if att is not None:
             attachments = (att,)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from importers.base import Format, ParseOptions, loads_json, read_head
-from importers.foreign_db import DB_ERRORS, WrongKey, open_plain, try_encrypted
+from importers.foreign_db import WrongKey, db_errors, open_plain, try_encrypted
 from importers.signal.backup_export import detect_signal_export, parse_signal_export
 from importers.signal.desktop import Profile, read_database
 from importers.signal.sigtop import detect_sigtop, parse_sigtop
@@ -155,7 +155,7 @@ def _connect(profile: Profile, key: str | None) -> tuple[Any, tuple[type[Excepti
 
     `immutable=1` is safe because the caller refused a database with unsaved changes in its WAL.
     """
-    errors = DB_ERRORS
+    errors = db_errors()
     if key is None:
         try:
             return open_plain(profile.db), errors

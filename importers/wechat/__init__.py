@@ -21,8 +21,9 @@ carry Unix times and are exact).
 Layout: `databases/` reads WeChat's own databases (`opening` finds and opens them; `win3`, `v4`,
 `mac3`, `android`, one per generation); `tools/` reads what export tools wrote (`pywxdump`,
 `memotrace`, `wechatexporter`, `weflow` (also EchoTrace), `ciphertalk`, `chatlog`, with `shared`
-helpers); `common` holds type codes, content
-interpretation and names; `media` finds media beside an export (`.dat` images).
+helpers); `common` holds type codes, content interpretation and names; `chat_tables` turns the rows
+of the per-chat tables (macOS 3.x, 4.x, and the iPhone's, read by importers/iphone_backup/wechat.py)
+into records; `media` finds media beside an export (`.dat` images).
 """
 
 from __future__ import annotations

@@ -28,12 +28,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from importers.base import ParseOptions, file_opener, read_head
-from importers.foreign_db import DB_ERRORS, finish, open_plain
+from importers.foreign_db import db_errors, finish, open_plain
 from importers.whatsapp.body import kind_of_file, mime_of_file
 from importers.whatsapp.crypt import crypt_version, decrypt, looks_encrypted_backup
+from importers.whatsapp.kinds import ANDROID_TYPES, MEDIA_KINDS, message_kind, type_of
 from vault.errors import ExportError
 from vault.records import (
-    AUDIO,
     CONTACT,
     DELETED,
     DIRECT,
@@ -44,15 +44,8 @@ from vault.records import (
     EV_SYSTEM,
     EV_TITLE,
     FILE,
-    GIF,
     GROUP,
-    IMAGE,
-    LOCATION,
     OTHER,
-    POLL,
-    STICKER,
-    TEXT,
-    VIDEO,
     Attachment,
     Chat,
     Event,
@@ -73,26 +66,6 @@ GROUP_SERVER = "g.us"
 STATUS_JID = "status@broadcast"
 OWNER = "You"  # the phone's owner, as other importers name them
 
-# message_type (modern) and media_wa_type (legacy): WhatsApp's own codes, as read by
-# WhatsApp-Chat-Exporter (android_handler.py) and seen in the databases.
-TYPE_KIND: dict[int, MessageKind] = {
-    0: TEXT,
-    1: IMAGE,
-    2: AUDIO,
-    3: VIDEO,
-    4: CONTACT,
-    5: LOCATION,
-    9: FILE,
-    13: GIF,
-    15: DELETED,  # revoked ("This message was deleted")
-    16: LOCATION,  # live location
-    20: STICKER,
-    42: IMAGE,  # view once
-    43: VIDEO,  # view once
-    64: DELETED,  # deleted by a group admin
-    66: POLL,
-}
-TYPE_SYSTEM = 7
 STATUS_SYSTEM = 6  # legacy: status 6 marks a system entry
 # message_system.action_type (WhatsApp-Chat-Exporter utility.determine_metadata).
 ACTION_KIND: dict[int, EventKind] = {
@@ -248,7 +221,7 @@ def _open(db: Path, options: ParseOptions) -> sqlite3.Connection:
             _wipe(data)
     try:
         return open_plain(db, lenient_text=True)
-    except DB_ERRORS as exc:
+    except db_errors() as exc:
         raise ExportError("the database cannot be opened (damaged, or not a SQLite file?)", path=label) from exc
 
 
@@ -494,7 +467,8 @@ class Reader:
                 type=r[6], text=r[7], status=r[8], file_path=r[9], media_name=r[10], mime=r[11],
                 caption=r[12], quoted=r[13], action=r[14], edited=r[15],
             )  # fmt: skip
-            yield from self._convert(row, system=row.type == TYPE_SYSTEM, reactions=reactions.get(row.row_id, ()))
+            system = type_of(ANDROID_TYPES, row.type) == "system"
+            yield from self._convert(row, system=system, reactions=reactions.get(row.row_id, ()))
         yield from self._calls()
 
     def _reactions(self) -> dict[int, tuple[Reaction, ...]]:
@@ -660,7 +634,7 @@ class Reader:
                 extra={"action_type": action} if action is not None else {},
             )
             return
-        kind = TYPE_KIND.get(row.type if isinstance(row.type, int) else 0, OTHER)
+        kind = message_kind(ANDROID_TYPES, row.type)
         if kind == DELETED:
             text = ""
         elif not text and isinstance(row.caption, str):
@@ -668,7 +642,8 @@ class Reader:
         attachments: tuple[Attachment, ...] = ()
         stored = row.file_path if isinstance(row.file_path, str) else None
         name = row.media_name if isinstance(row.media_name, str) else None
-        if kind not in (TEXT, DELETED, LOCATION, POLL, OTHER) and (stored or name):
+        # A contact card's .vcf too, when the database names one.
+        if (kind in MEDIA_KINDS or kind == CONTACT) and (stored or name):
             attachments = (self._attachment(stored, name, row.mime if isinstance(row.mime, str) else None, kind),)
         yield Message(
             chat=row.chat,

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from importers.wechat.chat_tables import table_message
 from importers.wechat.common import (
     APP_LIVE_LOCATION,
     SOURCE,
@@ -125,20 +126,17 @@ def _raw(row: dict[str, Any], record: int) -> RawMessage | None:
     img = str(row.get("imgPath") or "")
     if _PATH_SCHEME in img:
         img = img.split(_PATH_SCHEME, 1)[1]
-    svrid = row.get("msgSvrId")
-    extra: dict[str, Any] = {"xml": content} if type_ == TYPE_APP and content else {}
-    return RawMessage(
+    return table_message(
         chat=str(talker),
         ts=aware_epoch(int(created) / 1000),  # createTime is in milliseconds
-        type=type_,
+        type_=type_,
         sub_type=sub_type,
         content=content,
         sender_id=sender,
         from_me=from_me,
-        source_id=str(svrid) if svrid else None,
+        svrid=row.get("msgSvrId"),
         record=record,
         media=(img,) if img else (),
-        extra=extra,
     )
 
 

@@ -16,20 +16,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from importers.wechat.common import (
-    SOURCE,
-    TYPE_APP,
-    Names,
-    RawMessage,
-    aware_epoch,
-    build_record,
-    display_name,
-    is_group,
-    split_group_prefix,
-)
+from importers.wechat.chat_tables import ChatTables, des_message
+from importers.wechat.common import Names, RawMessage, display_name
 from importers.wechat.databases.opening import (
     DAMAGED_REST,
     DatabaseReadError,
@@ -40,12 +32,9 @@ from importers.wechat.databases.opening import (
     query,
     tables_of,
 )
-from vault.records import DIRECT, GROUP, Chat, Problem, Record, title_key
+from vault.records import Problem, Record, title_key
 
 _CHAT_TABLE = re.compile(r"^Chat_([0-9a-f]{32})$")
-
-# mesDes of a message the owner sent (chatlog message_darwinv3.go: "0: 发送, 1: 接收").
-DES_SENT = 0
 
 _CONTACT_TABLES = ("WCContact", "GroupContact")
 
@@ -74,7 +63,7 @@ def parse_mac3(layout: Layout, opener: Opener) -> Iterator[Record]:
 
 
 def _file(db: Path, conn: Any, hashes: dict[str, str], names: Names, chats: set[str]) -> Iterator[Record]:
-    record = 0
+    reader = ChatTables(str(db), names, chats)
     try:
         for table in sorted(tables_of(conn)):
             match = _CHAT_TABLE.match(table)
@@ -83,57 +72,21 @@ def _file(db: Path, conn: Any, hashes: dict[str, str], names: Names, chats: set[
             talker = hashes.get(match.group(1))
             key = talker or title_key(match.group(1))
             shown = talker or match.group(1)
-            for row in query(conn, f'SELECT * FROM "{table}"'):
-                record += 1
-                try:
-                    raw = _raw(row, record, key, shown)
-                except (TypeError, ValueError, OverflowError, OSError):
-                    raw = None
-                if raw is None:
-                    yield Problem(str(db), record, "message record without a time")
-                    continue
-                if key not in chats:
-                    chats.add(key)
-                    yield _chat(key, shown, talker is not None, names)
-                yield build_record(raw, names)
+            rows = query(conn, f'SELECT * FROM "{table}"')
+            yield from reader.read(rows, key, shown, talker is not None, partial(_raw, key=key, talker=shown))
     except DatabaseReadError:
-        yield Problem(str(db), record + 1, DAMAGED_REST)
-
-
-def _chat(key: str, talker: str, known: bool, names: Names) -> Chat:
-    title = names.contacts.get(talker) or talker
-    extra = {"wxid": talker} if known else {"table_md5": talker}
-    if is_group(talker):
-        return Chat(SOURCE, key, title, GROUP, (), extra=extra)
-    return Chat(SOURCE, key, title, DIRECT, (title, names.me()), extra=extra)
+        yield Problem(str(db), reader.record + 1, DAMAGED_REST)
 
 
 def _raw(row: dict[str, Any], record: int, key: str, talker: str) -> RawMessage | None:
-    created = row.get("msgCreateTime")
-    if created is None:
-        return None
-    type_ = int(row.get("messageType") or 0)
-    des = row.get("mesDes")
-    from_me = des is not None and int(des) == DES_SENT
-    content = str(row.get("msgContent") or "")
-    sender: str | None = None
-    if is_group(talker):
-        prefixed, body = split_group_prefix(content)
-        if prefixed:
-            sender, content = prefixed, body
-    elif not from_me:
-        sender = talker
-    svrid = row.get("mesSvrID")
-    extra: dict[str, Any] = {"xml": content} if type_ == TYPE_APP and content else {}
-    return RawMessage(
+    return des_message(
         chat=key,
-        ts=aware_epoch(int(created)),
-        type=type_,
-        sub_type=0,
-        content=content,
-        sender_id=sender,
-        from_me=from_me,
-        source_id=str(svrid) if svrid else None,
+        talker=talker,
+        created=row.get("msgCreateTime"),
+        type_=int(row.get("messageType") or 0),
+        des=row.get("mesDes"),
+        content=str(row.get("msgContent") or ""),
+        svrid=row.get("mesSvrID"),
         record=record,
-        extra=extra,
+        split_own=True,
     )

@@ -18,20 +18,12 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from importers.wechat.common import (
-    SOURCE,
-    TYPE_APP,
-    Names,
-    RawMessage,
-    aware_epoch,
-    build_record,
-    display_name,
-    is_group,
-    split_group_prefix,
-)
+from importers.wechat.chat_tables import ChatTables, already_read, table_message
+from importers.wechat.common import Names, RawMessage, aware_epoch, display_name, is_group, split_group_prefix
 from importers.wechat.databases.opening import (
     DAMAGED_REST,
     DatabaseReadError,
@@ -42,7 +34,7 @@ from importers.wechat.databases.opening import (
     query,
     tables_of,
 )
-from vault.records import DIRECT, GROUP, Chat, Problem, Record, title_key
+from vault.records import Problem, Record, title_key
 
 # zstd frame magic (RFC 8878 §3.1.1); 4.x compresses message_content with it (chatlog
 # message_v4.go, WCDB_CT_message_content = 4).
@@ -157,7 +149,8 @@ def _file(
     chats: set[str],
     seen: set[int] | None,
 ) -> Iterator[Record]:
-    record = 0
+    reader = ChatTables(str(db), names, chats)
+    skip = None if seen is None else partial(already_read, seen)
     try:
         all_tables = tables_of(conn)
         ids: dict[int, str] = {}
@@ -178,34 +171,11 @@ def _file(
         for table, talker in tables.items():
             known = talker in hashes.values()
             key = talker if known else title_key(talker)
-            for row in query(conn, f"SELECT * FROM {_quoted(table)}"):
-                record += 1
-                try:
-                    raw = _raw(row, record, key, talker, ids, names)
-                except (TypeError, ValueError, OverflowError, OSError):
-                    raw = None
-                if raw is None:
-                    yield Problem(str(db), record, "message record without a time")
-                    continue
-                if seen is not None and raw.source_id:
-                    svrid = int(raw.source_id)
-                    if svrid in seen:
-                        continue
-                    seen.add(svrid)
-                if key not in chats:
-                    chats.add(key)
-                    yield _chat(key, talker, known, contacts, names)
-                yield build_record(raw, names)
+            rows = query(conn, f"SELECT * FROM {_quoted(table)}")
+            raw_of = partial(_raw, key=key, talker=talker, ids=ids, names=names)
+            yield from reader.read(rows, key, talker, known, raw_of, skip)
     except DatabaseReadError:
-        yield Problem(str(db), record + 1, DAMAGED_REST)
-
-
-def _chat(key: str, talker: str, known: bool, contacts: Contacts4, names: Names) -> Chat:
-    title = contacts.names.get(talker) or talker
-    extra = {"wxid": talker} if known else {"table_md5": talker}
-    if is_group(talker):
-        return Chat(SOURCE, key, title, GROUP, (), extra=extra)
-    return Chat(SOURCE, key, title, DIRECT, (title, names.me()), extra=extra)
+        yield Problem(str(db), reader.record + 1, DAMAGED_REST)
 
 
 def _raw(
@@ -231,17 +201,14 @@ def _raw(
         from_me = int(row.get("status") or 0) == STATUS_SENT or (
             not is_group(talker) and sender is not None and sender != talker
         )
-    svrid = row.get("server_id")
-    extra: dict[str, Any] = {"xml": content} if type_ == TYPE_APP and content else {}
-    return RawMessage(
+    return table_message(
         chat=key,
         ts=aware_epoch(int(created)),
-        type=type_,
+        type_=type_,
         sub_type=sub_type,
         content=content,
         sender_id=None if from_me else sender,
         from_me=from_me,
-        source_id=str(svrid) if svrid else None,
+        svrid=row.get("server_id"),
         record=record,
-        extra=extra,
     )

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from importers.wechat.chat_tables import already_read, table_message
 from importers.wechat.common import (
     SOURCE,
     TYPE_APP,
@@ -222,22 +223,18 @@ def _raw(row: dict[str, Any], record: int) -> RawMessage | None:
     svrid = row.get("MsgSvrID")
     if type_ == TYPE_VOICE and svrid:
         media = (f"{VOICE_REF}{svrid}",)
-    extra: dict[str, Any] = {}
-    if type_ == TYPE_APP and content:
-        extra["xml"] = content
-    return RawMessage(
+    return table_message(
         chat=str(talker),
         ts=aware_epoch(int(created)),
-        type=type_,
+        type_=type_,
         sub_type=sub_type,
         content=content,
         sender_id=sender,
         from_me=from_me,
-        source_id=str(svrid) if svrid else None,
+        svrid=svrid,
         record=record,
         display=row.get("DisplayContent"),
         media=media,
-        extra=extra,
     )
 
 
@@ -301,11 +298,8 @@ def _messages(
             if raw is None:
                 yield Problem(str(db), record, "message record without a chat or a time")
                 continue
-            if seen is not None and raw.source_id:
-                svrid = int(raw.source_id)
-                if svrid in seen:  # the same message in two MSGn files
-                    continue
-                seen.add(svrid)
+            if seen is not None and already_read(seen, raw):  # the same message in two MSGn files
+                continue
             if raw.chat not in chats:
                 chats.add(raw.chat)
                 yield _chat(raw.chat, contacts, names)

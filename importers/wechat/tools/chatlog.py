@@ -54,14 +54,14 @@ from importers.wechat.common import (
 )
 from importers.wechat.tools.shared import (
     OWN_RECALL_PREFIX,
-    csv_rows,
+    csv_dicts,
     forward_text,
+    iter_json_items,
     json_head_events,
     keys_at,
     parse_local_time,
-    sniff_encoding,
 )
-from importers.wechat.tools.weflow import PAT_WORD, iter_json_list
+from importers.wechat.tools.weflow import PAT_WORD
 from vault.errors import ExportError
 from vault.records import (
     AUDIO,
@@ -289,7 +289,7 @@ def _notice(chat: str, ts: datetime, text: str, actor: str | None, line: int, ex
 
 def parse_json(path: Path, options: ParseOptions) -> Iterator[Record]:
     chats = _Chats()
-    for number, item in iter_json_list(path):
+    for number, item in iter_json_items(path):
         if not isinstance(item, dict):
             yield Problem(str(path), number, "message is not an object")
             continue
@@ -357,15 +357,8 @@ def parse_csv(path: Path, options: ParseOptions) -> Iterator[Record]:
     if header is None:
         raise ExportError("not a chatlog CSV export (unexpected header)", path=str(path))
     chats = _Chats()
-    for line, fields in csv_rows(path, sniff_encoding(path)):
-        if line == 1:
+    for line, row in csv_dicts(path, header):
+        if isinstance(row, Problem):
+            yield row
             continue
-        if fields is None:
-            yield Problem(str(path), line, "broken CSV row (unbalanced quotes?)")
-            continue
-        if not fields or fields == [""]:
-            continue
-        if len(fields) != len(header):
-            yield Problem(str(path), line, f"row has {len(fields)} fields, expected {len(header)}")
-            continue
-        yield from _csv_record(dict(zip(header, fields)), line, path, chats)
+        yield from _csv_record(row, line, path, chats)

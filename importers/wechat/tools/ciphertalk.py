@@ -40,6 +40,7 @@ from importers.wechat.common import (
 from importers.wechat.media import MediaFinder
 from importers.wechat.tools.shared import (
     forward_text,
+    iter_json_items,
     json_head_events,
     safe_media,
     scalar_at,
@@ -49,7 +50,6 @@ from importers.wechat.tools.shared import (
 from importers.wechat.tools.weflow import (
     ToolContext,
     chat_records,
-    iter_messages,
     message_time,
     pick_name,
     read_session,
@@ -198,7 +198,7 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
     owner = str(session.get("ownerId") or "").strip() or None
     names = Names({}, owner, None)
     ctx = ToolContext(path, chat.key, chat.kind, MediaFinder(path.parent), owner_id=owner)
-    for number, item in iter_messages(path):
+    for number, item in iter_json_items(path, "messages.item"):
         if not isinstance(item, dict):
             yield Problem(str(path), number, "message is not an object")
             continue

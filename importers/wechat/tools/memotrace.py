@@ -53,7 +53,7 @@ from importers.wechat.common import (
 )
 from importers.wechat.media import MediaFinder
 from importers.wechat.tools.shared import (
-    csv_rows,
+    csv_dicts,
     open_text,
     owner_name,
     parse_local_time,
@@ -192,22 +192,6 @@ def detect_csv2(path: Path) -> bool:
         return False
 
 
-def _rows(path: Path, header: list[str]) -> Iterator[tuple[int, dict[str, str] | Problem]]:
-    for line, fields in csv_rows(path, sniff_encoding(path)):
-        if line == 1:
-            continue
-        if fields is None:
-            yield line, Problem(str(path), line, "broken CSV row (unbalanced quotes?)")
-        elif fields and fields != [""]:
-            if len(fields) != len(header):
-                yield (
-                    line,
-                    Problem(str(path), line, f"row has {len(fields)} fields, expected {len(header)}"),
-                )
-            else:
-                yield line, dict(zip(header, fields))
-
-
 def parse_csv1(path: Path, options: ParseOptions) -> Iterator[Record]:
     """MemoTrace 1.x CSV: raw MSG columns, so the database interpretation applies."""
     header = _csv_header(path)
@@ -218,7 +202,7 @@ def parse_csv1(path: Path, options: ParseOptions) -> Iterator[Record]:
     key = title_key(title)
     yield Chat(SOURCE, key, title, UNKNOWN, ())
     names = Names()
-    for line, row in _rows(path, header):
+    for line, row in csv_dicts(path, header):
         if isinstance(row, Problem):
             yield row
             continue
@@ -275,7 +259,7 @@ def parse_csv2(path: Path, options: ParseOptions) -> Iterator[Record]:
     key = title_key(title)
     yield Chat(SOURCE, key, title, UNKNOWN, ())
     me = owner_name(options)
-    for line, row in _rows(path, CSV2_HEADER):
+    for line, row in csv_dicts(path, CSV2_HEADER):
         if isinstance(row, Problem):
             yield row
             continue

@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from importers.base import ParseOptions, guard_json, head_text, loads_json
+from importers.base import ParseOptions, head_text, loads_json
 from importers.wechat.common import (
     ME,
     SOURCE,
@@ -39,9 +39,9 @@ from importers.wechat.common import (
 )
 from importers.wechat.media import MediaFinder
 from importers.wechat.tools.shared import (
-    csv_rows,
+    csv_dicts,
+    iter_json_items,
     parse_local_time,
-    sniff_encoding,
     users_json_names,
 )
 from vault.errors import ExportError
@@ -242,18 +242,11 @@ def parse_csv(path: Path, options: ParseOptions) -> Iterator[Record]:
         raise ExportError("not a PyWxDump CSV export (unexpected header)", path=str(path))
     ctx = _Context(path)
     legacy = header == LEGACY_HEADER
-    for line, fields in csv_rows(path, sniff_encoding(path)):
-        if line == 1:
+    for line, cells in csv_dicts(path, header):
+        if isinstance(cells, Problem):
+            yield cells
             continue
-        if fields is None:
-            yield Problem(str(path), line, "broken CSV row (unbalanced quotes?)")
-            continue
-        if not fields or fields == [""]:
-            continue
-        if len(fields) != len(header):
-            yield Problem(str(path), line, f"row has {len(fields)} fields, expected {len(header)}")
-            continue
-        row: dict[str, Any] = dict(zip(header, fields))
+        row: dict[str, Any] = cells
         if legacy:
             try:
                 content = loads_json(row.pop("content"), str(path), line=line)
@@ -268,21 +261,9 @@ def parse_csv(path: Path, options: ParseOptions) -> Iterator[Record]:
 
 
 def parse_json(path: Path, options: ParseOptions) -> Iterator[Record]:
-    import ijson
-
     ctx = _Context(path)
-    number = 0
-    try:
-        with open(path, "rb") as fh:
-            for number, item in enumerate(ijson.items(guard_json(fh, str(path)), "item"), 1):
-                if not isinstance(item, dict):
-                    yield Problem(str(path), number, "record is not an object")
-                    continue
-                yield from row_record(item, number, ctx)
-    except OSError as exc:
-        raise ExportError("cannot read this file", path=str(path)) from exc
-    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
-        raise ExportError(
-            f"the JSON is damaged after record {number} (truncated?); export it again",
-            path=str(path),
-        ) from exc
+    for number, item in iter_json_items(path, noun="record", use_float=False):
+        if not isinstance(item, dict):
+            yield Problem(str(path), number, "record is not an object")
+            continue
+        yield from row_record(item, number, ctx)

@@ -19,7 +19,7 @@ from typing import IO, Any
 from importers.base import SNIFF_BYTES, ParseOptions, Parser, guard_json, loads_json, read_head
 from importers.wechat.common import ME, display_name, event_kind, is_recall, strip_markup
 from vault.errors import ExportError
-from vault.records import DELETED, Attachment, Event, Message, MessageKind, Record
+from vault.records import DELETED, Attachment, Event, Message, MessageKind, Problem, Record
 
 UTF8 = "utf-8-sig"
 GB18030 = "gb18030"
@@ -96,6 +96,25 @@ def csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list[str] | None]
                 ) from exc
             start, last = last + 1, reader.line_num
             yield start, row
+
+
+def csv_dicts(path: Path, header: list[str]) -> Iterator[tuple[int, dict[str, str] | Problem]]:
+    """(line, row as {column: value}) of a CSV export below its header line, streaming (the
+    encoding sniffed); a broken row, or one with another number of fields than the header, is a
+    Problem in the row's place; empty rows are passed over."""
+    for line, fields in csv_rows(path, sniff_encoding(path)):
+        if line == 1:
+            continue
+        if fields is None:
+            yield line, Problem(str(path), line, "broken CSV row (unbalanced quotes?)")
+        elif fields and fields != [""]:
+            if len(fields) != len(header):
+                yield (
+                    line,
+                    Problem(str(path), line, f"row has {len(fields)} fields, expected {len(header)}"),
+                )
+            else:
+                yield line, dict(zip(header, fields))
 
 
 def text_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
@@ -209,6 +228,29 @@ def server_id(value: Any) -> str | None:
     if number > _I64_MAX:
         number -= _U64
     return str(number)
+
+
+def iter_json_items(
+    path: Path, prefix: str = "item", *, noun: str = "message", use_float: bool = True
+) -> Iterator[tuple[int, Any]]:
+    """(number, item) of the values at `prefix` of a JSON file, streaming: "item" for a top-level
+    list (chatlog, PyWxDump), "messages.item" for the `messages` of a top-level object (WeFlow,
+    EchoTrace, CipherTalk). A file that cannot be read, or is damaged, raises ExportError saying
+    after which `noun` it broke. `use_float`: non-integer numbers as float, else Decimal."""
+    import ijson
+
+    number = 0
+    try:
+        with open(path, "rb") as fh:
+            for number, item in enumerate(ijson.items(guard_json(fh, str(path)), prefix, use_float=use_float), 1):
+                yield number, item
+    except OSError as exc:
+        raise ExportError("cannot read this file", path=str(path)) from exc
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
+        raise ExportError(
+            f"the JSON is damaged after {noun} {number} (truncated?); export it again",
+            path=str(path),
+        ) from exc
 
 
 def json_head_events(path: Path, size: int = SNIFF_BYTES) -> list[tuple[str, str, Any]]:

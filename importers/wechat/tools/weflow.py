@@ -43,6 +43,7 @@ from importers.wechat.media import MediaFinder
 from importers.wechat.tools.shared import (
     OWN_RECALL_PREFIX,
     forward_text,
+    iter_json_items,
     json_head_events,
     keys_at,
     safe_media,
@@ -262,33 +263,6 @@ def session_chat(session: Mapping[str, Any], path: Path) -> Chat:
     return Chat(SOURCE, wxid, title, kind, participants, extra={"wxid": wxid})
 
 
-def iter_messages(path: Path) -> Iterator[tuple[int, Any]]:
-    """(number, item) of the top-level object's `messages`, streaming."""
-    return _items(path, "messages.item")
-
-
-def iter_json_list(path: Path) -> Iterator[tuple[int, Any]]:
-    """(number, item) of a top-level JSON list, streaming."""
-    return _items(path, "item")
-
-
-def _items(path: Path, prefix: str) -> Iterator[tuple[int, Any]]:
-    import ijson
-
-    number = 0
-    try:
-        with open(path, "rb") as fh:
-            for number, item in enumerate(ijson.items(guard_json(fh, str(path)), prefix, use_float=True), 1):
-                yield number, item
-    except OSError as exc:
-        raise ExportError("cannot read this file", path=str(path)) from exc
-    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
-        raise ExportError(
-            f"the JSON is damaged after message {number} (truncated?); export it again",
-            path=str(path),
-        ) from exc
-
-
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -472,7 +446,7 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Record]:
     chat = session_chat(session, path)
     yield chat
     ctx = ToolContext(path, chat.key, chat.kind, MediaFinder(path.parent), senders=read_senders(path))
-    for number, item in iter_messages(path):
+    for number, item in iter_json_items(path, "messages.item"):
         if not isinstance(item, dict):
             yield Problem(str(path), number, "message is not an object")
             continue
