@@ -56,6 +56,8 @@ from vault.records import (
     MessageKind,
     Problem,
     Record,
+    new_event,
+    new_message,
     title_key,
 )
 
@@ -171,7 +173,7 @@ def _message(chat_key: str, msg: dict[str, Any], base: Path) -> Message | Event 
     text = flatten_text(msg.get("text"))
     if msg.get("type") == "service":
         action = msg.get("action")
-        return Event(
+        return new_event(
             chat=chat_key,
             ts=ts,
             text=text or _service_text(msg),
@@ -210,7 +212,7 @@ def _message(chat_key: str, msg: dict[str, Any], base: Path) -> Message | Event 
     # of the parse).
     plain = isinstance(entities, list) and all(isinstance(e, dict) and e.get("type") == "plain" for e in entities)
     extra = _extra(msg, _MESSAGE_EXTRA_LEAN if plain else _MESSAGE_EXTRA)
-    return Message(
+    return new_message(
         chat=chat_key,
         ts=ts,
         sender=sender if isinstance(sender, str) else None,
