@@ -114,7 +114,12 @@ def run_cpu(code: str, *args: str, pythonpath: str | None = None) -> tuple[int, 
     env = {"PYTHONPATH": pythonpath or str(HERE.parent)}
     import os
 
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env={**os.environ, **env})
+    # cwd: the tree itself, since "python -c" puts the working directory first on the path (run from
+    # another checkout, its code would be imported instead of the one asked for).
+    tree = pythonpath or str(HERE.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env={**os.environ, **env}, cwd=tree
+    )
     if out.returncode != 0:
         raise SystemExit(out.stderr)
     n, dt, rss, *cpu = out.stdout.split()
