@@ -4,7 +4,12 @@ Baseline (same process tree, same file): stream-parse with ijson, insert into an
 sqlite3 table with a plain FTS5 unicode61 index, in one transaction. Each side runs in its own
 subprocess so its peak RSS is its own. Prints messages/s, peak RSS and the ratio of the two times.
 
-    python benchmarks/import.py [--messages N] [--quick] [--format telegram|whatsapp] [--repeat R] [--json OUT]
+    python benchmarks/import.py [--messages N] [--quick] [--format telegram|whatsapp] [--repeat R]
+                                [--before TREE] [--json OUT]
+
+With --before, another checkout's import runs in the same rounds (before/after on one file). Each side
+reports its best round, median and range, and its median CPU time (the process and the children it
+waited for: the parse-ahead child counts).
 Targets (issue: vault core): ratio <= 1.5; peak RSS <= 250 MB at any N. talkvault's peak RSS is
 its own plus that of the parsing child a big import starts (vault/operations/parse_ahead.py).
 """
@@ -110,7 +115,12 @@ def run_cpu(code: str, *args: str, pythonpath: str | None = None) -> tuple[int, 
     env = {"PYTHONPATH": pythonpath or str(HERE.parent)}
     import os
 
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env={**os.environ, **env})
+    # cwd: the tree itself, since "python -c" puts the working directory first on the path (run from
+    # another checkout, its code would be imported instead of the one asked for).
+    tree = pythonpath or str(HERE.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env={**os.environ, **env}, cwd=tree
+    )
     if out.returncode != 0:
         raise SystemExit(out.stderr)
     n, dt, rss, *cpu = out.stdout.split()
@@ -118,15 +128,21 @@ def run_cpu(code: str, *args: str, pythonpath: str | None = None) -> tuple[int, 
 
 
 def main() -> dict[str, object]:
+    import statistics
+
     from common import arguments, messages
 
     ap = arguments(__doc__)
     ap.add_argument("--format", choices=["telegram", "whatsapp"], default="telegram")
     ap.add_argument("--repeat", type=int, default=2, help="rounds of baseline and talkvault, interleaved; best counts")
+    ap.add_argument("--before", metavar="TREE", help="another checkout of talkvault, run in the same rounds")
     a = ap.parse_args()
     n = messages(a)
     from datagen import write_telegram, write_whatsapp
 
+    sides: dict[str, list[tuple[int, float, float, float | None]]] = {"baseline": [], "talkvault": []}
+    if a.before:
+        sides["before"] = []
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         t = time.perf_counter()
@@ -135,39 +151,61 @@ def main() -> dict[str, object]:
         else:
             src, baseline = write_whatsapp(d / "WhatsApp Chat with Benchmark.txt", n), WA_BASELINE
         gen = time.perf_counter() - t
-        # Interleaved rounds: a slow spell of this shared machine falls on both sides alike; the best
-        # round of each side is its figure.
-        base_rounds: list[tuple[int, float, float]] = []
-        tv_rounds: list[tuple[int, float, float]] = []
+        # Interleaved rounds: a slow spell of this shared machine falls on every side alike; the best
+        # round of each side is its figure, the median and range beside it.
         for _ in range(a.repeat):
-            base_rounds.append(run(baseline, str(src), str(d / "baseline.db")))
+            sides["baseline"].append(run_cpu(baseline, str(src), str(d / "baseline.db")))
             (d / "baseline.db").unlink()
-            tv_rounds.append(run(TALKVAULT, str(src), str(d / "vault")))
+            if a.before:
+                sides["before"].append(run_cpu(TALKVAULT, str(src), str(d / "vault"), pythonpath=a.before))
+                shutil.rmtree(d / "vault")
+            sides["talkvault"].append(run_cpu(TALKVAULT, str(src), str(d / "vault")))
             shutil.rmtree(d / "vault")
-        base_n, base_t, _ = min(base_rounds, key=lambda r: r[1])
-        tv_n, tv_t, _ = min(tv_rounds, key=lambda r: r[1])
-        base_rss = max(r[2] for r in base_rounds)
-        tv_rss = max(r[2] for r in tv_rounds)
         size = src.stat().st_size
-    res = {
+    best = {k: min(v, key=lambda r: r[1]) for k, v in sides.items()}
+    wall = {k: statistics.median(r[1] for r in v) for k, v in sides.items()}
+    cpu = {k: statistics.median(r[3] or 0.0 for r in v) for k, v in sides.items()}
+    base_n, base_t = best["baseline"][0], best["baseline"][1]
+    tv_n, tv_t = best["talkvault"][0], best["talkvault"][1]
+    res: dict[str, object] = {
         "benchmark": f"import ({a.format})",
         "messages": n,
         "export_mb": round(size / 2**20, 1),
         "generate_s": round(gen, 1),
         "baseline_s": round(base_t, 2),
         "talkvault_s": round(tv_t, 2),
-        "baseline_rounds_s": [round(r[1], 2) for r in base_rounds],
-        "talkvault_rounds_s": [round(r[1], 2) for r in tv_rounds],
+        "baseline_rounds_s": [round(r[1], 2) for r in sides["baseline"]],
+        "talkvault_rounds_s": [round(r[1], 2) for r in sides["talkvault"]],
+        "baseline_cpu_s": round(cpu["baseline"], 2),
+        "talkvault_cpu_s": round(cpu["talkvault"], 2),
         "talkvault_msgs_per_s": round(tv_n / tv_t),
         "baseline_msgs_per_s": round(base_n / base_t),
         "ratio": round(tv_t / base_t, 2),
+        "median_ratio": round(wall["talkvault"] / wall["baseline"], 2),
+        "cpu_ratio": round(cpu["talkvault"] / cpu["baseline"], 2) if cpu["baseline"] else None,
         "target_ratio": 1.5,
-        "talkvault_peak_rss_mb": round(tv_rss),
-        "baseline_peak_rss_mb": round(base_rss),
+        "talkvault_peak_rss_mb": round(max(r[2] for r in sides["talkvault"])),
+        "baseline_peak_rss_mb": round(max(r[2] for r in sides["baseline"])),
         "target_rss_mb": 250,
     }
+    if a.before:
+        b = sides["before"]
+        res["before_s"] = round(best["before"][1], 2)
+        res["before_rounds_s"] = [round(r[1], 2) for r in b]
+        res["before_cpu_s"] = round(cpu["before"], 2)
+        res["before_ratio"] = round(best["before"][1] / base_t, 2)
+        res["before_median_ratio"] = round(wall["before"] / wall["baseline"], 2)
+        res["before_cpu_ratio"] = round(cpu["before"] / cpu["baseline"], 2) if cpu["baseline"] else None
+        assert best["before"][0] == n, (best["before"][0], n)
     assert tv_n == n and base_n == n, (tv_n, base_n, n)
     print(json.dumps(res, indent=2))
+    print("side        best s  ratio  median s (range)        ratio   CPU s  ratio")
+    for k, v in sides.items():
+        secs = [r[1] for r in v]
+        print(
+            f"{k:10} {min(secs):7.2f} {min(secs) / base_t:6.2f}x {wall[k]:8.2f} ({min(secs):.2f}-{max(secs):.2f})"
+            f" {wall[k] / wall['baseline']:8.2f}x {cpu[k]:7.2f} {cpu[k] / (cpu['baseline'] or 1):5.2f}x"
+        )
     from common import write_results
 
     write_results(f"import-{a.format}", [res])

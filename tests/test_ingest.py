@@ -211,3 +211,26 @@ def test_looking_for_a_chat_under_its_other_key_reads_one_millisecond_not_every_
     plan = [r[3] for r in c.execute("EXPLAIN QUERY PLAN " + SAME_INSTANT_SQL, (0, 1 << 16, "1", "telegram"))]
     assert plan[0].startswith("SEARCH m USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), plan
     assert plan[1].startswith("SEARCH c USING INTEGER PRIMARY KEY (rowid=?)"), plan
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"])
+def test_stamper_converts_wall_clock_times_as_the_zone_does(zone: str) -> None:
+    """Stamper.ts_ms of a naive time is (ts.replace(tzinfo=zone) - epoch) in ms, folds and gaps included
+    (it computes it from the zone's offset directly), and a repeated time gives the same again."""
+    import random
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from vault.operations.ingest import Stamper
+
+    tz = ZoneInfo(zone)
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    rng = random.Random(7)
+    times = [datetime(1901, 1, 1) + timedelta(seconds=rng.randrange(0, 140 * 365 * 86400)) for _ in range(3000)]
+    for day, month in ((26, 3), (29, 10), (12, 3), (5, 11), (2, 4), (1, 10)):  # DST changes, both hemispheres
+        for minute in range(0, 240, 15):
+            t = datetime(2023, month, day, 0, 0) + timedelta(minutes=minute)
+            times += [t, t.replace(fold=1), t, t.replace(microsecond=999)]
+    stamper = Stamper(tz)
+    for t in times:
+        assert stamper.ts_ms(t) == (t.replace(tzinfo=tz) - epoch) // timedelta(milliseconds=1), t

@@ -244,3 +244,58 @@ def test_small_exports_and_keyed_formats_stay_in_this_process(tmp_path: Path) ->
         assert not parse_ahead.worth_it(importers.get("signal-desktop"), src, ParseOptions())
     finally:
         parse_ahead.THRESHOLD = big
+
+
+def test_a_row_on_the_pipe_is_the_record_it_was() -> None:
+    """The child sends messages and events as flat rows (parse_ahead._row); what this process
+    rebuilds is the same record with the same tokens and stamp, for every field set or left to its
+    default; records with attachments or reactions travel whole."""
+    import dataclasses
+    from datetime import datetime, timezone
+
+    from vault.records import Attachment, Event, Message, Reaction
+
+    ts = datetime(2024, 2, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+    records = [
+        Message(chat="c", ts=ts, sender="Mei", text="hi"),
+        Message(
+            chat="c",
+            ts=datetime(2024, 2, 3, 4, 5),
+            sender=None,
+            text="你好",
+            kind="poll",
+            source_id="1",
+            sender_id="u",
+            from_me=False,
+            reply_to="0",
+            edited=ts,
+            forwarded_from="Li",
+            line=3,
+            extra={"a": 1},
+            identity="ab" * 16,
+        ),
+        Event(chat="c", ts=ts, text="joined"),
+        Event(
+            chat="c",
+            ts=ts,
+            text="t",
+            kind="title",
+            actor="Ann",
+            source_id="9",
+            line=2,
+            extra={"x": [1]},
+            identity="cd" * 16,
+        ),
+        Message(chat="c", ts=ts, sender="Mei", text="p", attachments=(Attachment(name="a.jpg"),)),
+        Message(chat="c", ts=ts, sender="Mei", text="r", reactions=(Reaction(emoji="👍"),)),
+    ]
+    for rec in records:
+        for tokens, stamp in (("hi", (1, b"u" * 16)), ("", (2, None)), (None, None)):
+            row = pickle.loads(pickle.dumps(parse_ahead._row(rec, tokens, stamp)))
+            back, tokens_back, stamp_back = parse_ahead._prepared(row)
+            assert type(back) is type(rec) and back == rec and (tokens_back, stamp_back) == (tokens, stamp)
+            assert list(vars(back).items()) == list(vars(rec).items())
+            travels_whole = bool(getattr(rec, "attachments", ())) or bool(getattr(rec, "reactions", ()))
+            assert (len(row) == 3) == (travels_whole or stamp is None or tokens is None)
+    assert len(dataclasses.fields(Message)) == parse_ahead._MESSAGE_ROW - 3 + 2  # all but attachments, reactions
+    assert len(dataclasses.fields(Event)) == parse_ahead._EVENT_ROW - 3

@@ -65,3 +65,53 @@ def test_mypy_refuses_a_kind_outside_the_lists(tmp_path):
     )
     errors = [line for line in run.stdout.splitlines() if ": error:" in line]
     assert sorted(int(line.split(":")[1]) for line in errors) == [4, 5, 6, 7, 8], run.stdout
+
+
+def _every_field(cls: type) -> dict[str, object]:
+    """A value for each field of a Message or Event, none of them its default."""
+    from datetime import datetime, timezone
+
+    values: dict[str, object] = {
+        "chat": "c1",
+        "ts": datetime(2024, 2, 3, 4, 5, 6, 7, tzinfo=timezone.utc),
+        "sender": "Mei",
+        "text": "hello 你好",
+        "kind": "image" if cls is r.Message else "join",
+        "source_id": "42",
+        "sender_id": "u7",
+        "from_me": True,
+        "reply_to": "41",
+        "edited": datetime(2024, 2, 3, 5, 0),
+        "forwarded_from": "Li",
+        "attachments": (r.Attachment(name="a.jpg"),),
+        "reactions": (r.Reaction(emoji="👍"),),
+        "line": 9,
+        "extra": {"k": [1, 2]},
+        "identity": "00" * 16,
+        "actor": "Ann",
+    }
+    import dataclasses
+
+    return {f.name: values[f.name] for f in dataclasses.fields(cls)}
+
+
+@pytest.mark.parametrize("cls,make", [(r.Message, r.new_message), (r.Event, r.new_event)])
+def test_the_fast_constructors_make_the_same_records(cls, make):
+    """new_message/new_event take the fields in the dataclass's order and make equal objects, with
+    the same attributes in the same order (a field added to the dataclass must be added there)."""
+    import dataclasses
+    import inspect
+    import pickle
+
+    names = [f.name for f in dataclasses.fields(cls)]
+    assert list(inspect.signature(make).parameters) == names
+    full = _every_field(cls)
+    required = {k: full[k] for k in names[: 4 if cls is r.Message else 3]}
+    for kwargs in (full, required):
+        made, slow = make(**kwargs), cls(**kwargs)  # type: ignore[operator]
+        assert type(made) is cls and made == slow
+        assert list(vars(made).items()) == list(vars(slow).items())
+        assert pickle.loads(pickle.dumps(made)) == slow
+    assert make(**required).extra is not make(**required).extra  # a fresh dict each, as default_factory
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        make(**required).text = "x"  # type: ignore[misc]

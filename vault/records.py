@@ -194,6 +194,86 @@ class Note:
 
 Record = Chat | Message | Event | Problem | Note
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def new_message(
+    chat: str,
+    ts: datetime,
+    sender: str | None,
+    text: str,
+    kind: MessageKind = TEXT,
+    source_id: str | None = None,
+    sender_id: str | None = None,
+    from_me: bool | None = None,
+    reply_to: str | None = None,
+    edited: datetime | None = None,
+    forwarded_from: str | None = None,
+    attachments: tuple[Attachment, ...] = (),
+    reactions: tuple[Reaction, ...] = (),
+    line: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+    identity: str | None = None,
+) -> Message:
+    """`Message(...)`, the same object, made without the frozen dataclass's `__setattr__` per field
+    (2.5x faster; the parsers of big exports and the parse-ahead pipe make one per message)."""
+    m: Message = _new(Message)
+    _set(
+        m,
+        "__dict__",
+        {
+            "chat": chat,
+            "ts": ts,
+            "sender": sender,
+            "text": text,
+            "kind": kind,
+            "source_id": source_id,
+            "sender_id": sender_id,
+            "from_me": from_me,
+            "reply_to": reply_to,
+            "edited": edited,
+            "forwarded_from": forwarded_from,
+            "attachments": attachments,
+            "reactions": reactions,
+            "line": line,
+            "extra": {} if extra is None else extra,
+            "identity": identity,
+        },
+    )
+    return m
+
+
+def new_event(
+    chat: str,
+    ts: datetime,
+    text: str,
+    kind: EventKind = EV_SYSTEM,
+    actor: str | None = None,
+    source_id: str | None = None,
+    line: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+    identity: str | None = None,
+) -> Event:
+    """`Event(...)`, the same object, made as new_message makes a Message."""
+    e: Event = _new(Event)
+    _set(
+        e,
+        "__dict__",
+        {
+            "chat": chat,
+            "ts": ts,
+            "text": text,
+            "kind": kind,
+            "actor": actor,
+            "source_id": source_id,
+            "line": line,
+            "extra": {} if extra is None else extra,
+            "identity": identity,
+        },
+    )
+    return e
+
 
 def title_key(title: str) -> str:
     """The chat key for exports without a chat id: derived from the chat's title."""

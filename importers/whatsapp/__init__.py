@@ -30,7 +30,7 @@ from pathlib import Path
 
 from importers.base import Format, ParseOptions, is_zip, open_zip, read_head, sniff_encoding
 from importers.whatsapp import android_db
-from importers.whatsapp.body import classify, kind_of_file, mime_of_file, split_sender
+from importers.whatsapp.body import classify, kind_of_file, mime_of_file, plain_text, split_sender
 from importers.whatsapp.header import (
     DateEvidence,
     DateOrder,
@@ -49,21 +49,22 @@ from importers.whatsapp.source import (
     Opener,
     file_chat,
     folder_chats,
-    read_lines,
+    read_blocks,
     zip_chats,
 )
 from vault.errors import ExportError
 from vault.records import (
     DIRECT,
     GROUP,
+    TEXT,
     Attachment,
     Chat,
     ChatKind,
-    Event,
-    Message,
     Note,
     Problem,
     Record,
+    new_event,
+    new_message,
     title_key,
 )
 
@@ -190,36 +191,41 @@ class _ShapeScan:
 
 def _scan(chat: ChatText) -> dict[ShapeKey, _ShapeScan]:
     scans: dict[ShapeKey, _ShapeScan] = {}
-    for line in read_lines(chat.open, chat.label):
-        hit = match_header(line.text)
-        if hit is None:
-            continue
-        m, key = hit
-        scan = scans.get(key)
-        if scan is None:
-            scan = scans[key] = _ShapeScan(first_line=line.number)
-        scan.headers += 1
-        date = m.group("a", "b", "c", "era", "be")
-        if date not in scan.dates:
-            scan.dates.add(date)
-            scan.evidence.add(m)
-        rest = line.text[m.end() :]
-        colon = rest.find(": ")
-        if colon > 0 and rest[:colon] in scan.names_seen:
-            continue  # a known sender's name as printed: nothing new to learn from this line
-        sender, body, _ = split_sender(rest)
-        if sender is not None and sender in scan.senders:
-            if colon > 0:
-                scan.names_seen.add(rest[:colon])
-            continue
-        if sender is None and scan.group_hint:
-            continue
-        result = classify(sender, body, line_marked=bool(m["lead"]), chat_title=chat.title)
-        if result.event is not None:
-            scan.group_hint = scan.group_hint or result.group_hint
-        elif sender is not None:
-            scan.senders[sender] = None
+    for first, texts, _ in read_blocks(chat.open, chat.label):
+        for i, text in enumerate(texts):
+            hit = match_header(text)
+            if hit is not None:
+                _scan_line(chat, scans, first + i, text, *hit)
     return scans
+
+
+def _scan_line(
+    chat: ChatText, scans: dict[ShapeKey, _ShapeScan], number: int, text: str, m: re.Match[str], key: ShapeKey
+) -> None:
+    scan = scans.get(key)
+    if scan is None:
+        scan = scans[key] = _ShapeScan(first_line=number)
+    scan.headers += 1
+    date = m.group("a", "b", "c", "era", "be")
+    if date not in scan.dates:
+        scan.dates.add(date)
+        scan.evidence.add(m)
+    rest = text[m.end() :]
+    colon = rest.find(": ")
+    if colon > 0 and rest[:colon] in scan.names_seen:
+        return  # a known sender's name as printed: nothing new to learn from this line
+    sender, body, _ = split_sender(rest)
+    if sender is not None and sender in scan.senders:
+        if colon > 0:
+            scan.names_seen.add(rest[:colon])
+        return
+    if sender is None and scan.group_hint:
+        return
+    result = classify(sender, body, line_marked=bool(m["lead"]), chat_title=chat.title)
+    if result.event is not None:
+        scan.group_hint = scan.group_hint or result.group_hint
+    elif sender is not None:
+        scan.senders[sender] = None
 
 
 def locale_date_order() -> tuple[str, str | None]:
@@ -272,16 +278,18 @@ def _date_order_notes(order: DateOrder, option: str | None, locale_name: str | N
 # Pass 2: records.
 
 
-@dataclass
 class _Pending:
     """The record being gathered: its header and the lines that follow it."""
 
-    line: int
-    match: re.Match[str]
-    first: str
-    more: list[str] = field(default_factory=list)
-    size: int = 0
-    cut: bool = False
+    __slots__ = ("cut", "first", "line", "match", "more", "size")
+
+    def __init__(self, line: int, match: re.Match[str], first: str) -> None:
+        self.line = line
+        self.match = match
+        self.first = first
+        self.more: list[str] | None = None  # the lines after the header's, once there is one
+        self.size = 0
+        self.cut = False
 
     def add(self, text: str) -> None:
         if self.cut:
@@ -290,7 +298,10 @@ class _Pending:
         if self.size > MAX_MESSAGE_CHARS:
             self.cut = True
             return
-        self.more.append(text)
+        if self.more is None:
+            self.more = [text]
+        else:
+            self.more.append(text)
 
 
 def _parse_chat(chat: ChatText, options: ParseOptions) -> Iterator[Record]:
@@ -331,61 +342,83 @@ def _parse_chat(chat: ChatText, options: ParseOptions) -> Iterator[Record]:
 
 
 def _records(chat: ChatText, key: str, shape: Shape, reader: TimestampReader) -> Iterator[Record]:
-    regex = shape_regex(shape)
+    match = shape_regex(shape).match
     pending: _Pending | None = None
     skipped_preamble = False
-    for line in read_lines(chat.open, chat.label):
-        if line.issue is not None:
-            yield Problem(chat.label, line.number, line.issue)
-        m = regex.match(line.text)
-        if m is not None:
-            if pending is not None:
-                yield from _emit(chat, key, pending, reader)
-            pending = _Pending(line=line.number, match=m, first=line.text[m.end() :])
-        elif pending is not None:
-            pending.add(line.text)
-        elif line.text.strip() and not skipped_preamble:
-            skipped_preamble = True
-            yield Problem(chat.label, line.number, "text before the first message was skipped")
+    for first, texts, issues in read_blocks(chat.open, chat.label):
+        for i, text in enumerate(texts):
+            if issues is not None and i in issues:
+                yield Problem(chat.label, first + i, issues[i])
+            m = match(text)
+            if m is not None:
+                if pending is not None:
+                    yield from _emit(chat, key, pending, reader)
+                pending = _Pending(first + i, m, text[m.end() :])
+            elif pending is not None:
+                pending.add(text)
+            elif text.strip() and not skipped_preamble:
+                skipped_preamble = True
+                yield Problem(chat.label, first + i, "text before the first message was skipped")
     if pending is not None:
         yield from _emit(chat, key, pending, reader)
 
 
-def _emit(chat: ChatText, key: str, pending: _Pending, reader: TimestampReader) -> Iterator[Record]:
+def _emit(chat: ChatText, key: str, pending: _Pending, reader: TimestampReader) -> list[Record]:
+    """The record a header and its lines make (a list: a Problem may come before it)."""
+    out: list[Record] = []
     try:
         ts: datetime = reader.read(pending.match)
     except ValueError:
-        yield Problem(
-            chat.label,
-            pending.line,
-            "impossible date or time in the header (or a date order the file contradicts); record skipped",
-        )
-        return
+        return [
+            Problem(
+                chat.label,
+                pending.line,
+                "impossible date or time in the header (or a date order the file contradicts); record skipped",
+            )
+        ]
     if pending.cut:
-        yield Problem(
-            chat.label,
-            pending.line,
-            f"message longer than {MAX_MESSAGE_CHARS >> 20} MiB; the rest of it was left out",
+        out.append(
+            Problem(
+                chat.label,
+                pending.line,
+                f"message longer than {MAX_MESSAGE_CHARS >> 20} MiB; the rest of it was left out",
+            )
         )
     sender, body, not_contact = split_sender(pending.first)
     lines = pending.more
-    while lines and not lines[-1].strip():
-        lines.pop()  # WhatsApp trims messages; blank lines at the end are the file's, not the text's
+    if lines:
+        while lines and not lines[-1].strip():
+            lines.pop()  # WhatsApp trims messages; blank lines at the end are the file's, not the text's
     text = "\n".join([body, *lines]) if lines else body
+    if sender is not None and plain_text(text):  # what classify() gives such a text, without its tests
+        out.append(
+            new_message(
+                key,
+                ts,
+                sender,
+                text,
+                TEXT,
+                line=pending.line,
+                extra={"not_in_contacts": True} if not_contact else {},
+            )
+        )
+        return out
     result = classify(sender, text, line_marked=bool(pending.match["lead"]), chat_title=chat.title)
     if result.problem is not None:
-        yield Problem(chat.label, pending.line, result.problem)
+        out.append(Problem(chat.label, pending.line, result.problem))
     if result.event is not None:
-        yield Event(
-            chat=key,
-            ts=ts,
-            text=result.text,
-            kind=result.event,
-            actor=result.sender,
-            line=pending.line,
-            extra=result.extra,
+        out.append(
+            new_event(
+                key,
+                ts,
+                result.text,
+                result.event,
+                actor=result.sender,
+                line=pending.line,
+                extra=result.extra,
+            )
         )
-        return
+        return out
     attachments: tuple[Attachment, ...] = ()
     if result.file_name:
         found = chat.media(result.file_name)
@@ -402,16 +435,19 @@ def _emit(chat: ChatText, key: str, pending: _Pending, reader: TimestampReader) 
     extra = result.extra
     if not_contact:
         extra["not_in_contacts"] = True
-    yield Message(
-        chat=key,
-        ts=ts,
-        sender=result.sender,
-        text=result.text,
-        kind=result.kind,
-        attachments=attachments,
-        line=pending.line,
-        extra=extra,
+    out.append(
+        new_message(
+            key,
+            ts,
+            result.sender,
+            result.text,
+            result.kind,
+            attachments=attachments,
+            line=pending.line,
+            extra=extra,
+        )
     )
+    return out
 
 
 FORMATS: list[Format] = [

@@ -158,11 +158,21 @@ def shape_regex(shape: Shape) -> re.Pattern[str]:
     return re.compile(_pattern(shape.family, shape))
 
 
+_BRACKETS = tuple((f, FAMILIES[f]) for f in FAMILY_NAMES if f.startswith("bracket"))
+_PLAINS = tuple((f, FAMILIES[f]) for f in FAMILY_NAMES if f.startswith("plain"))
+_ALL = tuple(FAMILIES.items())
+
+
 def match_header(line: str) -> tuple[re.Match[str], ShapeKey] | None:
     """The header at the start of `line` and the key of its shape, in whichever family matches."""
     if _MAYBE_HEADER.match(line) is None:
         return None
-    for family, regex in FAMILIES.items():
+    # A bracket family needs "[" after the marks and a plain one a digit or a marker there: a line
+    # without a leading mark is tried only in the families that can match it (the first that
+    # matches is the same).
+    lead = line[0]
+    families = _BRACKETS if lead == "[" else _ALL if lead in MARKS else _PLAINS
+    for family, regex in families:
         m = regex.match(line)
         if m is not None:
             sep, tsep, dts, term, ss, ampm, ampm0 = m.group("sep", "tsep", "dts", "term", "ss", "ampm", "ampm0")
@@ -303,12 +313,15 @@ class TimestampReader:
 
     def read(self, m: re.Match[str]) -> datetime:
         """The header's time; ValueError for an impossible date or time."""
-        key = (m["a"], m["b"], m["c"], m["era"], m["be"])
+        a, b, c, era, be, hh, mi, ss, ampm, ampm0 = m.group(
+            "a", "b", "c", "era", "be", "hh", "mi", "ss", "ampm", "ampm0"
+        )
+        key = (a, b, c, era, be)
         ymd = self._dates.get(key)
         if ymd is None:
             parts = key[:3]
             o = self.order
-            year = year_of(parts[o.year], m["era"], m["be"])
+            year = year_of(parts[o.year], era, be)
             ymd = (year, int(parts[o.month]), int(parts[o.day]))
             try:
                 datetime(*ymd)
@@ -322,7 +335,9 @@ class TimestampReader:
             if len(self._dates) >= self._CACHE_MAX:
                 self._dates.clear()
             self._dates[key] = ymd
-        return self._at(ymd, m)
+        marker = ampm or ampm0
+        hour = int(hh) if marker is None else hour_of(hh, marker)
+        return datetime(ymd[0], ymd[1], ymd[2], hour, int(mi), 0 if ss is None else int(ss))
 
     @staticmethod
     def _at(ymd: tuple[int, int, int], m: re.Match[str]) -> datetime:

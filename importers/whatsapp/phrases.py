@@ -64,6 +64,11 @@ def _plain_spaces(text: str) -> str:
 
 def phrase_key(text: str) -> str:
     """The form of a body used for table lookups (never stored)."""
+    if text.isascii():  # the same steps: no marks, no odd spaces, casefold is lower, NFC changes nothing
+        core = text.strip(" \t")
+        if core.endswith("."):
+            core = core[:-1].rstrip()
+        return core.lower()
     core = _plain_spaces(without_marks(text))
     if core.endswith((".", "。")):
         core = core[:-1].rstrip()

@@ -8,8 +8,11 @@ per message, microseconds each) for the GIL they release to be of use. A child p
 The child is this Python running `_child()`: it reads what to parse from its stdin (never from
 argv, where a file name such as "WhatsApp Chat with Alice.txt" would show in `ps`), parses,
 computes each message's full-text tokens (vault/text/normalize.py) and its time and identity
-(ingest.Stamper, which needs only the records before it), and sends (record, tokens, stamp) triples
-back as pickled batches over its stdout pipe. It gets no key and opens no vault: only formats whose
+(ingest.Stamper, which needs only the records before it), and sends them back as pickled batches
+over its stdout pipe: a message or event without attachments or reactions as one flat row of its
+fields, tokens, time and identity (`_row`), rebuilt here into the same record (`_record`); anything
+else as a (record, tokens, stamp) triple. Rows cost less than records to pickle and to load (no
+state dict per record, no frozen __setattr__ per field). It gets no key and opens no vault: only formats whose
 parser needs none are sent here (Format.parse_ahead), its environment has no TALKVAULT_* variable
 (a passphrase may be in one), and the pipe is the only place the records travel. Its stderr goes
 nowhere (a traceback could quote the export).
@@ -23,6 +26,7 @@ child dies, this process says so and the import is rolled back like any failed f
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import pickle
@@ -36,8 +40,8 @@ from zoneinfo import ZoneInfo
 
 from importers.base import Format, ParseOptions, close_reopened_zips
 from vault.errors import ExportError, TalkvaultError
-from vault.operations.ingest import Prepared
-from vault.records import Chat, Event, Message
+from vault.operations.ingest import Prepared, Stamp
+from vault.records import Chat, Event, Message, Record
 
 #: Smaller exports stay in this process: with the child's start (about 0.3 s) the two ways tie at
 #: 2-5 MB of Telegram JSON (measured); from 8 MiB the child saves a quarter of the time or more.
@@ -132,7 +136,8 @@ def prepared_ahead(fmt: Format, path: Path, options: ParseOptions, zone: ZoneInf
             msg = pickle.loads(body)
             tag = msg[0]
             if tag == "batch":
-                yield from msg[1]
+                for row in msg[1]:
+                    yield _prepared(row)
             elif tag == "end":
                 return
             elif tag == "export_error":
@@ -150,6 +155,84 @@ def prepared_ahead(fmt: Format, path: Path, options: ParseOptions, zone: ZoneInf
         proc.wait()
         proc.stdout.close()
         close_reopened_zips()
+
+
+# A row on the pipe: a message's 16 fields but attachments and reactions (both empty), or an
+# event's 9 fields, followed by its tokens, ts_ms and identity; or a (record, tokens, stamp) triple.
+_MESSAGE_ROW = 14 + 3
+_EVENT_ROW = 9 + 3
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _row(rec: Record, tokens: str | None, stamp: Stamp | None) -> tuple[Any, ...]:
+    """What the child sends for one record (see _MESSAGE_ROW)."""
+    if stamp is not None and tokens is not None:
+        t = type(rec)
+        if t is Message:
+            d = rec.__dict__
+            if not d["attachments"] and not d["reactions"]:
+                return (
+                    d["chat"],
+                    d["ts"],
+                    d["sender"],
+                    d["text"],
+                    d["kind"],
+                    d["source_id"],
+                    d["sender_id"],
+                    d["from_me"],
+                    d["reply_to"],
+                    d["edited"],
+                    d["forwarded_from"],
+                    d["line"],
+                    d["extra"],
+                    d["identity"],
+                    tokens,
+                    stamp[0],
+                    stamp[1],
+                )
+        elif t is Event:
+            d = rec.__dict__
+            return (*[d[f] for f in _EVENT_FIELDS], tokens, stamp[0], stamp[1])
+    return (rec, tokens, stamp)
+
+
+def _prepared(r: tuple[Any, ...]) -> Prepared:
+    """The (record, tokens, stamp) a row stands for: the same record the child had."""
+    n = len(r)
+    if n == _MESSAGE_ROW:
+        m = _new(Message)
+        _set(
+            m,
+            "__dict__",
+            {
+                "chat": r[0],
+                "ts": r[1],
+                "sender": r[2],
+                "text": r[3],
+                "kind": r[4],
+                "source_id": r[5],
+                "sender_id": r[6],
+                "from_me": r[7],
+                "reply_to": r[8],
+                "edited": r[9],
+                "forwarded_from": r[10],
+                "attachments": (),
+                "reactions": (),
+                "line": r[11],
+                "extra": r[12],
+                "identity": r[13],
+            },
+        )
+        return m, r[14], (r[15], r[16])
+    if n == _EVENT_ROW:
+        e = _new(Event)
+        _set(e, "__dict__", dict(zip(_EVENT_FIELDS, r)))
+        return e, r[9], (r[10], r[11])
+    return r[0], r[1], r[2]
+
+
+_EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(Event))
 
 
 def _export_error(cls_name: str, reason: str, where: str | None, line: int | None) -> ExportError:
@@ -198,11 +281,12 @@ def _child(init: dict[str, Any]) -> None:
         options = ParseOptions(date_order=init["date_order"], params=init["params"])
         index_text = normalize.index_text
         stamper = Stamper(ZoneInfo(init["zone"]))
-        batch: list[Prepared] = []
+        row = _row
+        batch: list[tuple[Any, ...]] = []
         try:
             for rec in fmt.parse(Path(init["path"]), options):
                 if isinstance(rec, Message | Event):
-                    batch.append((rec, index_text(rec.text), stamper.stamp(rec)))
+                    batch.append(row(rec, index_text(rec.text), stamper.stamp(rec)))
                 else:
                     if isinstance(rec, Chat):
                         stamper.chat(rec)

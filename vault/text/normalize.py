@@ -17,6 +17,7 @@ index on open.
 
 from __future__ import annotations
 
+import operator
 import re
 import sys
 import unicodedata
@@ -116,6 +117,20 @@ def _t2s() -> Any:
     return opencc.OpenCC("t2s")
 
 
+@lru_cache(maxsize=1)
+def _decomposes_to_diacritic() -> re.Pattern[str]:
+    """A character whose NFD holds a removed diacritic (or is one): without one, NFD finds none.
+
+    NFD of a string is the NFD of each character, reordered; so a string has a diacritic after NFD
+    exactly when one of its characters does. Every canonical decomposition is below U+30000."""
+    chars = [
+        chr(cp)
+        for cp in range(0xC0, 0x30000)
+        if unicodedata.decomposition(chr(cp)) and _DIACRITICS.search(unicodedata.normalize("NFD", chr(cp)))
+    ]
+    return re.compile(f"{_DIACRITICS.pattern[:-1]}{re.escape(''.join(chars))}]")
+
+
 def fold(text: str) -> str:
     """The normalised form of `text` (same length semantics as the original: no tokenisation)."""
     if text.isascii():
@@ -125,6 +140,8 @@ def fold(text: str) -> str:
     if _HAN.search(t):
         t = _t2s().convert(t)
     t = t.casefold()
+    if _decomposes_to_diacritic().search(t) is None:
+        return t  # NFD would find no diacritic: the steps below would give `t` back
     d = unicodedata.normalize("NFD", t)
     if _DIACRITICS.search(d):
         t = unicodedata.normalize("NFC", _DIACRITICS.sub("", d))
@@ -197,8 +214,28 @@ def index_tokens(text: str) -> list[str]:
 
 
 def index_text(text: str) -> str:
-    """What goes into the FTS table for `text`: space-separated tokens."""
-    return " ".join(tokens(text)[0])
+    """What goes into the FTS table for `text`: space-separated tokens.
+
+    The same string as `" ".join(index_tokens(text))` (the tests compare the two), made without
+    Run objects or per-bigram slices: it is computed for every imported message.
+    """
+    if text.isascii():
+        return " ".join(_ASCII_TOKEN.findall(text.lower()))
+    folded = fold(text)
+    if folded.isascii():
+        return " ".join(_ASCII_TOKEN.findall(folded))  # runs() gives ASCII the same tokens
+    out: list[str] = []
+    add = out.append
+    for cjk, word, sym in _token_re().findall(folded):
+        if word:
+            add(word)
+        elif cjk:
+            if len(cjk) > 1:
+                add(" ".join(map(operator.add, cjk, cjk[1:])))  # the bigrams (cjk_tokens)
+            add(cjk[-1])
+        elif unicodedata.category(sym)[0] == "S":
+            add(sym)  # a symbol; punctuation is dropped
+    return " ".join(out)
 
 
 def phrase_tokens(text: str, *, bare: bool) -> tuple[list[str], bool]:
