@@ -14,6 +14,22 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_works() -> None:
+    """Ctrl-C works in each test however the run was started.
+
+    A shell runs a background job (`cmd &` in a script) with SIGINT ignored: Python then installs no
+    KeyboardInterrupt handler, and the ignored disposition passes to every child. A full run
+    started that way failed `test_plain_url_line_without_json` (its `serve` child never saw the
+    Ctrl-C: SigIgn in /proc showed it ignored). A handler here is reset to the default in each child
+    at exec, so the children get their own KeyboardInterrupt.
+    """
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--long", action="store_true", help="run the long robustness mode (by hand, not in CI)")
 
