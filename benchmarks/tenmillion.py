@@ -408,7 +408,9 @@ def main() -> dict[str, Any]:
         res["delete"] = timed_step("delete", lambda: step_delete(path, dump, d, big, n, rounds), took)
         res["backup"] = timed_step("backup", lambda: step_backup(path, d, rounds), took)
         res["check"] = timed_step("check", lambda: step_check(path, rounds), took)
-    finally:
+    finally:  # what was measured survives a step that fails (a whole run takes about an hour)
+        OUT.mkdir(exist_ok=True)
+        (OUT / "tenmillion.partial.json").write_text(json.dumps({**res, "step_s": took}, indent=2, default=str))
         if not a.keep:
             shutil.rmtree(d, ignore_errors=True)
     res["step_s"], res["wall_s"] = took, round(time.perf_counter() - T0, 1)
